@@ -1,0 +1,91 @@
+package ingest
+
+import (
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// ErrorsSchema is the schema of the ingest_errors table: one row per kept bad line, plus one per file that
+// stopped early (reason "file-error", line = the last good line).
+var ErrorsSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "file", Type: arrow.BinaryTypes.String},
+	{Name: "line", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "reason", Type: arrow.BinaryTypes.String},
+	{Name: "field", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "text", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// ReasonFileError is the reason of an ingest_errors row for a file that stopped early.
+const ReasonFileError = "file-error"
+
+// ErrorsRecordReader returns a reader over the run's bad lines and file errors, built when first read, so
+// it can be handed to a sink before the flow records have been consumed. Read it after the records.
+func (r *Reader) ErrorsRecordReader(mem memory.Allocator) array.RecordReader {
+	return &lazyReader{schema: ErrorsSchema, build: func() arrow.Record {
+		return ErrorsRecord(mem, r.Errors(), r.fileErr)
+	}}
+}
+
+// ErrorsRecord builds the ingest_errors rows.
+func ErrorsRecord(mem memory.Allocator, lines []LineError, files []FileError) arrow.Record {
+	b := array.NewRecordBuilder(mem, ErrorsSchema)
+	defer b.Release()
+	file := b.Field(0).(*array.StringBuilder)
+	line := b.Field(1).(*array.Int64Builder)
+	reason := b.Field(2).(*array.StringBuilder)
+	fld := b.Field(3).(*array.StringBuilder)
+	text := b.Field(4).(*array.StringBuilder)
+	for _, e := range lines {
+		file.Append(e.File)
+		line.Append(e.Line)
+		reason.Append(e.Reason.String())
+		if e.Field == "" {
+			fld.AppendNull()
+		} else {
+			fld.Append(e.Field)
+		}
+		text.Append(e.Text)
+	}
+	for _, e := range files {
+		file.Append(e.File)
+		line.Append(e.LastGoodLine)
+		reason.Append(ReasonFileError)
+		fld.AppendNull()
+		text.Append(e.Err)
+	}
+	return b.NewRecord()
+}
+
+// lazyReader yields one record built on the first call to Next.
+type lazyReader struct {
+	refs   int64
+	schema *arrow.Schema
+	build  func() arrow.Record
+	rec    arrow.Record
+	done   bool
+}
+
+func (l *lazyReader) Retain()               {}
+func (l *lazyReader) Schema() *arrow.Schema { return l.schema }
+func (l *lazyReader) Record() arrow.Record  { return l.rec }
+func (l *lazyReader) Err() error            { return nil }
+func (l *lazyReader) Release() {
+	if l.rec != nil {
+		l.rec.Release()
+		l.rec = nil
+	}
+}
+
+func (l *lazyReader) Next() bool {
+	if l.rec != nil {
+		l.rec.Release()
+		l.rec = nil
+	}
+	if l.done {
+		return false
+	}
+	l.done = true
+	l.rec = l.build()
+	return true
+}

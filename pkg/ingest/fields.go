@@ -1,0 +1,122 @@
+// Package ingest parses AWS VPC Flow Log records (text, gzip, Parquet; any documented version and custom
+// field order) into Apache Arrow record batches, counting and reporting every line it cannot use.
+package ingest
+
+import (
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// kind says how a field's text is parsed and which Arrow type holds it.
+type kind uint8
+
+const (
+	kindString    kind = iota // any printable token
+	kindInt32                 // decimal, fits int32
+	kindInt64                 // decimal, fits int64
+	kindAddr                  // IPv4 or IPv6 address, kept as its text
+	kindAction                // ACCEPT | REJECT
+	kindLogStatus             // OK | NODATA | SKIPDATA
+	kindDirection             // ingress | egress
+)
+
+func (k kind) arrowType() arrow.DataType {
+	switch k {
+	case kindInt32:
+		return arrow.PrimitiveTypes.Int32
+	case kindInt64:
+		return arrow.PrimitiveTypes.Int64
+	default:
+		return arrow.BinaryTypes.String
+	}
+}
+
+// field is one documented flow log field.
+type field struct {
+	logName string // as in a LogFormat string and a text header: "account-id"
+	column  string // Athena column name: "account_id"
+	kind    kind
+	version int // flow log version that introduced the field
+}
+
+// knownFields lists every documented field in canonical (output column) order. The order is the default
+// version-2 format first, then the later versions' fields in the order the AWS documentation lists them.
+var knownFields = []field{
+	{"version", "version", kindInt32, 2},
+	{"account-id", "account_id", kindString, 2},
+	{"interface-id", "interface_id", kindString, 2},
+	{"srcaddr", "srcaddr", kindAddr, 2},
+	{"dstaddr", "dstaddr", kindAddr, 2},
+	{"srcport", "srcport", kindInt32, 2},
+	{"dstport", "dstport", kindInt32, 2},
+	{"protocol", "protocol", kindInt32, 2},
+	{"packets", "packets", kindInt64, 2},
+	{"bytes", "bytes", kindInt64, 2},
+	{"start", "start", kindInt64, 2},
+	{"end", "end", kindInt64, 2},
+	{"action", "action", kindAction, 2},
+	{"log-status", "log_status", kindLogStatus, 2},
+	{"vpc-id", "vpc_id", kindString, 3},
+	{"subnet-id", "subnet_id", kindString, 3},
+	{"instance-id", "instance_id", kindString, 3},
+	{"tcp-flags", "tcp_flags", kindInt32, 3},
+	{"type", "type", kindString, 3},
+	{"pkt-srcaddr", "pkt_srcaddr", kindAddr, 3},
+	{"pkt-dstaddr", "pkt_dstaddr", kindAddr, 3},
+	{"region", "region", kindString, 4},
+	{"az-id", "az_id", kindString, 4},
+	{"sublocation-type", "sublocation_type", kindString, 4},
+	{"sublocation-id", "sublocation_id", kindString, 4},
+	{"pkt-src-aws-service", "pkt_src_aws_service", kindString, 5},
+	{"pkt-dst-aws-service", "pkt_dst_aws_service", kindString, 5},
+	{"flow-direction", "flow_direction", kindDirection, 5},
+	{"traffic-path", "traffic_path", kindInt32, 5},
+	{"ecs-cluster-arn", "ecs_cluster_arn", kindString, 7},
+	{"ecs-cluster-name", "ecs_cluster_name", kindString, 7},
+	{"ecs-container-instance-arn", "ecs_container_instance_arn", kindString, 7},
+	{"ecs-container-instance-id", "ecs_container_instance_id", kindString, 7},
+	{"ecs-container-id", "ecs_container_id", kindString, 7},
+	{"ecs-second-container-id", "ecs_second_container_id", kindString, 7},
+	{"ecs-service-name", "ecs_service_name", kindString, 7},
+	{"ecs-task-definition-arn", "ecs_task_definition_arn", kindString, 7},
+	{"ecs-task-arn", "ecs_task_arn", kindString, 7},
+	{"ecs-task-id", "ecs_task_id", kindString, 7},
+	{"reject-reason", "reject_reason", kindString, 8},
+	{"resource-id", "resource_id", kindString, 8},
+	{"encryption-status", "encryption_status", kindInt32, 8},
+}
+
+// DefaultLogFormat is the version-2 default format AWS uses when a flow log names no custom format.
+const DefaultLogFormat = "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} " +
+	"${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
+
+// Column names of the provenance columns every batch ends with.
+const (
+	ColSourceFile = "source_file"
+	ColSourceLine = "source_line"
+)
+
+var fieldByName = func() map[string]int {
+	m := make(map[string]int, 2*len(knownFields))
+	for i, f := range knownFields {
+		m[f.logName] = i
+		m[f.column] = i
+	}
+	return m
+}()
+
+// lookupField finds a documented field by its log name ("log-status"), its column name ("log_status") or
+// the Parquet spelling of either; ok is false for a field flowlens does not know.
+func lookupField(name string) (int, bool) {
+	i, ok := fieldByName[name]
+	if !ok {
+		i, ok = fieldByName[strings.ToLower(strings.ReplaceAll(name, "_", "-"))]
+	}
+	return i, ok
+}
+
+// columnName turns an unknown field's log name into a column name the way Athena users spell them.
+func columnName(logName string) string {
+	return strings.ReplaceAll(logName, "-", "_")
+}

@@ -1,0 +1,174 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Format is the ordered list of field names of one input: from its header line, from a LogFormat string
+// given by the user, or the default version-2 order. Names are log names ("log-status").
+type Format []string
+
+// ParseLogFormat parses a flow log's LogFormat string ("${version} ${account-id} ..."). Plain names
+// without ${} are accepted too. Unknown names are kept (they become string columns); duplicates are an error.
+func ParseLogFormat(s string) (Format, error) {
+	toks := strings.Fields(s)
+	if len(toks) == 0 {
+		return nil, fmt.Errorf("log format %q names no fields", s)
+	}
+	f := make(Format, 0, len(toks))
+	seen := make(map[string]bool, len(toks))
+	for _, t := range toks {
+		name := t
+		if strings.HasPrefix(t, "${") {
+			if !strings.HasSuffix(t, "}") || len(t) < 4 {
+				return nil, fmt.Errorf("log format %q: malformed field %q (want ${name})", s, t)
+			}
+			name = t[2 : len(t)-1]
+		}
+		if !validFieldName(name) {
+			return nil, fmt.Errorf("log format %q: %q is not a field name", s, t)
+		}
+		name = canonicalLogName(name)
+		if seen[name] {
+			return nil, fmt.Errorf("log format %q: field %q appears twice", s, name)
+		}
+		seen[name] = true
+		f = append(f, name)
+	}
+	return f, nil
+}
+
+// canonicalLogName maps a column spelling ("log_status") of a known field to its log name.
+func canonicalLogName(name string) string {
+	if i, ok := lookupField(name); ok {
+		return knownFields[i].logName
+	}
+	return name
+}
+
+func validFieldName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '_'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// parseHeader reports whether line is a header line (every token a field name, at least one of them a
+// documented field) and returns its format.
+func parseHeader(line []byte) (Format, bool) {
+	toks := bytes.Fields(line)
+	if len(toks) == 0 {
+		return nil, false
+	}
+	known := 0
+	f := make(Format, 0, len(toks))
+	seen := make(map[string]bool, len(toks))
+	for _, t := range toks {
+		name := string(t)
+		if !validFieldName(name) {
+			return nil, false
+		}
+		if _, ok := lookupField(name); ok {
+			known++
+		}
+		name = canonicalLogName(name)
+		if seen[name] {
+			return nil, false
+		}
+		seen[name] = true
+		f = append(f, name)
+	}
+	return f, known > 0
+}
+
+// schemaBuilder collects the union of the columns of every input of a run.
+type schemaBuilder struct {
+	known   []bool   // by index into knownFields
+	unknown []string // log names, in order of first appearance
+}
+
+func newSchemaBuilder() *schemaBuilder {
+	return &schemaBuilder{known: make([]bool, len(knownFields))}
+}
+
+func (b *schemaBuilder) add(f Format) {
+	for _, name := range f {
+		if i, ok := lookupField(name); ok {
+			b.known[i] = true
+			continue
+		}
+		dup := false
+		for _, u := range b.unknown {
+			if u == name {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			b.unknown = append(b.unknown, name)
+		}
+	}
+}
+
+// outSchema is the run's output schema plus how each column is parsed.
+type outSchema struct {
+	schema *arrow.Schema
+	kinds  []kind // per column, excluding the two provenance columns
+	index  map[string]int
+}
+
+func (b *schemaBuilder) build() *outSchema {
+	var fields []arrow.Field
+	o := &outSchema{index: map[string]int{}}
+	for i, ok := range b.known {
+		if !ok {
+			continue
+		}
+		kf := knownFields[i]
+		o.index[kf.logName] = len(fields)
+		fields = append(fields, arrow.Field{Name: kf.column, Type: kf.kind.arrowType(), Nullable: true})
+		o.kinds = append(o.kinds, kf.kind)
+	}
+	for _, u := range b.unknown {
+		o.index[u] = len(fields)
+		fields = append(fields, arrow.Field{Name: columnName(u), Type: arrow.BinaryTypes.String, Nullable: true})
+		o.kinds = append(o.kinds, kindString)
+	}
+	fields = append(fields,
+		arrow.Field{Name: ColSourceFile, Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: ColSourceLine, Type: arrow.PrimitiveTypes.Int64},
+	)
+	o.schema = arrow.NewSchema(fields, nil)
+	return o
+}
+
+// layout maps the token positions of one input's lines to output columns.
+type layout struct {
+	cols   []int  // token position -> output column
+	kinds  []kind // token position -> parse kind
+	names  []string
+	header []byte // the input's header line, to recognise a repeated header mid-file
+}
+
+func (o *outSchema) layoutFor(f Format, header []byte) *layout {
+	l := &layout{cols: make([]int, len(f)), kinds: make([]kind, len(f)), names: f, header: header}
+	for i, name := range f {
+		c := o.index[name]
+		l.cols[i] = c
+		l.kinds[i] = o.kinds[c]
+	}
+	return l
+}

@@ -1,0 +1,313 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"unsafe"
+)
+
+// Reason is why a line was not turned into a record.
+type Reason uint8
+
+const (
+	ReasonFieldCount  Reason = iota + 1 // the line has more or fewer fields than the format
+	ReasonBadNumber                     // a numeric field is not a non-negative decimal that fits its column
+	ReasonBadAddress                    // an address field is not an IPv4 or IPv6 address
+	ReasonBadValue                      // action, log-status or flow-direction is not one of the documented values
+	ReasonInvalidByte                   // a control character or a byte that is not printable ASCII
+	ReasonEmptyLine                     // a blank line
+	ReasonLineTooLong                   // longer than MaxLineBytes
+	reasonCount
+)
+
+var reasonNames = [...]string{
+	ReasonFieldCount:  "field-count",
+	ReasonBadNumber:   "bad-number",
+	ReasonBadAddress:  "bad-address",
+	ReasonBadValue:    "bad-value",
+	ReasonInvalidByte: "invalid-byte",
+	ReasonEmptyLine:   "empty-line",
+	ReasonLineTooLong: "line-too-long",
+}
+
+func (r Reason) String() string {
+	if r > 0 && r < reasonCount {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// MarshalText makes Reason print as its name in JSON.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// MaxLineBytes bounds one line; a longer line is a bad line (the rest of it is skipped).
+const MaxLineBytes = 64 << 10
+
+// byteClass: 0 ordinary printable, 1 separator (space, tab), 2 invalid.
+var byteClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c == ' ' || c == '\t':
+			t[c] = 1
+		case c < 0x20 || c >= 0x7f:
+			t[c] = 2
+		}
+	}
+	return t
+}()
+
+// lineParser parses lines of one layout into a batch. Not safe for concurrent use.
+type lineParser struct {
+	l    *layout
+	toks [][2]int32 // token start, end offsets in the line
+	ints []int64
+	null []bool
+	hint []int // string bytes per output column in the last batch, to size the next one
+	rows int   // rows in the last batch
+}
+
+func newLineParser(l *layout) *lineParser {
+	n := len(l.cols)
+	return &lineParser{l: l, toks: make([][2]int32, n), ints: make([]int64, n), null: make([]bool, n)}
+}
+
+// remember records b's column sizes as the hint for the next batch.
+func (p *lineParser) remember(b *batch) {
+	if p.hint == nil {
+		p.hint = make([]int, len(b.cols))
+	}
+	for i := range b.cols {
+		p.hint[i] = len(b.cols[i].data)
+	}
+	p.rows = b.rows
+}
+
+// parse adds line to b when it is a valid record and otherwise returns why not and the offending field's
+// position (-1 when no single field is to blame). line has no line terminator.
+func (p *lineParser) parse(b *batch, line []byte, lineNo int64) (Reason, int) {
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	if len(line) > MaxLineBytes {
+		return ReasonLineTooLong, -1
+	}
+	nt, reason := p.tokenize(line)
+	if reason != 0 {
+		return reason, -1
+	}
+	toks := p.toks[:nt]
+
+	// Validate every field before appending any, so a bad line leaves no partial row.
+	for i, t := range toks {
+		tok := line[t[0]:t[1]]
+		null := len(tok) == 1 && tok[0] == '-'
+		p.null[i] = null
+		if null {
+			continue
+		}
+		switch p.l.kinds[i] {
+		case kindInt32:
+			v, ok := parseUint(tok, 1<<31-1)
+			if !ok {
+				return ReasonBadNumber, i
+			}
+			p.ints[i] = v
+		case kindInt64:
+			v, ok := parseUint(tok, 1<<63-1)
+			if !ok {
+				return ReasonBadNumber, i
+			}
+			p.ints[i] = v
+		case kindAddr:
+			if !validAddr(tok) {
+				return ReasonBadAddress, i
+			}
+		case kindAction:
+			if s := bstr(tok); s != "ACCEPT" && s != "REJECT" {
+				return ReasonBadValue, i
+			}
+		case kindLogStatus:
+			if s := bstr(tok); s != "OK" && s != "NODATA" && s != "SKIPDATA" {
+				return ReasonBadValue, i
+			}
+		case kindDirection:
+			if s := bstr(tok); s != "ingress" && s != "egress" {
+				return ReasonBadValue, i
+			}
+		}
+	}
+	row := b.rows
+	for i, t := range toks {
+		c := &b.cols[p.l.cols[i]]
+		switch p.l.kinds[i] {
+		case kindInt32, kindInt64:
+			c.appendInt(row, p.ints[i], p.null[i])
+		default:
+			c.appendString(row, line[t[0]:t[1]], p.null[i])
+		}
+	}
+	b.lines = append(b.lines, lineNo)
+	b.rows++
+	return 0, -1
+}
+
+// tokenize splits line into p.toks and returns how many tokens it holds. The fast path handles what AWS
+// writes (printable ASCII, single spaces); anything else (tabs, runs of spaces, stray bytes) goes through
+// tokenizeSlow, which accepts runs of blanks as one separator and rejects control and non-ASCII bytes.
+func (p *lineParser) tokenize(line []byte) (int, Reason) {
+	if len(line) == 0 || line[0] == ' ' || !printableASCII(line) {
+		return p.tokenizeSlow(line)
+	}
+	all := p.toks
+	want := len(all)
+	n, pos := 0, 0
+	for {
+		i := bytes.IndexByte(line[pos:], ' ')
+		if i < 0 {
+			if pos == len(line) {
+				return p.tokenizeSlow(line) // trailing blank
+			}
+			if n+1 != want {
+				return 0, ReasonFieldCount
+			}
+			all[n] = [2]int32{int32(pos), int32(len(line))}
+			return want, 0
+		}
+		if i == 0 {
+			return p.tokenizeSlow(line) // a run of blanks
+		}
+		if n == want {
+			return 0, ReasonFieldCount
+		}
+		all[n] = [2]int32{int32(pos), int32(pos + i)}
+		n++
+		pos += i + 1
+	}
+}
+
+func (p *lineParser) tokenizeSlow(line []byte) (int, Reason) {
+	all := p.toks
+	want := len(all)
+	nt := 0
+	start := -1
+	for i := 0; i < len(line); i++ {
+		switch byteClass[line[i]] {
+		case 0:
+			if start < 0 {
+				start = i
+			}
+		case 1:
+			if start >= 0 {
+				if nt == want {
+					return 0, ReasonFieldCount
+				}
+				all[nt] = [2]int32{int32(start), int32(i)}
+				nt++
+				start = -1
+			}
+		default:
+			return 0, ReasonInvalidByte
+		}
+	}
+	if start >= 0 {
+		if nt == want {
+			return 0, ReasonFieldCount
+		}
+		all[nt] = [2]int32{int32(start), int32(len(line))}
+		nt++
+	}
+	if nt == 0 {
+		return 0, ReasonEmptyLine
+	}
+	if nt != want {
+		return 0, ReasonFieldCount
+	}
+	return nt, 0
+}
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// printableASCII reports whether every byte of b is in 0x20..0x7e, eight bytes at a time.
+func printableASCII(b []byte) bool {
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		if ((w-0x20*lo8)&^w|(w+0x01*lo8)|w)&hi8 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// parseUint parses a non-negative decimal no greater than max.
+func parseUint(b []byte, max int64) (int64, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + int64(d)
+		if v < 0 {
+			return 0, false
+		}
+	}
+	return v, v <= max
+}
+
+// validAddr reports whether b is an IPv4 or IPv6 address (no zone). Dotted-quad IPv4, what almost every
+// record holds, is accepted inline with netip's rules (no leading zeros, octets <= 255); anything else,
+// valid or not, is decided by netip.ParseAddr.
+func validAddr(b []byte) bool {
+	if fastIPv4(b) {
+		return true
+	}
+	a, err := netip.ParseAddr(bstr(b))
+	return err == nil && a.Zone() == ""
+}
+
+func fastIPv4(b []byte) bool {
+	dots, val, digits := 0, 0, 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && val == 0 {
+				return false // leading zero
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return false
+			}
+		case c == '.':
+			if digits == 0 || dots == 3 {
+				return false
+			}
+			dots++
+			val, digits = 0, 0
+		default:
+			return false
+		}
+	}
+	return dots == 3 && digits > 0
+}
+
+// bstr views b as a string without copying; the result must not outlive b's next modification.
+func bstr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

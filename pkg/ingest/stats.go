@@ -1,0 +1,151 @@
+package ingest
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// LineError is one line that did not become a record.
+type LineError struct {
+	File   string `json:"file"`
+	Line   int64  `json:"line"`
+	Reason Reason `json:"reason"`
+	Field  string `json:"field,omitempty"` // the offending field, when one is to blame
+	Text   string `json:"text"`            // the line, cut at MaxErrorText bytes
+}
+
+func (e LineError) String() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s:%d: %s in field %s: %q", e.File, e.Line, e.Reason, e.Field, e.Text)
+	}
+	return fmt.Sprintf("%s:%d: %s: %q", e.File, e.Line, e.Reason, e.Text)
+}
+
+// FileError is a file that stopped early (truncated or corrupt gzip, read error): the records before
+// LastGoodLine were kept.
+type FileError struct {
+	File         string `json:"file"`
+	LastGoodLine int64  `json:"last_good_line"`
+	Err          string `json:"error"`
+}
+
+func (e FileError) String() string {
+	return fmt.Sprintf("%s: stopped after line %d: %s", e.File, e.LastGoodLine, e.Err)
+}
+
+// MaxErrorText bounds the text of a bad line kept in a LineError.
+const MaxErrorText = 1024
+
+// ExamplesPerReason is how many bad lines per reason Stats.Examples keeps.
+const ExamplesPerReason = 5
+
+// Stats describes a finished (or running) ingest. Lines = Records + HeaderLines + BadLines, always.
+type Stats struct {
+	Files        int              `json:"files"`
+	SkippedFiles []string         `json:"skipped_files,omitempty"` // non-log files in walked directories
+	InputBytes   int64            `json:"input_bytes"`             // decompressed text bytes (Parquet: file size)
+	Lines        int64            `json:"lines"`
+	Records      int64            `json:"records"`
+	HeaderLines  int64            `json:"header_lines"`
+	BadLines     int64            `json:"bad_lines"`
+	BadByReason  map[string]int64 `json:"bad_by_reason"`
+	Examples     []LineError      `json:"bad_examples"`          // the first ExamplesPerReason per reason, in input order
+	ErrorsKept   int64            `json:"errors_kept"`           // bad lines kept for the ingest_errors table
+	FileErrors   []FileError      `json:"file_errors"`           // files that stopped early
+	ByVersion    map[string]int64 `json:"by_version"`            // "2", "5", "null"
+	ByLogStatus  map[string]int64 `json:"by_log_status"`         // OK, NODATA, SKIPDATA, null
+	ByAction     map[string]int64 `json:"by_action"`             // ACCEPT, REJECT, null
+	Interfaces   int              `json:"interfaces"`            // distinct interface_id values
+	FirstStart   int64            `json:"first_start,omitempty"` // Unix seconds
+	LastEnd      int64            `json:"last_end,omitempty"`
+	Elapsed      time.Duration    `json:"elapsed_ns"`
+	RecordsPerS  float64          `json:"records_per_second"`
+}
+
+// tally is one worker's share of the counts; merged into Stats at the end.
+type tally struct {
+	lines, records, headers, bad int64
+	inputBytes                   int64
+	badBy                        [reasonCount]int64
+	errs                         []LineError
+	byVersion                    map[int64]int64
+	byStatus, byAction           map[string]int64
+	ifaces                       map[string]struct{}
+	firstStart, lastEnd          int64
+}
+
+func newTally() *tally {
+	return &tally{byVersion: map[int64]int64{}, byStatus: map[string]int64{}, byAction: map[string]int64{},
+		ifaces: map[string]struct{}{}}
+}
+
+func (t *tally) merge(o *tally) {
+	t.lines += o.lines
+	t.records += o.records
+	t.headers += o.headers
+	t.bad += o.bad
+	t.inputBytes += o.inputBytes
+	for i := range t.badBy {
+		t.badBy[i] += o.badBy[i]
+	}
+	t.errs = append(t.errs, o.errs...)
+	for k, v := range o.byVersion {
+		t.byVersion[k] += v
+	}
+	for k, v := range o.byStatus {
+		t.byStatus[k] += v
+	}
+	for k, v := range o.byAction {
+		t.byAction[k] += v
+	}
+	for k := range o.ifaces {
+		t.ifaces[k] = struct{}{}
+	}
+	if o.firstStart != 0 && (t.firstStart == 0 || o.firstStart < t.firstStart) {
+		t.firstStart = o.firstStart
+	}
+	if o.lastEnd > t.lastEnd {
+		t.lastEnd = o.lastEnd
+	}
+}
+
+// stats turns the merged tally, its errors already in input order, into Stats.
+func (t *tally) stats() Stats {
+	s := Stats{
+		InputBytes: t.inputBytes, Lines: t.lines, Records: t.records, HeaderLines: t.headers, BadLines: t.bad,
+		BadByReason: map[string]int64{}, ByVersion: map[string]int64{}, ByLogStatus: t.byStatus,
+		ByAction: t.byAction, Interfaces: len(t.ifaces), FirstStart: t.firstStart, LastEnd: t.lastEnd,
+		ErrorsKept: int64(len(t.errs)),
+	}
+	for r := Reason(1); r < reasonCount; r++ {
+		if t.badBy[r] > 0 {
+			s.BadByReason[r.String()] = t.badBy[r]
+		}
+	}
+	for v, n := range t.byVersion {
+		if v < 0 {
+			s.ByVersion["null"] += n
+		} else {
+			s.ByVersion[fmt.Sprint(v)] += n
+		}
+	}
+	per := map[Reason]int{}
+	for _, e := range t.errs {
+		if per[e.Reason] < ExamplesPerReason {
+			per[e.Reason]++
+			s.Examples = append(s.Examples, e)
+		}
+	}
+	return s
+}
+
+func sortLineErrors(errs []LineError, fileOrder map[string]int) {
+	sort.Slice(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		if a.File != b.File {
+			return fileOrder[a.File] < fileOrder[b.File]
+		}
+		return a.Line < b.Line
+	})
+}
