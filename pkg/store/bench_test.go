@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	duckdb "github.com/marcboeker/go-duckdb"
+)
+
+// benchData caches generated batches across sub-benchmarks: generating 1M rows costs about as much as storing them.
+var benchData = map[string][]arrow.Record{}
+
+func benchRecords(b *testing.B, g flowGen, rows, batch int) []arrow.Record {
+	key := fmt.Sprintf("%+v/%d/%d", g, rows, batch)
+	if recs, ok := benchData[key]; ok {
+		return recs
+	}
+	recs := g.records(memory.NewGoAllocator(), rows, batch)
+	benchData[key] = recs
+	return recs
+}
+
+// arrowBytes is the size of the Arrow buffers of recs (for MB/s).
+func arrowBytes(recs []arrow.Record) int64 {
+	var n int64
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		for _, buf := range d.Buffers() {
+			if buf != nil {
+				n += int64(buf.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
+		if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
+			walk(dict)
+		}
+	}
+	for _, r := range recs {
+		for _, c := range r.Columns() {
+			walk(c.Data())
+		}
+	}
+	return n
+}
+
+// BenchmarkWriteTables measures the Arrow -> DuckDB file hand-off on 1M realistic flow rows, one candidate per
+// sub-benchmark. Each iteration writes a complete file (open, load, commit, checkpoint, close, rename).
+func BenchmarkWriteTables(b *testing.B) {
+	const rows = 1_000_000
+	plain := flowGen{rowsPerFile: 100_000}
+	dict := flowGen{rowsPerFile: 100_000, dict: true}
+	for _, bc := range []struct {
+		name     string
+		gen      flowGen
+		batch    int
+		existing bool // replace the table in an existing file instead of building a new file
+		opts     writeOpts
+		appender bool
+	}{
+		{name: "view/new-file/batch64k", gen: plain, batch: 64 << 10},
+		{name: "view/new-file/batch16k", gen: plain, batch: 16 << 10},
+		{name: "view/new-file/batch256k", gen: plain, batch: 256 << 10},
+		{name: "view/new-file/preserve-order", gen: plain, batch: 64 << 10, opts: writeOpts{preserveOrder: true}},
+		{name: "view/existing-file", gen: plain, batch: 64 << 10, existing: true},
+		{name: "view/new-file/dict", gen: dict, batch: 64 << 10},
+		{name: "appender/new-file", gen: plain, batch: 64 << 10, appender: true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			recs := benchRecords(b, bc.gen, rows, bc.batch)
+			dir := b.TempDir()
+			path := filepath.Join(dir, "flows.duckdb")
+			if bc.existing {
+				r := sliceReader(recs)
+				if err := WriteTables(context.Background(), path, Table{Name: "flows", Reader: r}); err != nil {
+					b.Fatal(err)
+				}
+				r.Release()
+			}
+			b.SetBytes(arrowBytes(recs))
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if !bc.existing {
+					b.StopTimer()
+					os.Remove(path)
+					b.StartTimer()
+				}
+				r := sliceReader(recs)
+				var err error
+				if bc.appender {
+					err = appenderWrite(context.Background(), path, "flows", r)
+				} else {
+					err = writeWith(context.Background(), path, nil, []Table{{Name: "flows", Reader: r}}, bc.opts)
+				}
+				r.Release()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(rows)*float64(b.N)/time.Since(start).Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkWriteTables10M is the product target: 10M flow rows plus 10 verdict string columns into a new file.
+// It needs several GB of RAM and a minute to generate, so it runs only with FLOWLENS_BENCH_10M=1.
+func BenchmarkWriteTables10M(b *testing.B) {
+	if os.Getenv("FLOWLENS_BENCH_10M") == "" {
+		b.Skip("set FLOWLENS_BENCH_10M=1")
+	}
+	for _, dict := range []bool{false, true} {
+		b.Run("dict="+strconv.FormatBool(dict), func(b *testing.B) {
+			const rows = 10_000_000
+			recs := flowGen{rowsPerFile: 100_000, extra: 10, dict: dict}.records(memory.NewGoAllocator(), rows, 64<<10)
+			defer func() {
+				for _, r := range recs {
+					r.Release()
+				}
+			}()
+			dir := b.TempDir()
+			path := filepath.Join(dir, "flows.duckdb")
+			b.SetBytes(arrowBytes(recs))
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				os.Remove(path)
+				b.StartTimer()
+				r := sliceReader(recs)
+				err := WriteTables(context.Background(), path, Table{Name: "flows", Reader: r})
+				r.Release()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(rows)*float64(b.N)/time.Since(start).Seconds(), "rows/s")
+			if fi, err := os.Stat(path); err == nil {
+				b.ReportMetric(float64(fi.Size())/(1<<20), "file-MB")
+			}
+		})
+	}
+}
+
+// appenderWrite is the go-duckdb Appender candidate: row by row through driver.Value.
+func appenderWrite(ctx context.Context, path, table string, r array.RecordReader) error {
+	d, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	conn, err := d.SQL().Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	sc := r.Schema()
+	ddl := "CREATE TABLE " + QuoteIdent(table) + " ("
+	for i, f := range sc.Fields() {
+		if i > 0 {
+			ddl += ", "
+		}
+		typ := map[arrow.Type]string{arrow.INT32: "INTEGER", arrow.INT64: "BIGINT", arrow.STRING: "VARCHAR"}[f.Type.ID()]
+		ddl += QuoteIdent(f.Name) + " " + typ
+	}
+	if _, err := conn.ExecContext(ctx, ddl+")"); err != nil {
+		return err
+	}
+	return conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
+		if err != nil {
+			return err
+		}
+		row := make([]driver.Value, sc.NumFields())
+		for r.Next() {
+			rec := r.Record()
+			cols := rec.Columns()
+			for i := 0; i < int(rec.NumRows()); i++ {
+				for c, col := range cols {
+					if col.IsNull(i) {
+						row[c] = nil
+						continue
+					}
+					switch col := col.(type) {
+					case *array.Int32:
+						row[c] = col.Value(i)
+					case *array.Int64:
+						row[c] = col.Value(i)
+					case *array.String:
+						row[c] = col.Value(i)
+					}
+				}
+				if err := app.AppendRow(row...); err != nil {
+					app.Close()
+					return err
+				}
+			}
+		}
+		return app.Close()
+	})
+}

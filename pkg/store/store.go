@@ -1,0 +1,475 @@
+// Package store keeps flowlens results in a DuckDB file: it opens the file with network access to extension
+// repositories turned off and lands Arrow record streams in it as tables, atomically.
+//
+// # Hand-off
+//
+// Each Table's array.RecordReader is exported through the Arrow C stream interface and registered on the DuckDB
+// connection as a temporary view (go-duckdb Arrow.RegisterView); the table is then built with
+// CREATE TABLE ... AS SELECT * FROM that view. DuckDB pulls batches from the reader as it goes, so the input is
+// never materialised in Go, and converts and compresses them on all its threads. This was the fastest hand-off
+// measured (BenchmarkWriteTables, bench/store_bench.sh): about 4x the go-duckdb row Appender. The Arrow scan
+// itself costs about as much CPU as an in-memory CTAS; most of the time goes to DuckDB compressing and writing
+// the file, which a table-to-table copy inside DuckDB pays too. A Parquet detour would only add an encode and a
+// decode.
+//
+// preserve_insertion_order is off while writing: row order within a table is not kept (keeping it made the
+// write 3x slower). Queries that need an order say ORDER BY (for flows: source_file, source_line).
+//
+// Arrow dictionary-encoded string columns are accepted and become plain VARCHAR columns, so
+// WHERE action = 'REJECT' works; string_view and large_string become VARCHAR too.
+//
+// # Atomicity
+//
+// A write either lands all its tables or none of them:
+//
+//   - When path does not exist, the tables are built into path.tmp-<random> in the same directory, checkpointed,
+//     closed and renamed onto path. On any failure the temporary file (and its .wal) is removed, so a failed or
+//     interrupted run leaves no file at path.
+//   - When path exists, the named tables are dropped and re-created inside one DuckDB transaction that commits only
+//     after every reader was drained without error. Other tables in the file (made by the user) survive; on
+//     failure the previous tables are intact. DuckDB reuses the freed blocks, but the file does not shrink.
+//
+// Every DuckDB opened here has autoinstall_known_extensions and autoload_known_extensions off: flowlens never
+// touches the network.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	duckdb "github.com/marcboeker/go-duckdb"
+)
+
+// offlineSettings are set in the DuckDB configuration before the database opens.
+var offlineSettings = []string{
+	"autoinstall_known_extensions=false",
+	"autoload_known_extensions=false",
+}
+
+// DB is an open DuckDB database file. It is safe for concurrent use, like *sql.DB.
+type DB struct {
+	connector *duckdb.Connector
+	db        *sql.DB
+	path      string
+}
+
+// Open opens (or creates) the DuckDB file at path for reading and writing, with extension auto-install and
+// auto-load off. Only one process can have a file open for writing.
+func Open(path string) (*DB, error) { return open(path, false) }
+
+// OpenReadOnly opens the existing DuckDB file at path for queries only. Several processes may read one file.
+func OpenReadOnly(path string) (*DB, error) { return open(path, true) }
+
+func open(path string, readOnly bool) (*DB, error) {
+	dsn, err := dsnFor(path, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return &DB{connector: connector, db: sql.OpenDB(connector), path: path}, nil
+}
+
+// dsnFor builds the go-duckdb DSN: the file name, then configuration options after '?'.
+func dsnFor(path string, readOnly bool) (string, error) {
+	if path == "" || strings.ContainsAny(path, "?") {
+		return "", fmt.Errorf("store: unsupported database path %q (empty or contains '?')", path)
+	}
+	// go-duckdb parses the DSN as a URL; "./" keeps a colon in a relative name from reading as a scheme.
+	if !filepath.IsAbs(path) && !strings.HasPrefix(path, "."+string(filepath.Separator)) {
+		path = "." + string(filepath.Separator) + path
+	}
+	q := strings.Join(offlineSettings, "&")
+	if readOnly {
+		q += "&access_mode=READ_ONLY"
+	}
+	dsn := path + "?" + q
+	if _, err := url.Parse(dsn); err != nil {
+		return "", fmt.Errorf("store: unsupported database path %q: %w", path, err)
+	}
+	return dsn, nil
+}
+
+// SQL returns the database handle for queries. It stays owned by d: do not close it.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Path returns the file name d was opened with.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database; DuckDB checkpoints the file when the last connection goes.
+func (d *DB) Close() error {
+	err := d.db.Close()
+	if cerr := d.connector.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Table is one table to (re)place with WriteTables.
+type Table struct {
+	// Name is the table name; any name works ("end", "my flows"), it is quoted.
+	Name string
+	// Reader yields the rows. WriteTables drains it but does not release it: the caller keeps ownership and
+	// releases it after WriteTables returns. A non-nil Err() after the last batch fails the whole write.
+	// Readers are drained one after the other, in argument order, on one DuckDB connection: a reader must not
+	// wait for a later table's reader to be drained.
+	Reader array.RecordReader
+	// OnDone, if not nil, is called with the number of rows stored once the write has committed (never on failure).
+	OnDone func(rows int64)
+}
+
+// Run describes the command that produced a write; WriteRun records it in the flowlens_runs table.
+type Run struct {
+	Command string    // e.g. the command line
+	Started time.Time // when the run started
+}
+
+// RunsTable is the table WriteRun appends to: one row per table written
+// (run_id BIGINT, started TIMESTAMP, finished TIMESTAMP, command VARCHAR, table_name VARCHAR, row_count BIGINT).
+// Times are UTC; TIMESTAMP rather than TIMESTAMPTZ because time-zone functions need the icu extension, which
+// flowlens does not load.
+const RunsTable = "flowlens_runs"
+
+// WriteTables replaces the named tables in the DuckDB file at path, creating the file if needed, in one atomic
+// step (see the package doc). The context cancels the write; the tables are then left as they were.
+func WriteTables(ctx context.Context, path string, tables ...Table) error {
+	return write(ctx, path, nil, tables)
+}
+
+// WriteRun is WriteTables plus one flowlens_runs row per table, appended in the same transaction, so the file
+// keeps a history of the runs that wrote it.
+func WriteRun(ctx context.Context, path string, run Run, tables ...Table) error {
+	return write(ctx, path, &run, tables)
+}
+
+// writeOpts holds knobs that only the benchmarks turn; the zero value is what flowlens uses.
+type writeOpts struct {
+	preserveOrder bool // keep rows in reader order (slower: DuckDB then orders its parallel inserts)
+}
+
+func write(ctx context.Context, path string, run *Run, tables []Table) error {
+	return writeWith(ctx, path, run, tables, writeOpts{})
+}
+
+func writeWith(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) error {
+	if len(tables) == 0 {
+		return errors.New("store: no tables to write")
+	}
+	seen := make(map[string]bool, len(tables))
+	for _, t := range tables {
+		key := strings.ToLower(t.Name) // DuckDB identifiers are case-insensitive
+		if t.Name == "" || t.Reader == nil {
+			return fmt.Errorf("store: table %q: empty name or nil reader", t.Name)
+		}
+		if seen[key] {
+			return fmt.Errorf("store: table %q given twice", t.Name)
+		}
+		if run != nil && key == RunsTable {
+			return fmt.Errorf("store: table %q is reserved for run history", t.Name)
+		}
+		seen[key] = true
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return writeExisting(ctx, path, run, tables, opts)
+	case errors.Is(err, fs.ErrNotExist):
+		return writeNew(ctx, path, run, tables, opts)
+	default:
+		return fmt.Errorf("store: %w", err)
+	}
+}
+
+// writeNew builds a fresh file next to path and renames it into place.
+func writeNew(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (err error) {
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	tmp := path + ".tmp-" + hex.EncodeToString(rnd[:])
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+			os.Remove(tmp + ".wal")
+		}
+	}()
+	counts, err := writeTx(ctx, tmp, run, tables, opts)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	notify(tables, counts)
+	return nil
+}
+
+func writeExisting(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) error {
+	counts, err := writeTx(ctx, path, run, tables, opts)
+	if err != nil {
+		return err
+	}
+	notify(tables, counts)
+	return nil
+}
+
+func notify(tables []Table, counts []int64) {
+	for i, t := range tables {
+		if t.OnDone != nil {
+			t.OnDone(counts[i])
+		}
+	}
+}
+
+// writeTx opens path, replaces the tables in one transaction, checkpoints and closes the file.
+// It returns the row count of each table.
+func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (counts []int64, err error) {
+	d, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	// The Arrow C streams must outlive every DuckDB object that may still point at them: free them after Close.
+	var releases []func()
+	defer func() {
+		if cerr := d.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("store: close %s: %w", path, cerr)
+		}
+		for _, r := range releases {
+			r()
+		}
+	}()
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer conn.Close()
+
+	// Rows may be stored in any order within a table: DuckDB then inserts from all threads without re-ordering.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET preserve_insertion_order = %t", opts.preserveOrder)); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+
+	streams := make([]*streamReader, len(tables))
+	views := make([]string, len(tables))
+	for i, t := range tables {
+		streams[i] = &streamReader{ctx: ctx, src: t.Reader}
+		views[i] = fmt.Sprintf("flowlens_arrow_stream_%d", i)
+	}
+	defer func() {
+		for _, s := range streams {
+			s.detach()
+		}
+	}()
+	err = conn.Raw(func(dc any) error {
+		a, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		for i, s := range streams {
+			rel, err := a.RegisterView(s, views[i])
+			if err != nil {
+				return fmt.Errorf("table %q: %w", tables[i].Name, err)
+			}
+			releases = append(releases, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: register arrow streams: %w", err)
+	}
+
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback() // no-op after Commit
+	counts = make([]int64, len(tables))
+	for i, t := range tables {
+		name := QuoteIdent(t.Name)
+		if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+name); err != nil {
+			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
+		}
+		res, err := tx.ExecContext(ctx, "CREATE TABLE "+name+" AS SELECT * FROM "+QuoteIdent(views[i]))
+		if serr := streams[i].Err(); serr != nil {
+			// The reader's (or the context's) own error says more than DuckDB's rendering of it.
+			return nil, fmt.Errorf("store: table %q: %w", t.Name, serr)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("store: table %q: %w", t.Name, cerr)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
+		}
+		if counts[i], err = res.RowsAffected(); err != nil {
+			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, "DROP VIEW "+QuoteIdent(views[i])); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	if run != nil {
+		if err := insertRun(ctx, tx, run, tables, counts); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+	// Write the data into the main file now rather than leaving a large WAL to replay at the next open.
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT"); err != nil {
+		return nil, fmt.Errorf("store: checkpoint: %w", err)
+	}
+	return counts, nil
+}
+
+func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts []int64) error {
+	const ddl = `CREATE TABLE IF NOT EXISTS ` + RunsTable + ` (
+		run_id BIGINT, started TIMESTAMP, finished TIMESTAMP, command VARCHAR, table_name VARCHAR, row_count BIGINT)`
+	if _, err := tx.ExecContext(ctx, ddl); err != nil {
+		return fmt.Errorf("store: %s: %w", RunsTable, err)
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM `+RunsTable).Scan(&id); err != nil {
+		return fmt.Errorf("store: %s: %w", RunsTable, err)
+	}
+	finished := time.Now().UTC()
+	started := run.Started.UTC()
+	if run.Started.IsZero() {
+		started = finished
+	}
+	for i, t := range tables {
+		_, err := tx.ExecContext(ctx, `INSERT INTO `+RunsTable+` VALUES (?, ?, ?, ?, ?, ?)`,
+			id, started, finished, run.Command, t.Name, counts[i])
+		if err != nil {
+			return fmt.Errorf("store: %s: %w", RunsTable, err)
+		}
+	}
+	return nil
+}
+
+// QuoteIdent quotes a DuckDB identifier, so reserved words such as "end" and any other name work as table or
+// column names.
+func QuoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// QuoteString quotes a DuckDB string literal.
+func QuoteString(s string) string {
+	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
+}
+
+// streamReader is what DuckDB sees of a Table's reader. It stops at context cancellation, and it does not pass
+// Retain/Release on: the exported Arrow C stream is never released by DuckDB 1.1 (duckdb_arrow_scan keeps it for
+// the connection's life), so ownership of the caller's reader stays with the caller, and detach drops the
+// reference once the write is over.
+type streamReader struct {
+	ctx context.Context
+
+	mu  sync.Mutex // DuckDB calls get_next from its worker threads, one at a time, but on any of them
+	src array.RecordReader
+	sch *arrow.Schema
+	rec arrow.Record
+	err error
+}
+
+var _ array.RecordReader = (*streamReader)(nil)
+
+func (r *streamReader) Retain()  {}
+func (r *streamReader) Release() {}
+
+func (r *streamReader) Schema() *arrow.Schema {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.src == nil {
+		return r.sch
+	}
+	return r.src.Schema()
+}
+
+func (r *streamReader) Next() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rec = nil
+	if r.src == nil || r.err != nil {
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		return false
+	}
+	if !r.src.Next() {
+		if err := r.src.Err(); err != nil {
+			r.err = err
+		}
+		return false
+	}
+	r.rec = r.src.Record()
+	return true
+}
+
+func (r *streamReader) Record() arrow.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rec
+}
+
+func (r *streamReader) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// detach drops the caller's reader; afterwards the stream looks empty.
+func (r *streamReader) detach() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.src != nil {
+		r.sch = r.src.Schema()
+	}
+	r.src, r.rec = nil, nil
+}
+
+// ExportParquet writes table to a Parquet file (zstd) with DuckDB's built-in parquet writer. The file appears
+// complete or not at all: it is written next to file and renamed.
+func (d *DB) ExportParquet(ctx context.Context, table, file string) (err error) {
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	tmp := file + ".tmp-" + hex.EncodeToString(rnd[:])
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	q := "COPY (SELECT * FROM " + QuoteIdent(table) + ") TO " + QuoteString(tmp) + " (FORMAT parquet, COMPRESSION zstd)"
+	if _, err := d.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("store: export %q to %s: %w", table, file, err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
