@@ -1,0 +1,712 @@
+package replay
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+// Verdict columns appended to every row of flows. All are Utf8 except model_agrees (Boolean); a value that
+// does not apply is NULL.
+const (
+	ColDirection       = "direction"        // ingress | egress
+	ColModelAction     = "model_action"     // ACCEPT | REJECT; NULL when not judged
+	ColModelAgrees     = "model_agrees"     // model_action = action
+	ColVerdictLayer    = "verdict_layer"    // REJECT: nacl-inbound | nacl-outbound | sg-inbound | sg-outbound | bpa
+	ColVerdictRule     = "verdict_rule"     // REJECT: NACL rule number text, or implicit-deny (SG)
+	ColVerdictResource = "verdict_resource" // REJECT: acl- id, the ENI's sg- ids (comma-separated), or the vpc- id (bpa)
+	ColVerdictAlso     = "verdict_also"     // REJECT: other layers that would also have blocked, comma-separated
+	ColVerdictCause    = "verdict_cause"    // see Cause
+	ColNACLID          = "nacl_id"          // the NACL the packet met (NULL: same subnet)
+	ColNACLRule        = "nacl_rule"        // its deciding entry's rule number (allow or deny)
+	ColSGRule          = "sg_rule"          // the allowing SG rule id, conntrack, or conntrack-assumed
+	ColFlowRole        = "flow_role"        // request | reply
+	ColInitiator       = "initiator"        // how flow_role was decided: conntrack | tcp-flags | ports | order
+)
+
+var verdictFields = []arrow.Field{
+	{Name: ColDirection, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColModelAction, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColModelAgrees, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	{Name: ColVerdictLayer, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColVerdictRule, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColVerdictResource, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColVerdictAlso, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColVerdictCause, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColNACLID, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColNACLRule, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColSGRule, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColFlowRole, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: ColInitiator, Type: arrow.BinaryTypes.String, Nullable: true},
+}
+
+// input column indices (-1: absent, read as NULL)
+type inCols struct {
+	iface, src, dst, pktSrc, pktDst, srcPort, dstPort, proto, packets, bytes, start, end,
+	action, status, flags, flowDir, reject, file, line int
+}
+
+var stringCols = map[string]bool{
+	"interface_id": true, "srcaddr": true, "dstaddr": true, "pkt_srcaddr": true, "pkt_dstaddr": true,
+	"action": true, "log_status": true, "flow_direction": true, "reject_reason": true, "source_file": true,
+}
+
+// Reader replays an Arrow flows stream: it is an array.RecordReader whose records are the input records
+// (same rows, same order) with the verdict columns appended. An input record is emitted once all its rows are
+// judged, so up to ReorderWindow (or MaxBuffered records) of input is held.
+//
+// The calling goroutine reads the input, resolves each row's ENI and orders rows in the reorder buffer;
+// released rows go to Config.Workers judging goroutines, each owning the ENIs with index % Workers == k and
+// its own State (tracking table of MaxTracked/Workers entries, counters, rule hits). Tracking is per ENI, so
+// the shards never share state and each ENI's records are judged in order. Not safe for concurrent use.
+// Summary and RuleHits are complete once Next has returned false.
+type Reader struct {
+	refs   atomic.Int64
+	ctx    context.Context
+	eng    *Engine
+	in     array.RecordReader
+	mem    memory.Allocator
+	schema *arrow.Schema
+	cols   inCols
+
+	queue   []*batchSlot // input records in arrival order, not yet emitted
+	headSeq uint32       // sequence number of queue[0]
+	nextSeq uint32
+	ro      reorder
+	judgeFn releaseFunc
+	cur     arrow.Record
+	err     error
+	eof     bool
+
+	shards   []*shard
+	wg       sync.WaitGroup
+	closed   bool
+	pool     []bufs
+	badAddrs int64
+
+	out outBuilders
+}
+
+// shard is one judging goroutine's input and state.
+type shard struct {
+	st    *State
+	in    chan []item
+	items []item // being filled by the reader goroutine
+	flow  Flow
+
+	unexplainedEx, disagrEx []string
+}
+
+// item is one released row for a shard.
+type item struct {
+	slot *batchSlot
+	row  int32
+	eni  int32
+	late bool
+}
+
+const chunkItems = 1024
+
+// batchSlot is one input record in flight.
+type batchSlot struct {
+	rec      arrow.Record
+	cols     batchCols
+	flows    []cflow // parsed rows
+	verdicts []rowVerdict
+	released int // rows handed to shards (reader goroutine only)
+	pending  atomic.Int32
+	done     chan struct{} // closed when pending reaches 0
+}
+
+// rowVerdict is a Verdict stored per row until its record is emitted: indexes instead of pointers, so that
+// held verdicts cost 24 bytes and are not scanned by the garbage collector.
+type rowVerdict struct {
+	eni, nacl, sg int32 // engine indexes, -1 none
+	dir           vpc.Direction
+	model, logged Action
+	layer         Layer
+	cause         Cause
+	also          Layers
+	pass          SGPass
+	role          Role
+	infer         Inference
+	naclMet       bool
+}
+
+// NewReader replays in against model. The Reader takes a reference on in (released by Release) and allocates
+// output with mem (nil: memory.DefaultAllocator). ctx cancels the replay between input records.
+func NewReader(ctx context.Context, model *vpc.Model, in array.RecordReader, cfg Config, mem memory.Allocator) (*Reader, error) {
+	return NewEngine(model, cfg).NewReader(ctx, in, mem)
+}
+
+// NewReader replays in against the engine's policy with fresh states. See the package-level NewReader.
+func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memory.Allocator) (*Reader, error) {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	sc := in.Schema()
+	col := func(name string, want arrow.Type) (int, error) {
+		idx := sc.FieldIndices(name)
+		if len(idx) == 0 {
+			return -1, nil
+		}
+		t := sc.Field(idx[0]).Type.ID()
+		switch {
+		case want == arrow.STRING && t == arrow.STRING:
+		case want == arrow.INT64 && (t == arrow.INT32 || t == arrow.INT64):
+		default:
+			return -1, fmt.Errorf("replay: column %q has type %s, want %s", name, sc.Field(idx[0]).Type, want)
+		}
+		return idx[0], nil
+	}
+	var c inCols
+	var err error
+	for _, x := range []struct {
+		p    *int
+		name string
+	}{
+		{&c.iface, "interface_id"}, {&c.src, "srcaddr"}, {&c.dst, "dstaddr"}, {&c.pktSrc, "pkt_srcaddr"},
+		{&c.pktDst, "pkt_dstaddr"}, {&c.srcPort, "srcport"}, {&c.dstPort, "dstport"}, {&c.proto, "protocol"},
+		{&c.packets, "packets"}, {&c.bytes, "bytes"}, {&c.start, "start"}, {&c.end, "end"},
+		{&c.action, "action"}, {&c.status, "log_status"}, {&c.flags, "tcp_flags"}, {&c.flowDir, "flow_direction"},
+		{&c.reject, "reject_reason"}, {&c.file, "source_file"}, {&c.line, "source_line"},
+	} {
+		want := arrow.Type(arrow.INT64)
+		if stringCols[x.name] {
+			want = arrow.STRING
+		}
+		if *x.p, err = col(x.name, want); err != nil {
+			return nil, err
+		}
+	}
+	fields := append([]arrow.Field(nil), sc.Fields()...)
+	for _, f := range verdictFields {
+		if sc.HasField(f.Name) {
+			return nil, fmt.Errorf("replay: input already has column %q", f.Name)
+		}
+		fields = append(fields, f)
+	}
+	md := sc.Metadata()
+	r := &Reader{
+		ctx: ctx, eng: e, in: in, mem: mem, cols: c,
+		schema: arrow.NewSchema(fields, &md),
+		ro:     newReorder(reorderSecs(e.cfg.ReorderWindow), e.cfg.MaxBuffered),
+	}
+	r.judgeFn = r.release
+	r.refs.Store(1)
+	in.Retain()
+	n := e.cfg.Workers
+	perShard := (e.cfg.MaxTracked + n - 1) / n
+	for k := 0; k < n; k++ {
+		sh := &shard{st: e.newState(perShard), in: make(chan []item, 64)}
+		r.shards = append(r.shards, sh)
+		r.wg.Add(1)
+		go r.work(sh)
+	}
+	return r, nil
+}
+
+func reorderSecs(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return int64(d / time.Second)
+}
+
+// Schema is the input schema plus the verdict columns.
+func (r *Reader) Schema() *arrow.Schema { return r.schema }
+
+// Record is the current output record, valid until the next call to Next or Release.
+func (r *Reader) Record() arrow.Record { return r.cur }
+
+// Err is the first error of the input or of ctx.
+func (r *Reader) Err() error { return r.err }
+
+// Retain adds a reference.
+func (r *Reader) Retain() { r.refs.Add(1) }
+
+// Release drops a reference; the last one stops the workers and releases the input and every held record.
+func (r *Reader) Release() {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	r.stop()
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	for _, s := range r.queue {
+		s.rec.Release()
+	}
+	r.queue = nil
+	r.in.Release()
+}
+
+// stop closes the shards' inputs and waits for the workers to finish what they were given.
+func (r *Reader) stop() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	for _, sh := range r.shards {
+		close(sh.in)
+	}
+	r.wg.Wait()
+}
+
+// Next judges input until the oldest input record is complete and makes it the current output record.
+func (r *Reader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	for {
+		if len(r.queue) > 0 {
+			s := r.queue[0]
+			if s.released == len(s.verdicts) {
+				<-s.done // every row is with a worker: wait for them
+				r.queue[0] = nil
+				r.queue = r.queue[1:]
+				r.headSeq++
+				r.cur = r.build(s)
+				s.rec.Release()
+				r.putBuffers(s)
+				return true
+			}
+		}
+		if r.eof || r.err != nil {
+			r.stop()
+			return false
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if !r.in.Next() {
+			if err := r.in.Err(); err != nil {
+				r.err = fmt.Errorf("replay: reading flows: %w", err)
+				continue
+			}
+			r.eof = true
+			r.ro.flush(r.judgeFn)
+			r.dispatch()
+			continue
+		}
+		r.add(r.in.Record())
+		r.dispatch()
+	}
+}
+
+// dispatch sends every shard's pending items to its worker.
+func (r *Reader) dispatch() {
+	for _, sh := range r.shards {
+		if len(sh.items) > 0 {
+			sh.in <- sh.items
+			sh.items = make([]item, 0, chunkItems)
+		}
+	}
+}
+
+// work judges one shard's items in the order they were released.
+func (r *Reader) work(sh *shard) {
+	defer r.wg.Done()
+	for items := range sh.in {
+		for i := range items {
+			it := &items[i]
+			r.judgeItem(sh, it)
+		}
+	}
+}
+
+// typed columns of one input record
+type batchCols struct {
+	iface, src, dst, pktSrc, pktDst, action, status, flowDir, reject, file *array.String
+	srcPort, dstPort, proto, packets, bytes, start, end, flags, line       intCol
+}
+
+type intCol struct {
+	i32 *array.Int32
+	i64 *array.Int64
+}
+
+func (c intCol) get(i int) (int64, bool) {
+	switch {
+	case c.i32 != nil:
+		if c.i32.IsNull(i) {
+			return 0, false
+		}
+		return int64(c.i32.Value(i)), true
+	case c.i64 != nil:
+		if c.i64.IsNull(i) {
+			return 0, false
+		}
+		return c.i64.Value(i), true
+	}
+	return 0, false
+}
+
+func strArr(rec arrow.Record, i int) *array.String {
+	if i < 0 {
+		return nil
+	}
+	a, _ := rec.Column(i).(*array.String)
+	return a
+}
+
+func intArr(rec arrow.Record, i int) intCol {
+	if i < 0 {
+		return intCol{}
+	}
+	switch a := rec.Column(i).(type) {
+	case *array.Int32:
+		return intCol{i32: a}
+	case *array.Int64:
+		return intCol{i64: a}
+	}
+	return intCol{}
+}
+
+func str(a *array.String, i int) string {
+	if a == nil || a.IsNull(i) {
+		return ""
+	}
+	return a.Value(i)
+}
+
+// parseAddr parses an address column value; "" (NULL) and unparsable text are the zero Addr, the latter
+// counted in *bad when bad is not nil.
+func parseAddr(s string, bad *int64) netip.Addr {
+	if s == "" {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		if bad != nil {
+			*bad++
+		}
+		return netip.Addr{}
+	}
+	return a
+}
+
+func (r *Reader) batchCols(rec arrow.Record) batchCols {
+	c := &r.cols
+	return batchCols{
+		iface: strArr(rec, c.iface), src: strArr(rec, c.src), dst: strArr(rec, c.dst),
+		pktSrc: strArr(rec, c.pktSrc), pktDst: strArr(rec, c.pktDst), action: strArr(rec, c.action),
+		status: strArr(rec, c.status), flowDir: strArr(rec, c.flowDir), reject: strArr(rec, c.reject),
+		file:    strArr(rec, c.file),
+		srcPort: intArr(rec, c.srcPort), dstPort: intArr(rec, c.dstPort), proto: intArr(rec, c.proto),
+		packets: intArr(rec, c.packets), bytes: intArr(rec, c.bytes), start: intArr(rec, c.start),
+		end: intArr(rec, c.end), flags: intArr(rec, c.flags), line: intArr(rec, c.line),
+	}
+}
+
+// cflow is a parsed row held until it is judged: pointer-free (the garbage collector skips it) and one
+// struct for the judging worker to read, instead of a dozen Arrow columns at a random row.
+type cflow struct {
+	src, dst                   [16]byte // addresses the rules match (see parseRange)
+	start, end, packets, bytes int64
+	eni                        int32
+	srcPort, dstPort           uint16
+	flags                      int16
+	proto                      uint8
+	srcKind, dstKind           uint8 // 0 absent, 4 IPv4, 6 IPv6
+	dir                        vpc.Direction
+	action                     Action
+	status                     LogStatus
+	bpa                        bool
+	tie                        uint8
+}
+
+func encodeAddr(a netip.Addr) (b [16]byte, kind uint8) {
+	switch {
+	case a.Is4():
+		a4 := a.As4()
+		copy(b[:], a4[:])
+		return b, 4
+	case a.Is6():
+		return a.As16(), 6
+	}
+	return b, 0
+}
+
+func decodeAddr(b *[16]byte, kind uint8) netip.Addr {
+	switch kind {
+	case 4:
+		return netip.AddrFrom4([4]byte{b[0], b[1], b[2], b[3]})
+	case 6:
+		return netip.AddrFrom16(*b)
+	}
+	return netip.Addr{}
+}
+
+// add queues one input record: its rows are parsed (in parallel for large records), their ENI and direction
+// resolved, and pushed through the reorder buffer.
+func (r *Reader) add(rec arrow.Record) {
+	rec.Retain()
+	n := int(rec.NumRows())
+	s := &batchSlot{rec: rec, cols: r.batchCols(rec), done: make(chan struct{})}
+	s.flows, s.verdicts = r.getBuffers(n)
+	s.pending.Store(int32(n))
+	if n == 0 {
+		close(s.done)
+	}
+	r.queue = append(r.queue, s)
+	seq := r.nextSeq
+	r.nextSeq++
+	parts := len(r.shards)
+	if n < 4096 {
+		parts = 1
+	}
+	if parts == 1 {
+		r.badAddrs += r.parseRange(s, 0, n)
+	} else {
+		var wg sync.WaitGroup
+		var bad atomic.Int64
+		for k := 0; k < parts; k++ {
+			lo, hi := n*k/parts, n*(k+1)/parts
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bad.Add(r.parseRange(s, lo, hi))
+			}()
+		}
+		wg.Wait()
+		r.badAddrs += bad.Load()
+	}
+	for i := range s.flows {
+		r.ro.push(s.flows[i].start, int(s.flows[i].tie), pending{seq: seq, row: int32(i), eni: s.flows[i].eni}, r.judgeFn)
+	}
+}
+
+// parseRange parses rows [lo, hi) of s into s.flows and returns the number of unparsable addresses. It only
+// reads the engine, so several run at once.
+func (r *Reader) parseRange(s *batchSlot, lo, hi int) int64 {
+	var bad int64
+	var f Flow
+	e := r.eng
+	for i := lo; i < hi; i++ {
+		r.parseRow(&s.cols, i, &f, &bad)
+		ei := int32(-1)
+		if f.Status == StatusOK {
+			ei = e.resolveENI(&f)
+		}
+		c := &s.flows[i]
+		*c = cflow{
+			start: f.Start, end: f.End, packets: f.Packets, bytes: f.Bytes, eni: ei,
+			srcPort: f.SrcPort, dstPort: f.DstPort, flags: f.TCPFlags, proto: f.Proto,
+			action: f.Action, status: f.Status, bpa: f.BPA,
+		}
+		// Direction is resolved here from srcaddr/dstaddr; the worker then only needs the addresses the rules
+		// match (pkt-srcaddr/pkt-dstaddr when present). An undecided direction keeps srcaddr/dstaddr, so that
+		// the worker reaches the same "unknown direction".
+		src, dst := f.Src, f.Dst
+		if ei >= 0 {
+			if c.dir = direction(&f, e.enis[ei].eni); c.dir != 0 {
+				src, dst = orAddr(f.PktSrc, f.Src), orAddr(f.PktDst, f.Dst)
+			}
+		}
+		c.src, c.srcKind = encodeAddr(src)
+		c.dst, c.dstKind = encodeAddr(dst)
+		if role, _ := inferRole(&f); role == RoleReply {
+			c.tie = 1
+		}
+	}
+	return bad
+}
+
+// flow rebuilds the Flow of a parsed row for judgeAt.
+func (c *cflow) flow(f *Flow) {
+	*f = Flow{
+		Src: decodeAddr(&c.src, c.srcKind), Dst: decodeAddr(&c.dst, c.dstKind),
+		SrcPort: c.srcPort, DstPort: c.dstPort, Proto: c.proto, Packets: c.packets, Bytes: c.bytes,
+		Start: c.start, End: c.end, Action: c.action, Status: c.status, TCPFlags: c.flags, Direction: c.dir, BPA: c.bpa,
+	}
+}
+
+// getBuffers returns per-row buffers for a record of n rows, reusing those of emitted records.
+func (r *Reader) getBuffers(n int) ([]cflow, []rowVerdict) {
+	for i := len(r.pool) - 1; i >= 0; i-- {
+		if p := r.pool[i]; cap(p.flows) >= n {
+			r.pool = append(r.pool[:i], r.pool[i+1:]...)
+			return p.flows[:n], p.verdicts[:n]
+		}
+	}
+	return make([]cflow, n), make([]rowVerdict, n)
+}
+
+func (r *Reader) putBuffers(s *batchSlot) {
+	if len(r.pool) < 8 {
+		r.pool = append(r.pool, bufs{s.flows, s.verdicts})
+	}
+	s.flows, s.verdicts = nil, nil
+}
+
+type bufs struct {
+	flows    []cflow
+	verdicts []rowVerdict
+}
+
+func (r *Reader) parseRow(bc *batchCols, i int, f *Flow, bad *int64) {
+	*f = Flow{TCPFlags: -1}
+	f.Interface = str(bc.iface, i)
+	f.Src = parseAddr(str(bc.src, i), bad)
+	f.Dst = parseAddr(str(bc.dst, i), bad)
+	if bc.pktSrc != nil {
+		f.PktSrc = parseAddr(str(bc.pktSrc, i), bad)
+		f.PktDst = parseAddr(str(bc.pktDst, i), bad)
+	}
+	v, _ := bc.srcPort.get(i)
+	f.SrcPort = uint16(v)
+	v, _ = bc.dstPort.get(i)
+	f.DstPort = uint16(v)
+	v, _ = bc.proto.get(i)
+	f.Proto = uint8(v)
+	f.Packets, _ = bc.packets.get(i)
+	f.Bytes, _ = bc.bytes.get(i)
+	f.Start, _ = bc.start.get(i)
+	f.End, _ = bc.end.get(i)
+	if v, ok := bc.flags.get(i); ok {
+		f.TCPFlags = int16(v)
+	}
+	switch str(bc.action, i) {
+	case "ACCEPT":
+		f.Action = Accept
+	case "REJECT":
+		f.Action = Reject
+	}
+	switch str(bc.status, i) {
+	case "NODATA":
+		f.Status = StatusNoData
+	case "SKIPDATA":
+		f.Status = StatusSkipData
+	}
+	switch str(bc.flowDir, i) {
+	case "ingress":
+		f.Direction = vpc.Ingress
+	case "egress":
+		f.Direction = vpc.Egress
+	}
+	f.BPA = str(bc.reject, i) == "BPA"
+}
+
+// release is the reorder buffer's callback: hand the row to its ENI's shard.
+func (r *Reader) release(p pending, late bool) {
+	s := r.queue[p.seq-r.headSeq]
+	s.released++
+	ei, row := p.eni, p.row
+	k := 0
+	if ei > 0 {
+		k = int(ei) % len(r.shards)
+	}
+	sh := r.shards[k]
+	if sh.items == nil {
+		sh.items = make([]item, 0, chunkItems)
+	}
+	sh.items = append(sh.items, item{slot: s, row: row, eni: ei, late: late})
+	if len(sh.items) == chunkItems {
+		sh.in <- sh.items
+		sh.items = make([]item, 0, chunkItems)
+	}
+}
+
+// judgeItem parses a row from its retained record, judges it and stores the verdict (worker goroutine).
+func (r *Reader) judgeItem(sh *shard, it *item) {
+	s := it.slot
+	row := int(it.row)
+	s.flows[row].flow(&sh.flow)
+	v := r.eng.judgeAt(sh.st, &sh.flow, it.eni)
+	if it.late {
+		sh.st.late++
+	}
+	s.verdicts[row] = rowVerdict{
+		eni: v.eni, nacl: v.naclIdx, sg: v.sgIdx, dir: v.Dir, model: v.Model, logged: v.Logged, layer: v.Layer,
+		cause: v.Cause, also: v.Also, pass: v.Pass, role: v.Role, infer: v.Infer, naclMet: v.NACL != nil,
+	}
+	max := r.eng.cfg.MaxExamples
+	switch {
+	case v.Cause == CauseUnexplained && len(sh.unexplainedEx) < max:
+		sh.unexplainedEx = append(sh.unexplainedEx, r.where(s, row))
+	case v.Model == Reject && v.Logged == Accept && len(sh.disagrEx) < max:
+		sh.disagrEx = append(sh.disagrEx, r.where(s, row))
+	}
+	if s.pending.Add(-1) == 0 {
+		close(s.done)
+	}
+}
+
+// where renders a row's origin as source_file:source_line (or the row number in the stream's record).
+func (r *Reader) where(s *batchSlot, row int) string {
+	file := str(strArr(s.rec, r.cols.file), row)
+	line, ok := intArr(s.rec, r.cols.line).get(row)
+	if file == "" && !ok {
+		return "row " + strconv.Itoa(row)
+	}
+	return file + ":" + strconv.FormatInt(line, 10)
+}
+
+// Summary returns the replay's summary, merged over the shards; complete after Next returned false.
+// ConntrackPeak is the sum of the shards' peaks.
+func (r *Reader) Summary() Summary {
+	st := r.mergedState()
+	s := st.Summary()
+	s.ForcedReleases = r.ro.forced
+	s.BadAddresses = r.badAddrs
+	for _, sh := range r.shards {
+		s.UnexplainedExamples = append(s.UnexplainedExamples, sh.unexplainedEx...)
+		s.AcceptRejectedEx = append(s.AcceptRejectedEx, sh.disagrEx...)
+	}
+	s.UnexplainedExamples = firstN(s.UnexplainedExamples, r.eng.cfg.MaxExamples)
+	s.AcceptRejectedEx = firstN(s.AcceptRejectedEx, r.eng.cfg.MaxExamples)
+	return s
+}
+
+// firstN sorts examples (by source_file then line) and keeps n.
+func firstN(ex []string, n int) []string {
+	slices.SortFunc(ex, func(a, b string) int {
+		fa, la := splitWhere(a)
+		fb, lb := splitWhere(b)
+		return cmp.Or(cmp.Compare(fa, fb), cmp.Compare(la, lb))
+	})
+	if len(ex) > n {
+		ex = ex[:n]
+	}
+	return ex
+}
+
+func splitWhere(s string) (string, int64) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s, 0
+	}
+	n, _ := strconv.ParseInt(s[i+1:], 10, 64)
+	return s[:i], n
+}
+
+// RuleHits returns the rule_hits rows, merged over the shards; complete after Next returned false.
+func (r *Reader) RuleHits() []RuleHit { return r.mergedState().RuleHits() }
+
+func (r *Reader) mergedState() *State {
+	if len(r.shards) == 1 {
+		return r.shards[0].st
+	}
+	m := r.eng.newState(0)
+	for _, sh := range r.shards {
+		m.merge(sh.st)
+	}
+	return m
+}

@@ -1,0 +1,32 @@
+// Package replay evaluates flow records against NACL and security-group models and attributes each REJECT.
+//
+// Three things are kept apart so that the same history can be replayed against two policies (audit mode):
+// the policy (an *Engine compiled from a read-only *vpc.Model, safe for concurrent use), the replay state
+// (a *State: connection tracking, counters, rule hits) and the output (a Verdict per record; the Reader writes
+// it as columns).
+//
+// Per record, at the record's ENI and in packet order (docs: aws-semantics.md sections 4-5):
+//   - ingress: the subnet NACL inbound entries when the peer is outside every CIDR of the ENI's subnet, then
+//     the security groups inbound (or connection tracking);
+//   - egress: the security groups outbound (or connection tracking), then the NACL outbound entries when the
+//     peer is outside the subnet.
+//
+// Both layers are always evaluated; the first that blocks decides (Verdict.Layer) and the other goes to
+// Verdict.Also. Rules match pkt-srcaddr/pkt-dstaddr when logged, else srcaddr/dstaddr; direction comes from
+// flow-direction, else from which of srcaddr/dstaddr is the ENI's.
+//
+// Named choices (each visible in output):
+//   - Request or reply (column initiator): a live tracking entry ("conntrack"), else SYN / SYN-ACK in
+//     tcp-flags ("tcp-flags"), else port classes, a port below 1024, then below 32768, being the service
+//     side ("ports"), else the first record of a conversation is the request ("order").
+//   - A reply with no tracked request (its request was in an unseen file, or evicted) passes the security
+//     groups as "conntrack-assumed" (the SG is stateful); the NACL still judges it. A reply whose tracked
+//     connection idled out is judged by the rules (cause conntrack-expired when they deny it).
+//   - AdmitLogged (default): a connection enters the tracking table when the log says ACCEPT, since the log is
+//     what AWS admitted; AdmitModel (audit mode) uses the model's verdict.
+//   - Idle timeouts come from record times only (start of the record against the latest end seen on the
+//     connection), never the wall clock; see the Default*Timeout constants.
+//   - A logged REJECT that the model accepts keeps model_action ACCEPT with cause "unexplained"; a logged
+//     ACCEPT that the model rejects keeps its modeled layer and cause with model_agrees false.
+//   - ENIs without security groups (AWS-managed interfaces) are not filtered by SGs ("no-security-group").
+package replay

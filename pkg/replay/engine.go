@@ -1,0 +1,573 @@
+package replay
+
+import (
+	"net/netip"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+// AdmitPolicy says which action decides that a record's connection enters the tracking table.
+type AdmitPolicy uint8
+
+const (
+	// AdmitLogged (default): a connection is tracked when the log says ACCEPT (the model's action when the
+	// record has no action). The log is ground truth for what AWS admitted, so replies to a connection that
+	// the model wrongly denies are still judged as replies, and one drift does not cascade.
+	AdmitLogged AdmitPolicy = iota
+	// AdmitModel: a connection is tracked when the model accepts the packet. For audit mode ("what would this
+	// candidate policy have blocked?"), where the log's action belongs to another policy.
+	AdmitModel
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultMaxTracked    = 1 << 20
+	DefaultReorderWindow = 10 * time.Minute
+	DefaultMaxBuffered   = 1 << 20
+	DefaultMaxExamples   = 20
+)
+
+// Config tunes one replay. The zero value means every default.
+type Config struct {
+	// MaxTracked bounds the connection-tracking table (all ENIs together). At the bound the least recently
+	// touched connection is evicted and counted (Summary.ConntrackEvictions).
+	MaxTracked int
+	// ReorderWindow is how far back in record time (start) records may arrive and still be judged in order.
+	// Zero: DefaultReorderWindow; negative: no reordering (arrival order).
+	ReorderWindow time.Duration
+	// MaxBuffered bounds the records held for reordering; beyond it the oldest are judged early.
+	MaxBuffered int
+	// Undocumented idle timeouts (see DefaultTCPHalfOpenTimeout, DefaultTCPClosingTimeout, DefaultICMPTimeout).
+	TCPHalfOpenTimeout, TCPClosingTimeout, ICMPTimeout time.Duration
+	// Admit chooses when a connection enters the tracking table.
+	Admit AdmitPolicy
+	// MaxExamples bounds the source_file:source_line examples kept per kind in the summary.
+	MaxExamples int
+	// Workers is the number of judging goroutines of a Reader (ENIs are sharded among them; each has
+	// MaxTracked/Workers tracking entries). Zero: runtime.GOMAXPROCS(0).
+	Workers int
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxTracked, DefaultMaxTracked)
+	def(&c.MaxBuffered, DefaultMaxBuffered)
+	def(&c.MaxExamples, DefaultMaxExamples)
+	def(&c.Workers, runtime.GOMAXPROCS(0))
+	if c.ReorderWindow == 0 {
+		c.ReorderWindow = DefaultReorderWindow
+	}
+	defd(&c.TCPHalfOpenTimeout, DefaultTCPHalfOpenTimeout)
+	defd(&c.TCPClosingTimeout, DefaultTCPClosingTimeout)
+	defd(&c.ICMPTimeout, DefaultICMPTimeout)
+	return c
+}
+
+// eniInfo is the engine's compiled view of one ENI.
+type eniInfo struct {
+	eni     *vpc.ENI
+	cidrs   []netip.Prefix // the ENI's subnet CIDRs: peers inside them never meet the NACL
+	nacl    *vpc.NACL
+	groups  string // comma-separated sg- ids (verdict_resource)
+	tcpEst  int64  // idle timeouts in seconds, ENI configuration or AWS default
+	udp     int64
+	udpStrm int64
+}
+
+// Engine is the compiled, read-only policy: a *vpc.Model plus indexes. It is safe for concurrent use by
+// several replays (each with its own State); the model must not change while the engine is in use.
+type Engine struct {
+	model    *vpc.Model
+	cfg      Config
+	enis     []eniInfo
+	eniIndex map[string]int32
+	eniByPtr map[*vpc.ENI]int32
+
+	// rule-hit indexes: every NACL entry and SG rule of the topology, in a deterministic order
+	naclEntries []naclRef
+	naclIndex   map[*vpc.NACLEntry]int32
+	sgRules     []*vpc.SGRule
+	sgIndex     map[*vpc.SGRule]int32
+
+	halfOpen, closing, icmp int64 // seconds
+}
+
+type naclRef struct {
+	nacl  *vpc.NACL
+	entry *vpc.NACLEntry
+}
+
+// NewEngine compiles model for replay with cfg (zero fields take defaults). The model is only read.
+func NewEngine(model *vpc.Model, cfg Config) *Engine {
+	cfg = cfg.withDefaults()
+	e := &Engine{
+		model:     model,
+		cfg:       cfg,
+		eniIndex:  make(map[string]int32, len(model.ENIs)),
+		eniByPtr:  make(map[*vpc.ENI]int32, len(model.ENIs)),
+		naclIndex: map[*vpc.NACLEntry]int32{},
+		sgIndex:   map[*vpc.SGRule]int32{},
+		halfOpen:  secs(cfg.TCPHalfOpenTimeout),
+		closing:   secs(cfg.TCPClosingTimeout),
+		icmp:      secs(cfg.ICMPTimeout),
+	}
+	for _, id := range sortedKeys(model.ENIs) {
+		eni := model.ENIs[id]
+		if eni == nil {
+			continue
+		}
+		info := eniInfo{
+			eni:     eni,
+			groups:  strings.Join(eni.GroupIDs, ","),
+			tcpEst:  secsOr(eni.Timeouts.TCPEstablished, DefaultTCPEstablishedTimeout),
+			udp:     secsOr(eni.Timeouts.UDP, DefaultUDPTimeout),
+			udpStrm: secsOr(eni.Timeouts.UDPStream, DefaultUDPStreamTimeout),
+		}
+		if eni.Subnet != nil {
+			info.cidrs = eni.Subnet.CIDRs
+			info.nacl = eni.Subnet.NACL
+		}
+		e.eniIndex[id] = int32(len(e.enis))
+		e.eniByPtr[eni] = int32(len(e.enis))
+		e.enis = append(e.enis, info)
+	}
+	for _, id := range sortedKeys(model.NACLs) {
+		n := model.NACLs[id]
+		if n == nil {
+			continue
+		}
+		for _, list := range [][]vpc.NACLEntry{n.Inbound, n.Outbound} {
+			for i := range list {
+				e.naclIndex[&list[i]] = int32(len(e.naclEntries))
+				e.naclEntries = append(e.naclEntries, naclRef{n, &list[i]})
+			}
+		}
+	}
+	addRule := func(r *vpc.SGRule) {
+		if r == nil {
+			return
+		}
+		if _, ok := e.sgIndex[r]; !ok {
+			e.sgIndex[r] = int32(len(e.sgRules))
+			e.sgRules = append(e.sgRules, r)
+		}
+	}
+	for _, id := range sortedKeys(model.Groups) {
+		if g := model.Groups[id]; g != nil {
+			for _, r := range g.Ingress {
+				addRule(r)
+			}
+			for _, r := range g.Egress {
+				addRule(r)
+			}
+		}
+	}
+	// ENI rule lists are expected to share the groups' pointers; index any that do not.
+	for i := range e.enis {
+		for _, r := range e.enis[i].eni.Ingress {
+			addRule(r)
+		}
+		for _, r := range e.enis[i].eni.Egress {
+			addRule(r)
+		}
+	}
+	return e
+}
+
+// Model returns the engine's model.
+func (e *Engine) Model() *vpc.Model { return e.model }
+
+// Config returns the engine's configuration with defaults applied.
+func (e *Engine) Config() Config { return e.cfg }
+
+func secs(d time.Duration) int64 { return int64(d / time.Second) }
+
+func secsOr(d, def time.Duration) int64 {
+	if d > 0 {
+		return secs(d)
+	}
+	return secs(def)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// naclEntryIndex is the rule-hit index of en; -1 for entries outside the model (Evaluate's package-level
+// fallback for packets no entry matches).
+func (e *Engine) naclEntryIndex(en *vpc.NACLEntry) int32 {
+	if i, ok := e.naclIndex[en]; ok {
+		return i
+	}
+	return -1
+}
+
+// TCP flag bits as logged [FL]. ACK is only logged as part of SYN-ACK.
+const (
+	flagFIN    = 1
+	flagSYN    = 2
+	flagRST    = 4
+	flagSYNACK = 18
+)
+
+// Port classes for the initiator heuristic. Ephemeral ranges: Linux 32768-61000, Windows 49152-65535,
+// ELB/NAT gateway/Lambda 1024-65535 [NACL]; a port below 1024 is well-known, 1024-32767 registered.
+const (
+	wellKnownPortEnd = 1024
+	ephemeralStart   = 32768
+)
+
+func portRank(p uint16) int {
+	switch {
+	case p < wellKnownPortEnd:
+		return 0
+	case p < ephemeralStart:
+		return 1
+	}
+	return 2
+}
+
+// inferRole guesses request versus reply without tracking state: SYN / SYN-ACK when tcp-flags has them, then
+// the port classes (the lower class is the service), else the record is the first seen of its conversation
+// and so taken as the request.
+func inferRole(f *Flow) (Role, Inference) {
+	if f.Proto == 6 && f.TCPFlags >= 0 {
+		if f.TCPFlags&flagSYNACK == flagSYNACK {
+			return RoleReply, InferTCPFlags
+		}
+		if f.TCPFlags&flagSYN != 0 {
+			return RoleRequest, InferTCPFlags
+		}
+	}
+	if f.Proto == 6 || f.Proto == 17 {
+		rs, rd := portRank(f.SrcPort), portRank(f.DstPort)
+		if rd < rs {
+			return RoleRequest, InferPorts
+		}
+		if rs < rd {
+			return RoleReply, InferPorts
+		}
+	}
+	return RoleRequest, InferOrder
+}
+
+// ResolveENI finds the ENI a record belongs to: by interface-id, or when absent by address (dstaddr for
+// ingress, srcaddr for egress; without flow-direction exactly one of the two must be a known ENI). -1: unknown.
+func (e *Engine) resolveENI(f *Flow) int32 {
+	if f.Interface != "" {
+		if i, ok := e.eniIndex[f.Interface]; ok {
+			return i
+		}
+		return -1
+	}
+	var byDst, bySrc *vpc.ENI
+	if f.Direction != vpc.Egress && f.Dst.IsValid() {
+		byDst = e.model.ENIByAddr(f.Dst)
+	}
+	if f.Direction != vpc.Ingress && f.Src.IsValid() {
+		bySrc = e.model.ENIByAddr(f.Src)
+	}
+	eni := byDst
+	switch {
+	case byDst != nil && bySrc != nil:
+		return -1 // two monitored ENIs: not guessed
+	case bySrc != nil:
+		eni = bySrc
+	case byDst == nil:
+		return -1
+	}
+	if i, ok := e.eniByPtr[eni]; ok {
+		return i
+	}
+	return -1
+}
+
+// direction of f at ENI info: flow-direction, else which address is the ENI's.
+func direction(f *Flow, eni *vpc.ENI) vpc.Direction {
+	if f.Direction != 0 {
+		return f.Direction
+	}
+	if f.Dst.IsValid() && eni.HasAddr(f.Dst) {
+		return vpc.Ingress
+	}
+	if f.Src.IsValid() && eni.HasAddr(f.Src) {
+		return vpc.Egress
+	}
+	return 0
+}
+
+func (info *eniInfo) inSubnet(a netip.Addr) bool {
+	for _, p := range info.cidrs {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func orAddr(a, b netip.Addr) netip.Addr {
+	if a.IsValid() {
+		return a
+	}
+	return b
+}
+
+// Judge evaluates one record against the policy, updating st (tracking table, counters, rule hits), and
+// returns the verdict. Records of one ENI must be judged in time order for tracking to be right (the Reader
+// orders them). Judge does not allocate in the steady state. st must belong to this engine.
+func (e *Engine) Judge(st *State, f *Flow) Verdict {
+	ei := int32(-1)
+	if f.Status == StatusOK {
+		ei = e.resolveENI(f)
+	}
+	return e.judgeAt(st, f, ei)
+}
+
+// judgeAt is Judge with the ENI already resolved (ei = resolveENI(f), or anything for NODATA/SKIPDATA).
+func (e *Engine) judgeAt(st *State, f *Flow, ei int32) Verdict {
+	v := Verdict{Logged: f.Action, eni: -1, naclIdx: -1, sgIdx: -1}
+	st.records++
+	if f.Status != StatusOK {
+		v.Cause = CauseNotJudged
+		if f.Status == StatusNoData {
+			st.noData++
+		} else {
+			st.skipData++
+		}
+		return v
+	}
+	if ei < 0 {
+		v.Cause = CauseUnknownInterface
+		st.unknownInterface++
+		return v
+	}
+	info := &e.enis[ei]
+	eni := info.eni
+	v.ENI, v.eni = eni, ei
+	dir := direction(f, eni)
+	if dir == 0 {
+		v.Cause = CauseUnknownDirection
+		st.unknownDirection++
+		return v
+	}
+	v.Dir = dir
+
+	// Rules match the packet's own header: pkt-srcaddr/pkt-dstaddr when logged (NAT gateway, secondary
+	// addresses, pods), else srcaddr/dstaddr.
+	p := vpc.Packet{
+		Src: orAddr(f.PktSrc, f.Src), Dst: orAddr(f.PktDst, f.Dst),
+		SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: f.Proto,
+		ICMPType: vpc.ICMPUnknown, ICMPCode: vpc.ICMPUnknown,
+	}
+	peer := p.Src
+	if dir == vpc.Egress {
+		peer = p.Dst
+	}
+	nacl := info.nacl
+	if nacl != nil && info.inSubnet(peer) {
+		nacl = nil // same subnet: the NACL is not on the path
+	}
+
+	// Connection tracking: a live entry for the tuple (a further record of a tracked request) or for its
+	// reverse (a reply) lets the packet through the SG.
+	key, srcIsA := canonKey(ei, &p)
+	now := f.Start
+	ct := &st.ct
+	tracked := ct.find(key)
+	expired := false
+	if tracked >= 0 {
+		ent := &ct.ents[tracked]
+		role := RoleReply
+		if ent.initA == srcIsA {
+			role = RoleRequest
+		}
+		if ct.live(tracked, now) {
+			v.Role, v.Infer = role, InferConntrack
+		} else {
+			ct.remove(tracked)
+			ct.expired++
+			tracked, expired = -1, true
+		}
+	}
+	if tracked < 0 {
+		v.Role, v.Infer = inferRole(f)
+	}
+
+	// Security groups.
+	sgOK := true
+	switch {
+	case tracked >= 0:
+		v.Pass = SGPassTracked
+	case !eni.HasSG():
+		v.Pass = SGPassNoGroups
+	default:
+		if r := eni.EvalSG(dir, p); r != nil {
+			v.Pass, v.SGRule = SGPassRule, r
+			if i, ok := e.sgIndex[r]; ok {
+				v.sgIdx = i
+			}
+		} else if v.Role == RoleReply && !expired {
+			v.Pass = SGPassAssumed
+		} else {
+			sgOK = false
+		}
+	}
+	// Network ACL (stateless: replies are judged like any packet).
+	naclOK := true
+	if nacl != nil {
+		v.NACL = nacl
+		v.NACLEntry = nacl.Evaluate(dir, p)
+		naclOK = v.NACLEntry.Action == vpc.Allow
+		v.naclIdx = e.naclEntryIndex(v.NACLEntry)
+	}
+
+	// Packet order: ingress meets the NACL then the SG; egress the SG then the NACL.
+	naclLayer, sgLayer := LayerNACLInbound, LayerSGInbound
+	if dir == vpc.Egress {
+		naclLayer, sgLayer = LayerNACLOutbound, LayerSGOutbound
+	}
+	var blocked Layers
+	if !naclOK {
+		blocked |= 1 << naclLayer
+	}
+	if !sgOK {
+		blocked |= 1 << sgLayer
+	}
+	first, second := naclLayer, sgLayer
+	if dir == vpc.Egress {
+		first, second = sgLayer, naclLayer
+	}
+	switch {
+	case f.BPA:
+		v.Model, v.Layer, v.Cause, v.Also = Reject, LayerBPA, CauseBPA, blocked
+	case blocked.Has(first):
+		v.Model, v.Layer, v.Also = Reject, first, blocked&^(1<<first)
+	case blocked.Has(second):
+		v.Model, v.Layer = Reject, second
+	default:
+		v.Model = Accept
+	}
+	if v.Model == Reject && v.Cause == CauseNone {
+		switch {
+		case v.Layer == naclLayer && v.Role == RoleReply:
+			v.Cause = CauseNACLMissingReturn
+		case v.Layer == naclLayer && v.NACLEntry.Default:
+			v.Cause = CauseNACLDefaultDeny
+		case v.Layer == naclLayer:
+			v.Cause = CauseNACLExplicitDeny
+		case expired && v.Role == RoleReply:
+			v.Cause = CauseConntrackExpired
+		case dir == vpc.Ingress:
+			v.Cause = CauseSGNoMatchingRule
+		default:
+			v.Cause = CauseEgressRestricted
+		}
+	}
+	if v.Model == Accept && f.Action == Reject {
+		v.Cause = CauseUnexplained
+	}
+
+	// Rule hits: the rules the packet met in the model, in packet order, up to the first block.
+	if !f.BPA {
+		if dir == vpc.Ingress {
+			st.hitNACL(v.naclIdx, f)
+			if naclOK {
+				st.hitSG(v.sgIdx, f)
+			}
+		} else {
+			st.hitSG(v.sgIdx, f)
+			if sgOK {
+				st.hitNACL(v.naclIdx, f)
+			}
+		}
+	}
+
+	// Tracking.
+	admit := v.Model == Accept
+	if e.cfg.Admit == AdmitLogged && f.Action != ActionNone {
+		admit = f.Action == Accept && !f.BPA
+	}
+	if admit {
+		e.track(st, info, tracked, key, srcIsA, &v, f, p, dir)
+	}
+	st.count(&v)
+	return v
+}
+
+// track records an admitted packet in the tracking table.
+func (e *Engine) track(st *State, info *eniInfo, i int32, key connKey, srcIsA bool, v *Verdict, f *Flow, p vpc.Packet, dir vpc.Direction) {
+	ct := &st.ct
+	if i < 0 {
+		if v.Pass == SGPassRule && info.eni.Untracked(dir, p, v.SGRule) {
+			ct.untracked++
+			return
+		}
+		i = ct.insert(key, f.Start)
+		ent := &ct.ents[i]
+		ent.initA = srcIsA == (v.Role != RoleReply)
+		ent.state = tcpEstablished
+		if p.Proto == 6 && f.TCPFlags >= 0 && v.Role == RoleRequest && f.TCPFlags&flagSYN != 0 && f.TCPFlags&flagSYNACK != flagSYNACK {
+			ent.state = tcpHalfOpen
+		}
+	} else {
+		ct.touch(i)
+	}
+	ent := &ct.ents[i]
+	if f.End > ent.last {
+		ent.last = f.End
+	}
+	if f.Start > ent.last {
+		ent.last = f.Start
+	}
+	ent.packets += f.Packets
+	if v.Role == RoleReply {
+		ent.replied = true
+		if ent.state == tcpHalfOpen {
+			ent.state = tcpEstablished
+		}
+	}
+	if p.Proto == 6 && f.TCPFlags > 0 && f.TCPFlags&(flagFIN|flagRST) != 0 {
+		ent.state = tcpClosing
+	}
+	switch p.Proto {
+	case 6:
+		switch ent.state {
+		case tcpHalfOpen:
+			ent.timeout = e.halfOpen
+		case tcpClosing:
+			ent.timeout = e.closing
+		default:
+			ent.timeout = info.tcpEst
+		}
+	case 17:
+		// A UDP flow is a stream once a reply was seen and the connection carried more than one
+		// request/response (more than two packets in all records on it).
+		if ent.replied && ent.packets > 2 {
+			ent.timeout = info.udpStrm
+		} else {
+			ent.timeout = info.udp
+		}
+	case 1, 58:
+		ent.timeout = e.icmp
+	default:
+		ent.timeout = secs(DefaultOtherTimeout)
+	}
+}

@@ -1,0 +1,259 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+func flow(eni, src, dst string, sport, dport uint16, proto uint8, start int64, action Action) Flow {
+	return Flow{
+		Interface: eni, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), SrcPort: sport, DstPort: dport,
+		Proto: proto, Packets: 10, Bytes: 1000, Start: start, End: start + 60, Action: action, TCPFlags: -1,
+	}
+}
+
+// TestJudgeNoAllocs guards the per-record path: ENI lookup, NACL and SG evaluation, tracking lookups and
+// updates, counters and rule hits.
+func TestJudgeNoAllocs(t *testing.T) {
+	e := NewEngine(loadModel(t), Config{})
+	st := e.NewState()
+	flows := []Flow{
+		flow("eni-1235b8ca123456789", "203.0.113.12", "172.31.16.139", 50000, 443, 6, 1000, Accept),
+		flow("eni-1235b8ca123456789", "172.31.16.139", "203.0.113.12", 443, 50000, 6, 1001, Accept),
+		flow("eni-1235b8ca123456789", "198.51.100.7", "172.31.16.139", 50000, 22, 6, 1002, Reject),
+		flow("eni-b", "172.31.16.21", "172.31.9.12", 40000, 5432, 6, 1003, Accept),
+		flow("eni-1235b8ca123456789", "203.0.113.12", "172.31.16.139", 0, 0, 1, 1004, Accept),
+		flow("eni-1235b8ca123456789", "172.31.16.139", "203.0.113.12", 0, 0, 1, 1005, Reject),
+		flow("eni-dead", "172.31.16.139", "203.0.113.12", 0, 0, 1, 1005, Reject),
+	}
+	now := int64(1000)
+	judgeAll := func() {
+		for i := range flows {
+			flows[i].Start, flows[i].End = now, now+1
+			e.Judge(st, &flows[i])
+		}
+		now += 2
+	}
+	judgeAll() // first insertion of tracked connections and rule-count keys
+	if n := testing.AllocsPerRun(1000, judgeAll); n != 0 {
+		t.Errorf("Judge allocates %.1f times per %d records, want 0", n, len(flows))
+	}
+}
+
+// TestJudgeDirectionFromAddresses: without interface-id, the ENI is found by address; with two monitored
+// ENIs and no flow-direction it is not guessed.
+func TestJudgeDirectionFromAddresses(t *testing.T) {
+	e := NewEngine(loadModel(t), Config{})
+	st := e.NewState()
+	type out struct {
+		ENI   string
+		Dir   string
+		Cause string
+	}
+	judge := func(f Flow) out {
+		v := e.Judge(st, &f)
+		o := out{Dir: dirName(v.Dir), Cause: v.Cause.String()}
+		if v.ENI != nil {
+			o.ENI = v.ENI.ID
+		}
+		return o
+	}
+	ingressFlow := flow("", "203.0.113.12", "172.31.16.139", 50000, 443, 6, 1000, Accept)
+	betweenENIs := flow("", "172.31.16.21", "172.31.9.12", 40000, 5432, 6, 1000, Accept)
+	withDir := betweenENIs
+	withDir.Direction = vpc.Ingress
+	got := []out{judge(ingressFlow), judge(betweenENIs), judge(withDir)}
+	want := []out{
+		{ENI: "eni-1235b8ca123456789", Dir: "ingress"},
+		{Cause: "unknown-interface"},
+		{ENI: "eni-b", Dir: "ingress"},
+	}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("(-got +want):\n%s", d)
+	}
+}
+
+// TestAdmitModel: in audit mode the model's verdict, not the log, decides what is tracked.
+func TestAdmitModel(t *testing.T) {
+	m := loadModel(t)
+	req := flow("eni-1235b8ca123456789", "198.51.100.7", "172.31.16.139", 50000, 8080, 6, 1000, Accept) // model rejects (no SG rule)
+	rep := flow("eni-1235b8ca123456789", "172.31.16.139", "198.51.100.7", 8080, 50000, 6, 1001, Accept)
+	var got []string
+	for _, admit := range []AdmitPolicy{AdmitLogged, AdmitModel} {
+		e := NewEngine(m, Config{Admit: admit})
+		st := e.NewState()
+		e.Judge(st, &req)
+		v := e.Judge(st, &rep)
+		got = append(got, sgPassText[v.Pass]+"/"+v.Infer.String())
+	}
+	want := []string{"conntrack/conntrack", "conntrack-assumed/ports"}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("(-got +want):\n%s", d)
+	}
+}
+
+func TestRuleHits(t *testing.T) {
+	lines := []string{
+		eni1 + "203.0.113.12 172.31.16.139 50000 443 6 10 1000 1000 1060 ACCEPT OK",
+		eni1 + "172.31.16.139 203.0.113.12 443 50000 6 10 2000 1010 1070 ACCEPT OK",
+		eni1 + "198.51.100.7 172.31.16.139 50000 22 6 1 40 1100 1160 REJECT OK",
+	}
+	_, _, hits := replayText(t, loadModel(t), Config{}, v2Header, lines, 10)
+	pick := map[string]bool{"acl-a/ingress/50": true, "acl-a/ingress/100": true, "acl-a/ingress/120": true,
+		"acl-a/egress/100": true, "acl-a/egress/32767": true, "sg-web/ingress/sg-web/ingress/1": true, "sg-web/egress/sg-web/egress/0": true}
+	var got []RuleHit
+	n := 0
+	for _, h := range hits {
+		if pick[h.ResourceID+"/"+h.Direction+"/"+h.RuleID] {
+			got = append(got, h)
+		}
+		if h.RuleType == "nacl" {
+			n++
+		}
+	}
+	if n != 18 { // acl-a: 9 given + '*' 32768 in and out synthesized; acl-b: 3 given + 4 synthesized '*'
+		t.Errorf("nacl rows: %d, want 18 (every entry, including synthesized '*' entries)", n)
+	}
+	want := []RuleHit{
+		{RuleType: "nacl", ResourceID: "acl-a", RuleID: "50", Direction: "ingress", Action: "deny", Rule: "deny tcp 22 from 198.51.100.0/24", Hits: 1, Packets: 1, Bytes: 40, FirstSeen: 1100, LastSeen: 1160},
+		{RuleType: "nacl", ResourceID: "acl-a", RuleID: "100", Direction: "ingress", Action: "allow", Rule: "allow all from 0.0.0.0/0", Hits: 1, Packets: 10, Bytes: 1000, FirstSeen: 1000, LastSeen: 1060},
+		{RuleType: "nacl", ResourceID: "acl-a", RuleID: "120", Direction: "ingress", Action: "allow", Rule: "allow tcp 80 from 10.0.0.0/8", ShadowedBy: 100},
+		{RuleType: "nacl", ResourceID: "acl-a", RuleID: "100", Direction: "egress", Action: "allow", Rule: "allow tcp 0-65535 to 0.0.0.0/0", Hits: 1, Packets: 10, Bytes: 2000, FirstSeen: 1010, LastSeen: 1070},
+		{RuleType: "nacl", ResourceID: "acl-a", RuleID: "32767", Direction: "egress", Action: "deny", Rule: "deny all to 0.0.0.0/0"},
+		{RuleType: "sg", ResourceID: "sg-web", RuleID: "sg-web/ingress/1", Direction: "ingress", Action: "allow", Rule: ruleDisplay(t, "sg-web/ingress/1"), Hits: 1, Packets: 10, Bytes: 1000, FirstSeen: 1000, LastSeen: 1060},
+		// the reply went out through connection tracking: no rule hit
+		{RuleType: "sg", ResourceID: "sg-web", RuleID: "sg-web/egress/0", Direction: "egress", Action: "allow", Rule: ruleDisplay(t, "sg-web/egress/0")},
+	}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("rule hits (-got +want):\n%s", d)
+	}
+	if _, err := json.Marshal(hits); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ruleDisplay(t *testing.T, id string) string {
+	m := loadModel(t)
+	for _, g := range m.Groups {
+		for _, r := range append(append([]*vpc.SGRule(nil), g.Ingress...), g.Egress...) {
+			if r.ID == id {
+				return r.Display
+			}
+		}
+	}
+	t.Fatalf("no rule %s", id)
+	return ""
+}
+
+func TestSummaryJSON(t *testing.T) {
+	lines := []string{
+		eni1 + "203.0.113.12 172.31.16.139 0 0 1 4 336 1432917027 1432917142 ACCEPT OK",
+		eni1 + "172.31.16.139 203.0.113.12 0 0 1 4 336 1432917094 1432917142 REJECT OK",
+		eni1 + "203.0.113.50 172.31.16.139 50000 443 6 1 60 1432917100 1432917160 REJECT OK",
+	}
+	_, s, _ := replayText(t, loadModel(t), Config{}, v2Header, lines, 10)
+	got := struct {
+		Judged    int64
+		Agreement float64
+		ByLayer   map[string]int64
+		ByCause   map[string]int64
+		ByRule    []RuleCount
+		Inference map[string]int64
+	}{s.Judged, s.Agreement, s.RejectsByLayer, s.RejectsByCause, s.RejectsByRule, s.Inference}
+	want := got
+	want.Judged, want.Agreement = 3, 2.0/3
+	want.ByLayer = map[string]int64{"nacl-outbound": 1}
+	want.ByCause = map[string]int64{"nacl-missing-return": 1, "unexplained": 1}
+	want.ByRule = []RuleCount{{Layer: "nacl-outbound", Resource: "acl-a", Rule: "32767", Cause: "nacl-missing-return", Count: 1}}
+	want.Inference = map[string]int64{"order": 1, "conntrack": 1, "ports": 1}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("summary (-got +want):\n%s", d)
+	}
+	if _, err := json.Marshal(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReaderShardsAgree: the sharded Reader (2 workers) gives the same verdicts, summary and rule hits as a
+// single worker and as calling Judge record by record in the same order.
+func TestReaderShardsAgree(t *testing.T) {
+	model := benchModel(t)
+	flows := benchFlowsJitter(20000, 0)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	sc, recs := benchRecords(t, mem, flows, 1000)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	run := func(workers int) (Summary, []RuleHit, []string) {
+		in, _ := array.NewRecordReader(sc, recs)
+		defer in.Release()
+		r, err := NewReader(context.Background(), model, in, Config{Workers: workers, ReorderWindow: -1}, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Release()
+		var causes []string
+		for r.Next() {
+			rec := r.Record()
+			c := rec.Column(rec.Schema().FieldIndices(ColVerdictCause)[0])
+			for i := 0; i < c.Len(); i++ {
+				causes = append(causes, cell(c, i))
+			}
+		}
+		return r.Summary(), r.RuleHits(), causes
+	}
+	s1, h1, c1 := run(1)
+	s2, h2, c2 := run(2)
+	if d := cmp.Diff(s2, s1); d != "" {
+		t.Errorf("summary, 2 workers (-got) vs 1 (+want):\n%s", d)
+	}
+	if d := cmp.Diff(h2, h1); d != "" {
+		t.Errorf("rule hits, 2 workers (-got) vs 1 (+want):\n%s", d)
+	}
+	if d := cmp.Diff(c2, c1); d != "" {
+		t.Errorf("causes, 2 workers (-got) vs 1 (+want):\n%s", d)
+	}
+	e := NewEngine(model, Config{})
+	st := e.NewState()
+	var c0 []string
+	for i := range flows {
+		v := e.Judge(st, &flows[i])
+		c0 = append(c0, v.Cause.String())
+	}
+	if d := cmp.Diff(c1, c0); d != "" {
+		t.Errorf("causes, Reader (-got) vs Judge (+want):\n%s", d)
+	}
+	if s1.Judged != 20000 || s1.Agreement < 0.5 {
+		t.Errorf("judged %d agreement %v", s1.Judged, s1.Agreement)
+	}
+}
+
+// TestReorderBounded: MaxBuffered bounds the buffer; records pushed out early are counted, and records then
+// arriving behind them are late.
+func TestReorderBounded(t *testing.T) {
+	lines := []string{
+		eni1 + "172.31.16.139 203.0.113.12 443 50000 6 10 1000 8010 8070 ACCEPT OK",
+		eni1 + "172.31.16.139 203.0.113.12 443 50001 6 10 1000 8011 8070 ACCEPT OK",
+		eni1 + "203.0.113.12 172.31.16.139 50000 443 6 10 1000 8000 8060 ACCEPT OK",
+	}
+	rows, s, _ := replayText(t, loadModel(t), Config{MaxBuffered: 1}, v2Header, lines, 1)
+	got := []int64{s.ForcedReleases, s.Late}
+	if d := cmp.Diff(got, []int64{1, 1}); d != "" {
+		t.Errorf("forced, late (-got +want):\n%s", d)
+	}
+	// the reply was judged before its request: a reply assumed established
+	if rows[0].SG != "conntrack-assumed" {
+		t.Errorf("first row sg_rule = %q, want conntrack-assumed", rows[0].SG)
+	}
+}

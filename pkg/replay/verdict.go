@@ -1,0 +1,255 @@
+package replay
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+// Action is a logged or modeled action. ActionNone is "absent" (NODATA/SKIPDATA, NULL, or not judged).
+type Action uint8
+
+const (
+	ActionNone Action = iota
+	Accept
+	Reject
+)
+
+func (a Action) String() string {
+	switch a {
+	case Accept:
+		return "ACCEPT"
+	case Reject:
+		return "REJECT"
+	}
+	return ""
+}
+
+// LogStatus is the record's log-status.
+type LogStatus uint8
+
+const (
+	StatusOK LogStatus = iota // also used when the column is absent
+	StatusNoData
+	StatusSkipData
+)
+
+func (s LogStatus) String() string {
+	switch s {
+	case StatusNoData:
+		return "NODATA"
+	case StatusSkipData:
+		return "SKIPDATA"
+	}
+	return "OK"
+}
+
+// Layer is the modeled layer that decided a REJECT. LayerNone: the record was accepted or not judged.
+type Layer uint8
+
+const (
+	LayerNone Layer = iota
+	LayerNACLInbound
+	LayerNACLOutbound
+	LayerSGInbound
+	LayerSGOutbound
+	LayerBPA
+	numLayers
+)
+
+var layerNames = [numLayers]string{"", "nacl-inbound", "nacl-outbound", "sg-inbound", "sg-outbound", "bpa"}
+
+func (l Layer) String() string {
+	if l < numLayers {
+		return layerNames[l]
+	}
+	return "layer(?)"
+}
+
+// Layers is a set of layers (bit 1<<Layer).
+type Layers uint8
+
+// Has reports whether l is in the set.
+func (s Layers) Has(l Layer) bool { return s&(1<<l) != 0 }
+
+func (s Layers) String() string { return layersText[s&(1<<numLayers-1)] }
+
+// layersText holds the comma-separated text of every set, so that writing verdict_also never allocates.
+var layersText = func() (t [1 << numLayers]string) {
+	for s := range t {
+		var parts []string
+		for l := LayerNACLInbound; l < numLayers; l++ {
+			if Layers(s).Has(l) {
+				parts = append(parts, l.String())
+			}
+		}
+		t[s] = strings.Join(parts, ",")
+	}
+	return t
+}()
+
+// Cause is a short code saying why a record got its verdict.
+type Cause uint8
+
+const (
+	CauseNone              Cause = iota // accepted by the model and by the log
+	CauseNACLExplicitDeny               // a numbered NACL deny entry matched
+	CauseNACLDefaultDeny                // the NACL '*' entry (32767/32768) matched
+	CauseNACLMissingReturn              // a reply (of a tracked, assumed or inferred connection) blocked by the stateless NACL
+	CauseSGNoMatchingRule               // no inbound SG rule allows a request
+	CauseEgressRestricted               // no outbound SG rule allows a request from the ENI
+	CauseConntrackExpired               // a reply whose tracked connection had idled out, and no rule allows it
+	CauseBPA                            // reject-reason BPA: VPC Block Public Access
+	CauseUnexplained                    // logged REJECT that the model accepts (drift, missing topology, closed connection)
+	CauseUnknownInterface               // interface-id not in the model (or no address matches a known ENI)
+	CauseUnknownDirection               // neither address belongs to the ENI and flow-direction is absent
+	CauseNotJudged                      // NODATA / SKIPDATA: passed through unjudged
+	numCauses
+)
+
+var causeNames = [numCauses]string{
+	"", "nacl-explicit-deny", "nacl-default-deny", "nacl-missing-return", "sg-no-matching-rule",
+	"egress-restricted", "conntrack-expired", "block-public-access", "unexplained", "unknown-interface",
+	"unknown-direction", "not-judged",
+}
+
+func (c Cause) String() string {
+	if c < numCauses {
+		return causeNames[c]
+	}
+	return "cause(?)"
+}
+
+// Role says whether a record is the request or the reply side of its connection.
+type Role uint8
+
+const (
+	RoleUnknown Role = iota
+	RoleRequest
+	RoleReply
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleRequest:
+		return "request"
+	case RoleReply:
+		return "reply"
+	}
+	return ""
+}
+
+// Inference names how the engine decided the record's Role.
+type Inference uint8
+
+const (
+	InferNone      Inference = iota
+	InferConntrack           // the tuple (or its reverse) was in the tracking table
+	InferTCPFlags            // SYN (request) or SYN-ACK (reply) in tcp-flags
+	InferPorts               // service port (<1024, or <32768 against >=32768) versus ephemeral port
+	InferOrder               // nothing else: the first record of a conversation is the request
+	numInferences
+)
+
+var inferenceNames = [numInferences]string{"", "conntrack", "tcp-flags", "ports", "order"}
+
+func (i Inference) String() string {
+	if i < numInferences {
+		return inferenceNames[i]
+	}
+	return "inference(?)"
+}
+
+// SGPass says how a packet got through the security groups (when it did).
+type SGPass uint8
+
+const (
+	SGPassNone     SGPass = iota // not evaluated, or denied
+	SGPassRule                   // a rule allowed it (Verdict.SGRule)
+	SGPassTracked                // connection tracking: a live entry for the tuple or its reverse
+	SGPassAssumed                // a reply with no tracked request seen (e.g. in an earlier, unseen file): the stateful SG is assumed to have tracked it
+	SGPassNoGroups               // the ENI has no security groups (NAT gateway and other AWS-managed interfaces): not filtered
+	numSGPass
+)
+
+var sgPassText = [numSGPass]string{"", "", "conntrack", "conntrack-assumed", "no-security-group"}
+
+// Flow is one flow-log record, typed. The zero netip.Addr means absent ('-').
+type Flow struct {
+	Interface        string // interface-id; "" when absent
+	Src, Dst         netip.Addr
+	PktSrc, PktDst   netip.Addr // pkt-srcaddr / pkt-dstaddr; zero when absent
+	SrcPort, DstPort uint16
+	Proto            uint8
+	Packets, Bytes   int64
+	Start, End       int64 // Unix seconds
+	Action           Action
+	Status           LogStatus
+	TCPFlags         int16         // -1 absent
+	Direction        vpc.Direction // from flow-direction; 0 absent
+	BPA              bool          // reject-reason = BPA
+}
+
+// Verdict is the engine's judgment of one record. Pointers point into the read-only model.
+type Verdict struct {
+	ENI       *vpc.ENI // nil: unknown interface
+	eni       int32    // engine indexes of ENI, NACLEntry and SGRule (-1 none)
+	naclIdx   int32
+	sgIdx     int32
+	Dir       vpc.Direction // 0: undecided
+	Model     Action        // modeled action; ActionNone = not judged
+	Logged    Action        // the record's action
+	Layer     Layer         // deciding layer of a modeled REJECT (or BPA)
+	Cause     Cause
+	Also      Layers         // other layers that would also have blocked
+	NACL      *vpc.NACL      // NACL met by the packet (nil: same subnet, or not reached)
+	NACLEntry *vpc.NACLEntry // its deciding entry (allow or deny)
+	SGRule    *vpc.SGRule    // the SG rule that allowed the packet (when Pass == SGPassRule)
+	Pass      SGPass
+	Role      Role
+	Infer     Inference
+}
+
+// Judged reports whether the record got a modeled action.
+func (v *Verdict) Judged() bool { return v.Model != ActionNone }
+
+// Agrees reports whether the model and the log agree; ok is false when either side is absent.
+func (v *Verdict) Agrees() (agrees, ok bool) {
+	if v.Model == ActionNone || v.Logged == ActionNone {
+		return false, false
+	}
+	return v.Model == v.Logged, true
+}
+
+// Rule is the verdict_rule text: the deciding NACL entry's number, or "implicit-deny" for a security group.
+func (v *Verdict) Rule() string {
+	if v.Model != Reject {
+		return ""
+	}
+	switch v.Layer {
+	case LayerNACLInbound, LayerNACLOutbound:
+		if v.NACLEntry != nil {
+			return ruleText(v.NACLEntry)
+		}
+	case LayerSGInbound, LayerSGOutbound:
+		return "implicit-deny"
+	}
+	return ""
+}
+
+// ruleNumberText caches the text of every NACL rule number, so that writing rule columns does not allocate.
+var ruleNumberText = func() (t [vpc.DefaultRuleV6 + 1]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+func ruleText(en *vpc.NACLEntry) string {
+	if en.RuleNumber >= 0 && en.RuleNumber < len(ruleNumberText) {
+		return ruleNumberText[en.RuleNumber]
+	}
+	return en.Rule()
+}
