@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/store"
+)
+
+type ingestConfig struct {
+	paths     []string
+	logFormat string
+	db        string
+	parquet   string
+	output    string
+	strict    bool
+	workers   int
+}
+
+func ingestCommand() *command {
+	return &command{
+		name:    "ingest",
+		summary: "parse flow logs; print a summary, or write them to DuckDB (--db) or Parquet (--parquet)",
+		run: func(ctx context.Context, env *cmdEnv, args []string) error {
+			var cfg ingestConfig
+			fs := newFlagSet(env, "ingest", "ingest [flags] PATH...\n\n"+
+				"PATH is a flow log file (text, gzip or Parquet, recognised by content), a directory (walked\n"+
+				"recursively, S3 layouts included), a glob pattern, or - for standard input.")
+			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input, e.g. '${version} ${account-id} ...' (default: the version-2 format)")
+			fs.StringVar(&cfg.db, "db", "", "write the records to this DuckDB file (tables flows and ingest_errors, replaced atomically)")
+			fs.StringVar(&cfg.parquet, "parquet", "", "write the records to this Parquet file")
+			fs.StringVarP(&cfg.output, "output", "o", "table", "summary format: table or json")
+			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any line is bad or any file stops early")
+			fs.IntVar(&cfg.workers, "workers", 0, "parse goroutines (default: one per core)")
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			cfg.paths = fs.Args()
+			if len(cfg.paths) == 0 {
+				return usageErrorf("no input: give flow log files, directories, globs or - for stdin (see --help)")
+			}
+			if cfg.output != "table" && cfg.output != "json" {
+				return usageErrorf("-o %q: want table or json", cfg.output)
+			}
+			return runIngest(ctx, env, cfg)
+		},
+	}
+}
+
+func runIngest(ctx context.Context, env *cmdEnv, cfg ingestConfig) error {
+	started := time.Now()
+	rd, err := ingest.NewReader(ctx, cfg.paths, ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin})
+	if err != nil {
+		return err
+	}
+	defer rd.Release()
+	stopProgress := startProgress(env, func() string {
+		n, b := rd.Progress()
+		return fmt.Sprintf("%s records, %s read", humanCount(n), humanBytes(b))
+	})
+	err = sinkRecords(ctx, cfg, rd, started)
+	stopProgress()
+	if err != nil {
+		return err
+	}
+	st := rd.Stats()
+	if cfg.output == "json" {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+	} else {
+		writeIngestSummary(env.stdout, st, cfg)
+	}
+	if cfg.strict && (st.BadLines > 0 || len(st.FileErrors) > 0) {
+		return findingsErrorf("--strict: %d bad lines, %d files stopped early", st.BadLines, len(st.FileErrors))
+	}
+	return nil
+}
+
+// sinkRecords drains the reader into the chosen sinks (none: just count).
+func sinkRecords(ctx context.Context, cfg ingestConfig, rd *ingest.Reader, started time.Time) error {
+	var pq *parquetTee
+	var src array.RecordReader = rd
+	if cfg.parquet != "" {
+		var err error
+		if pq, err = newParquetTee(ctx, rd, cfg.parquet); err != nil {
+			return err
+		}
+		src = pq
+	}
+	switch {
+	case cfg.db != "":
+		errs := rd.ErrorsRecordReader(memory.DefaultAllocator)
+		defer errs.Release()
+		err := store.WriteRun(ctx, cfg.db, store.Run{Command: "ingest " + strings.Join(cfg.paths, " "), Started: started},
+			store.Table{Name: "flows", Reader: src},
+			store.Table{Name: "ingest_errors", Reader: errs})
+		if err != nil {
+			if pq != nil {
+				pq.abort()
+			}
+			return err
+		}
+	case pq != nil:
+		// the tee is the sink
+		for pq.Next() {
+		}
+	default:
+		for rd.Next() {
+		}
+	}
+	if pq != nil {
+		return pq.finish()
+	}
+	return rd.Err()
+}
+
+// parquetTee passes records through while writing them to a Parquet file on the side.
+type parquetTee struct {
+	array.RecordReader
+	recs chan arrow.Record
+	done chan error
+}
+
+func newParquetTee(ctx context.Context, rr array.RecordReader, path string) (*parquetTee, error) {
+	recs := make(chan arrow.Record, 4)
+	t := &parquetTee{RecordReader: rr, recs: recs, done: make(chan error, 1)}
+	ch := &chanReader{schema: rr.Schema(), in: recs}
+	go func() {
+		_, err := ingest.WriteParquet(ctx, ch, path)
+		for r := range recs { // drain after a write error
+			r.Release()
+		}
+		t.done <- err
+	}()
+	return t, nil
+}
+
+func (t *parquetTee) Next() bool {
+	if !t.RecordReader.Next() {
+		close(t.recs)
+		t.recs = nil
+		return false
+	}
+	rec := t.RecordReader.Record()
+	rec.Retain()
+	t.recs <- rec
+	return true
+}
+
+func (t *parquetTee) abort() {
+	if t.recs != nil {
+		close(t.recs)
+		t.recs = nil
+	}
+}
+
+func (t *parquetTee) finish() error {
+	t.abort()
+	if err := <-t.done; err != nil {
+		return fmt.Errorf("parquet: %w", err)
+	}
+	return t.RecordReader.Err()
+}
+
+// chanReader is an array.RecordReader over a channel of records it takes ownership of.
+type chanReader struct {
+	schema *arrow.Schema
+	in     <-chan arrow.Record
+	cur    arrow.Record
+}
+
+func (c *chanReader) Retain()               {}
+func (c *chanReader) Release()              {}
+func (c *chanReader) Schema() *arrow.Schema { return c.schema }
+func (c *chanReader) Record() arrow.Record  { return c.cur }
+func (c *chanReader) Err() error            { return nil }
+func (c *chanReader) Next() bool {
+	if c.cur != nil {
+		c.cur.Release()
+		c.cur = nil
+	}
+	r, ok := <-c.in
+	c.cur = r
+	return ok
+}
+
+func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
+	fmt.Fprintf(w, "ingested %s records from %d files in %s (%s records/s)\n",
+		humanCount(st.Records), st.Files, st.Elapsed.Round(time.Millisecond), humanCount(int64(st.RecordsPerS)))
+	fmt.Fprintf(w, "  lines       %s = %s records + %s header lines + %s bad lines\n",
+		humanCount(st.Lines), humanCount(st.Records), humanCount(st.HeaderLines), humanCount(st.BadLines))
+	fmt.Fprintf(w, "  versions    %s\n", countList(st.ByVersion))
+	fmt.Fprintf(w, "  log status  %s\n", countList(st.ByLogStatus))
+	fmt.Fprintf(w, "  action      %s\n", countList(st.ByAction))
+	fmt.Fprintf(w, "  interfaces  %d\n", st.Interfaces)
+	if st.FirstStart > 0 && st.LastEnd > 0 {
+		a, b := time.Unix(st.FirstStart, 0).UTC(), time.Unix(st.LastEnd, 0).UTC()
+		fmt.Fprintf(w, "  time span   %s .. %s (%s)\n", a.Format(time.RFC3339), b.Format(time.RFC3339), b.Sub(a))
+	}
+	if len(st.SkippedFiles) > 0 {
+		fmt.Fprintf(w, "  skipped     %d files that are not flow logs, e.g. %s\n", len(st.SkippedFiles), st.SkippedFiles[0])
+	}
+	if st.BadLines > 0 {
+		fmt.Fprintf(w, "bad lines: %s (%s)\n", humanCount(st.BadLines), countList(st.BadByReason))
+		for _, e := range st.Examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+		if st.ErrorsKept < st.BadLines {
+			fmt.Fprintf(w, "  (%d kept in detail, the counts are exact)\n", st.ErrorsKept)
+		}
+	}
+	for _, e := range st.FileErrors {
+		fmt.Fprintf(w, "file error: %s\n", e)
+	}
+	switch {
+	case cfg.db != "":
+		fmt.Fprintf(w, "wrote tables flows and ingest_errors to %s\n", cfg.db)
+	case cfg.parquet != "":
+		fmt.Fprintf(w, "wrote %s\n", cfg.parquet)
+	}
+}
+
+// countList renders a count map as "A: 1, B: 2", largest first.
+func countList(m map[string]int64) string {
+	type kv struct {
+		k string
+		v int64
+	}
+	var kvs []kv
+	for k, v := range m {
+		if v > 0 {
+			kvs = append(kvs, kv{k, v})
+		}
+	}
+	sort.Slice(kvs, func(i, j int) bool {
+		if kvs[i].v != kvs[j].v {
+			return kvs[i].v > kvs[j].v
+		}
+		return kvs[i].k < kvs[j].k
+	})
+	parts := make([]string, len(kvs))
+	for i, e := range kvs {
+		parts[i] = fmt.Sprintf("%s: %s", e.k, humanCount(e.v))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// humanCount renders n with thousands separators.
+func humanCount(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// startProgress prints status() to stderr every half second while stderr is a terminal; the returned
+// function stops it and clears the line.
+func startProgress(env *cmdEnv, status func() string) func() {
+	if !env.stderrIsTerminal {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				fmt.Fprint(env.stderr, "\r\033[K")
+				return
+			case <-t.C:
+				fmt.Fprintf(env.stderr, "\r\033[K%s", status())
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}

@@ -1,0 +1,160 @@
+// Command flowlens explains AWS VPC Flow Logs: which security group or network ACL rule
+// accepted or rejected each flow, and which rules are really used.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+)
+
+// Exit statuses a CI job can branch on.
+const (
+	exitOK       = 0 // the command did what was asked and found nothing to fail on
+	exitError    = 1 // the command could not run: unreadable input, I/O error, ...
+	exitUsage    = 2 // bad flags or arguments
+	exitFindings = 3 // the command ran, but found what the user asked to fail on (--strict, fatal topology findings)
+)
+
+// command is one flowlens subcommand. run gets the arguments after the command name.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cmdEnv, args []string) error
+}
+
+// cmdEnv carries the process's streams so commands can be tested in-process.
+type cmdEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// stderrIsTerminal enables progress output.
+	stderrIsTerminal bool
+}
+
+// commands lists the subcommands in the order --help shows them.
+func commands() []*command {
+	return []*command{
+		ingestCommand(),
+		topologyCommand(),
+	}
+}
+
+// exitError is returned by a command to choose the process exit status.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &statusError{status: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+func findingsErrorf(format string, args ...any) error {
+	return &statusError{status: exitFindings, err: fmt.Errorf(format, args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	env := &cmdEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrIsTerminal: isTerminal(os.Stderr)}
+	status := runMain(ctx, env, os.Args[1:])
+	stop()
+	os.Exit(status)
+}
+
+// runMain dispatches to a subcommand and maps its error to an exit status.
+func runMain(ctx context.Context, env *cmdEnv, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 && args[0] == "help" {
+			return runMain(ctx, env, []string{args[1], "--help"})
+		}
+		printUsage(env.stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if args[0] == "--version" || args[0] == "version" {
+		fmt.Fprintln(env.stdout, "flowlens", version)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, env, args[1:])
+		if err == nil {
+			return exitOK
+		}
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(env.stderr, "flowlens %s: %v\n", c.name, err)
+		var se *statusError
+		if errors.As(err, &se) {
+			return se.status
+		}
+		return exitError
+	}
+	fmt.Fprintf(env.stderr, "flowlens: unknown command %q\n\n", args[0])
+	printUsage(env.stderr)
+	return exitUsage
+}
+
+// version is set at link time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `flowlens explains AWS VPC Flow Logs against the VPC's security groups and network ACLs.
+
+Usage:
+  flowlens <command> [flags] [arguments]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run 'flowlens <command> --help' for a command's flags.
+
+Exit status: 0 success, 1 error, 2 usage error, 3 findings the user asked to fail on.
+`)
+}
+
+// newFlagSet returns a GNU-style flag set whose --help prints the command's usage.
+func newFlagSet(env *cmdEnv, name, usage string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("flowlens "+name, pflag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stdout, "Usage: flowlens %s\n\nFlags:\n", usage)
+		fs.SetOutput(env.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(env.stderr)
+	}
+	return fs
+}
+
+// parseFlags parses args and turns a flag error into a usage error.
+func parseFlags(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return &statusError{status: exitUsage, err: err}
+	}
+	return nil
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
