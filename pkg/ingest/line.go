@@ -1,8 +1,8 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"unsafe"
 )
@@ -153,37 +153,52 @@ func (p *lineParser) parse(b *batch, line []byte, lineNo int64) (Reason, int) {
 }
 
 // tokenize splits line into p.toks and returns how many tokens it holds. The fast path handles what AWS
-// writes (printable ASCII, single spaces); anything else (tabs, runs of spaces, stray bytes) goes through
-// tokenizeSlow, which accepts runs of blanks as one separator and rejects control and non-ASCII bytes.
+// writes (printable ASCII, single spaces) eight bytes at a time; anything else (tabs, runs of spaces,
+// stray bytes) goes through tokenizeSlow, which accepts runs of blanks as one separator and rejects
+// control and non-ASCII bytes.
 func (p *lineParser) tokenize(line []byte) (int, Reason) {
-	if len(line) == 0 || line[0] == ' ' || !printableASCII(line) {
-		return p.tokenizeSlow(line)
-	}
 	all := p.toks
 	want := len(all)
-	n, pos := 0, 0
-	for {
-		i := bytes.IndexByte(line[pos:], ' ')
-		if i < 0 {
-			if pos == len(line) {
-				return p.tokenizeSlow(line) // trailing blank
+	n, start := 0, 0
+	// sep handles a space at i: it ends the token [start, i).
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		w := binary.LittleEndian.Uint64(line[i:])
+		if ((w-0x20*lo8)&^w|(w+0x01*lo8)|w)&hi8 != 0 {
+			return p.tokenizeSlow(line) // a byte outside 0x20..0x7e
+		}
+		t := w ^ 0x20*lo8
+		sp := ^(((t & (0x7f * lo8)) + 0x7f*lo8) | t) & hi8 // high bit set exactly in the space bytes
+		for sp != 0 {
+			j := i + bits.TrailingZeros64(sp)>>3
+			sp &= sp - 1
+			if j == start || n == want {
+				return p.tokenizeSlow(line) // empty token (a run of blanks), or too many fields
 			}
-			if n+1 != want {
-				return 0, ReasonFieldCount
-			}
-			all[n] = [2]int32{int32(pos), int32(len(line))}
-			return want, 0
+			all[n] = [2]int32{int32(start), int32(j)}
+			n++
+			start = j + 1
 		}
-		if i == 0 {
-			return p.tokenizeSlow(line) // a run of blanks
-		}
-		if n == want {
-			return 0, ReasonFieldCount
-		}
-		all[n] = [2]int32{int32(pos), int32(pos + i)}
-		n++
-		pos += i + 1
 	}
+	for ; i < len(line); i++ {
+		c := line[i]
+		if c < 0x20 || c > 0x7e {
+			return p.tokenizeSlow(line)
+		}
+		if c == ' ' {
+			if i == start || n == want {
+				return p.tokenizeSlow(line)
+			}
+			all[n] = [2]int32{int32(start), int32(i)}
+			n++
+			start = i + 1
+		}
+	}
+	if start == len(line) || n+1 != want {
+		return p.tokenizeSlow(line) // empty line, trailing blank, or a wrong field count
+	}
+	all[n] = [2]int32{int32(start), int32(len(line))}
+	return want, 0
 }
 
 func (p *lineParser) tokenizeSlow(line []byte) (int, Reason) {
