@@ -41,6 +41,8 @@ type cmdEnv struct {
 func commands() []*command {
 	return []*command{
 		ingestCommand(),
+		analyzeCommand(),
+		explainCommand(),
 		topologyCommand(),
 	}
 }

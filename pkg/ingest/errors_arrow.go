@@ -4,6 +4,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/flowlens/flowlens/pkg/arrowutil"
 )
 
 // ErrorsSchema is the schema of the ingest_errors table: one row per kept bad line, plus one per file that
@@ -22,9 +24,9 @@ const ReasonFileError = "file-error"
 // ErrorsRecordReader returns a reader over the run's bad lines and file errors, built when first read, so
 // it can be handed to a sink before the flow records have been consumed. Read it after the records.
 func (r *Reader) ErrorsRecordReader(mem memory.Allocator) array.RecordReader {
-	return &lazyReader{schema: ErrorsSchema, build: func() arrow.Record {
+	return arrowutil.Lazy(ErrorsSchema, func() arrow.Record {
 		return ErrorsRecord(mem, r.Errors(), r.fileErr)
-	}}
+	})
 }
 
 // ErrorsRecord builds the ingest_errors rows.
@@ -55,37 +57,4 @@ func ErrorsRecord(mem memory.Allocator, lines []LineError, files []FileError) ar
 		text.Append(e.Err)
 	}
 	return b.NewRecord()
-}
-
-// lazyReader yields one record built on the first call to Next.
-type lazyReader struct {
-	refs   int64
-	schema *arrow.Schema
-	build  func() arrow.Record
-	rec    arrow.Record
-	done   bool
-}
-
-func (l *lazyReader) Retain()               {}
-func (l *lazyReader) Schema() *arrow.Schema { return l.schema }
-func (l *lazyReader) Record() arrow.Record  { return l.rec }
-func (l *lazyReader) Err() error            { return nil }
-func (l *lazyReader) Release() {
-	if l.rec != nil {
-		l.rec.Release()
-		l.rec = nil
-	}
-}
-
-func (l *lazyReader) Next() bool {
-	if l.rec != nil {
-		l.rec.Release()
-		l.rec = nil
-	}
-	if l.done {
-		return false
-	}
-	l.done = true
-	l.rec = l.build()
-	return true
 }

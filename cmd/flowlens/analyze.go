@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/spf13/pflag"
+
+	"github.com/flowlens/flowlens/pkg/arrowutil"
+	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/replay"
+	"github.com/flowlens/flowlens/pkg/results"
+	"github.com/flowlens/flowlens/pkg/store"
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+// DefaultDB is the DuckDB file analyze writes when --db is not given.
+const DefaultDB = "flowlens.duckdb"
+
+type analyzeConfig struct {
+	topology     []string
+	paths        []string
+	db           string
+	logFormat    string
+	output       string
+	workers      int
+	strict       bool
+	failDisagree bool
+	allowFatal   bool
+	admit        string
+	replay       replay.Config
+}
+
+// addReplayFlags binds the replay engine's tunables; the defaults are the engine's named constants.
+func addReplayFlags(fs *pflag.FlagSet, c *replay.Config, admit *string) {
+	fs.IntVar(&c.MaxTracked, "max-tracked", replay.DefaultMaxTracked, "bound of the connection-tracking table; evictions are counted and reported")
+	fs.DurationVar(&c.ReorderWindow, "reorder-window", replay.DefaultReorderWindow, "how late (in record time) a record may arrive and still be replayed in order; negative: arrival order")
+	fs.IntVar(&c.MaxBuffered, "max-buffered", replay.DefaultMaxBuffered, "records held for reordering at most; beyond it the oldest are replayed early (counted)")
+	fs.DurationVar(&c.TCPHalfOpenTimeout, "tcp-halfopen-timeout", replay.DefaultTCPHalfOpenTimeout, "idle timeout of a TCP connection before its SYN-ACK (AWS documents none)")
+	fs.DurationVar(&c.TCPClosingTimeout, "tcp-closing-timeout", replay.DefaultTCPClosingTimeout, "idle timeout of a TCP connection after FIN or RST (AWS documents none)")
+	fs.DurationVar(&c.ICMPTimeout, "icmp-timeout", replay.DefaultICMPTimeout, "idle timeout of ICMP tracking (AWS documents none)")
+	fs.StringVar(admit, "admit", "logged", "when a connection enters the tracking table: logged (the log says ACCEPT) or model (the model accepts it)")
+}
+
+func parseAdmit(s string) (replay.AdmitPolicy, error) {
+	switch s {
+	case "logged":
+		return replay.AdmitLogged, nil
+	case "model":
+		return replay.AdmitModel, nil
+	}
+	return 0, usageErrorf("--admit %q: want logged or model", s)
+}
+
+func analyzeCommand() *command {
+	return &command{
+		name:    "analyze",
+		summary: "replay flow logs through the VPC's NACLs and security groups; attribute every REJECT",
+		run: func(ctx context.Context, env *cmdEnv, args []string) error {
+			var cfg analyzeConfig
+			fs := newFlagSet(env, "analyze", "analyze --topology PATH [flags] FLOWLOG...\n\n"+
+				"Ingests the flow logs (files, directories, globs, - for stdin), replays every record per interface\n"+
+				"and in time order through the NACLs and security groups of the topology (AWS CLI describe-* JSON),\n"+
+				"writes the tables flows, rule_hits, ingest_errors and topology_* to the DuckDB file, and prints\n"+
+				"a summary: REJECTs by layer, rule and cause, top rejected peers and ports, unexplained records,\n"+
+				"and how often the model agrees with the log.")
+			fs.StringArrayVar(&cfg.topology, "topology", nil, "AWS CLI JSON file or directory describing the VPC (repeatable; required)")
+			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB file to write (tables are replaced atomically)")
+			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input (default: the version-2 format)")
+			fs.StringVarP(&cfg.output, "output", "o", "table", "summary format: table or json")
+			fs.IntVar(&cfg.workers, "workers", 0, "parse goroutines (default: one per core)")
+			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any input line is bad or any file stops early")
+			fs.BoolVar(&cfg.failDisagree, "fail-on-disagreement", false, "exit with status 3 when the model and the log disagree on any record")
+			fs.BoolVar(&cfg.allowFatal, "allow-fatal-topology", false, "replay even when the topology has fatal findings")
+			addReplayFlags(fs, &cfg.replay, &cfg.admit)
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			cfg.paths = fs.Args()
+			switch {
+			case len(cfg.topology) == 0:
+				return usageErrorf("--topology is required (the AWS CLI JSON of the VPC; see --help)")
+			case len(cfg.paths) == 0:
+				return usageErrorf("no flow logs: give files, directories, globs or - for stdin")
+			case cfg.output != "table" && cfg.output != "json":
+				return usageErrorf("-o %q: want table or json", cfg.output)
+			case cfg.db == "":
+				return usageErrorf("--db must name a file")
+			}
+			admit, err := parseAdmit(cfg.admit)
+			if err != nil {
+				return err
+			}
+			cfg.replay.Admit = admit
+			return runAnalyze(ctx, env, cfg)
+		},
+	}
+}
+
+// loadTopology loads the model and reports its findings on stderr; fatal findings stop the run unless allowed.
+func loadTopology(env *cmdEnv, paths []string, allowFatal bool) (*vpc.Model, error) {
+	model, err := vpc.LoadPaths(paths...)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range model.Findings {
+		fmt.Fprintf(env.stderr, "topology: %s\n", f.Error())
+	}
+	if model.HasFatal() && !allowFatal {
+		return nil, findingsErrorf("the topology has fatal findings (listed above); fix them or pass --allow-fatal-topology")
+	}
+	return model, nil
+}
+
+// analyzeReport is what analyze prints (and -o json emits).
+type analyzeReport struct {
+	DB           string         `json:"db"`
+	Ingest       ingest.Stats   `json:"ingest"`
+	Replay       replay.Summary `json:"replay"`
+	TopPeers     []countRow     `json:"top_rejected_peers"`
+	TopPorts     []countRow     `json:"top_rejected_ports"`
+	Elapsed      time.Duration  `json:"elapsed_ns"`
+	RecordsPerS  float64        `json:"records_per_second"`
+	TopologyInfo string         `json:"topology"`
+}
+
+type countRow struct {
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+}
+
+func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
+	started := time.Now()
+	model, err := loadTopology(env, cfg.topology, cfg.allowFatal)
+	if err != nil {
+		return err
+	}
+	mem := memory.DefaultAllocator
+	in, err := ingest.NewReader(ctx, cfg.paths, ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin})
+	if err != nil {
+		return err
+	}
+	defer in.Release()
+	rp, err := replay.NewReader(ctx, model, in, cfg.replay, mem)
+	if err != nil {
+		return err
+	}
+	defer rp.Release()
+	stopProgress := startProgress(env, func() string {
+		n, b := in.Progress()
+		return fmt.Sprintf("%s records, %s read", humanCount(n), humanBytes(b))
+	})
+	errs := in.ErrorsRecordReader(mem)
+	defer errs.Release()
+	hits := arrowutil.Lazy(results.RuleHitsSchema, func() arrow.Record { return results.RuleHits(mem, rp.RuleHits()) })
+	defer hits.Release()
+	tables := []store.Table{
+		{Name: "flows", Reader: rp},
+		{Name: "rule_hits", Reader: hits},
+		{Name: "ingest_errors", Reader: errs},
+	}
+	for _, t := range results.Topology(mem, model) {
+		r := results.Reader(t.Record)
+		defer r.Release()
+		tables = append(tables, store.Table{Name: t.Name, Reader: r})
+	}
+	err = store.WriteRun(ctx, cfg.db, store.Run{Command: "analyze " + strings.Join(os.Args[1:], " "), Started: started}, tables...)
+	stopProgress()
+	if err != nil {
+		return err
+	}
+	rep := analyzeReport{DB: cfg.db, Ingest: in.Stats(), Replay: rp.Summary(), Elapsed: time.Since(started),
+		TopologyInfo: fmt.Sprintf("%d VPCs, %d subnets, %d NACLs, %d security groups, %d interfaces",
+			len(model.VPCs), len(model.Subnets), len(model.NACLs), len(model.Groups), len(model.ENIs))}
+	if rep.Elapsed > 0 {
+		rep.RecordsPerS = float64(rep.Ingest.Records) / rep.Elapsed.Seconds()
+	}
+	if err := topRejected(ctx, cfg.db, &rep); err != nil {
+		return err
+	}
+	if cfg.output == "json" {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		writeAnalyzeSummary(env.stdout, rep)
+	}
+	st := rep.Ingest
+	if cfg.strict && (st.BadLines > 0 || len(st.FileErrors) > 0) {
+		return findingsErrorf("--strict: %d bad lines, %d files stopped early", st.BadLines, len(st.FileErrors))
+	}
+	if cfg.failDisagree && rep.Replay.Compared > rep.Replay.Agreed {
+		return findingsErrorf("--fail-on-disagreement: the model and the log disagree on %d records",
+			rep.Replay.Compared-rep.Replay.Agreed)
+	}
+	return nil
+}
+
+// topRejected asks the written database for the most rejected peers and destination ports.
+func topRejected(ctx context.Context, path string, rep *analyzeReport) error {
+	db, err := store.OpenReadOnly(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	q := func(query string) ([]countRow, error) {
+		rows, err := db.SQL().QueryContext(ctx, query)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		defer rows.Close()
+		var out []countRow
+		for rows.Next() {
+			var k sql.NullString
+			var n int64
+			if err := rows.Scan(&k, &n); err != nil {
+				return nil, err
+			}
+			out = append(out, countRow{k.String, n})
+		}
+		return out, rows.Err()
+	}
+	// The peer is the other end of the ENI's record; ports are the destination ports of rejected requests.
+	if rep.TopPeers, err = q(`SELECT CASE direction WHEN 'ingress' THEN srcaddr ELSE dstaddr END AS peer, count(*) AS n
+		FROM flows WHERE action = 'REJECT' AND direction IS NOT NULL GROUP BY peer ORDER BY n DESC, peer LIMIT 10`); err != nil {
+		return err
+	}
+	rep.TopPorts, err = q(`SELECT concat(CASE protocol WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmpv6'
+			ELSE CAST(protocol AS VARCHAR) END, '/', CAST(dstport AS VARCHAR)) AS port, count(*) AS n
+		FROM flows WHERE action = 'REJECT' AND coalesce(flow_role, 'request') = 'request'
+		GROUP BY port ORDER BY n DESC, port LIMIT 10`)
+	return err
+}
+
+func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
+	st, s := rep.Ingest, rep.Replay
+	fmt.Fprintf(w, "flowlens analyze: %s records from %d files in %s (%s records/s)\n", humanCount(st.Records), st.Files,
+		rep.Elapsed.Round(time.Millisecond), humanCount(int64(rep.RecordsPerS)))
+	fmt.Fprintf(w, "topology: %s\n", rep.TopologyInfo)
+	if st.BadLines > 0 || len(st.FileErrors) > 0 {
+		fmt.Fprintf(w, "input: %s bad lines (%s), %d files stopped early; see table ingest_errors\n",
+			humanCount(st.BadLines), countList(st.BadByReason), len(st.FileErrors))
+		for _, e := range st.Examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+		for _, e := range st.FileErrors {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+	fmt.Fprintf(w, "\nmodel agrees with the log on %.2f%% of %s compared records (%s agree)\n",
+		100*s.Agreement, humanCount(s.Compared), humanCount(s.Agreed))
+	fmt.Fprintf(w, "  judged %s, not judged (NODATA/SKIPDATA) %s, unknown interface %s, unknown direction %s\n",
+		humanCount(s.Judged), humanCount(s.NotJudged), humanCount(s.UnknownInterface), humanCount(s.UnknownDirection))
+	fmt.Fprintf(w, "  logged REJECT %s, modeled REJECT %s\n", humanCount(s.LoggedReject), humanCount(s.ModelReject))
+
+	fmt.Fprintf(w, "\nREJECTs by layer: %s\n", countList(s.RejectsByLayer))
+	fmt.Fprintf(w, "REJECTs by cause: %s\n", countList(s.RejectsByCause))
+	if len(s.RejectsByRule) > 0 {
+		fmt.Fprintf(w, "REJECTs by rule:\n  %-14s %-40s %-14s %-22s %s\n", "LAYER", "RESOURCE", "RULE", "CAUSE", "RECORDS")
+		for _, r := range s.RejectsByRule {
+			fmt.Fprintf(w, "  %-14s %-40s %-14s %-22s %s\n", r.Layer, r.Resource, r.Rule, r.Cause, humanCount(r.Count))
+		}
+	}
+	if len(rep.TopPeers) > 0 {
+		fmt.Fprintf(w, "\ntop rejected peers:  %s\n", joinCounts(rep.TopPeers))
+		fmt.Fprintf(w, "top rejected ports:  %s\n", joinCounts(rep.TopPorts))
+	}
+	if s.Unexplained > 0 {
+		fmt.Fprintf(w, "\nunexplained: %s logged REJECTs the model allows (drift, missing topology or closed connections), e.g.\n",
+			humanCount(s.Unexplained))
+		for _, e := range s.UnexplainedExamples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+	if s.AcceptRejected > 0 {
+		fmt.Fprintf(w, "\ndisagreements: %s logged ACCEPTs the model rejects, e.g.\n", humanCount(s.AcceptRejected))
+		for _, e := range s.AcceptRejectedEx {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+	fmt.Fprintf(w, "\nreplay: %s late records (outside the reorder window), %s replayed early (buffer full); "+
+		"conntrack peak %s of %s, %s evicted, %s untracked\n",
+		humanCount(s.Late), humanCount(s.ForcedReleases), humanCount(int64(s.ConntrackPeak)), humanCount(int64(s.ConntrackMax)),
+		humanCount(s.ConntrackEvictions), humanCount(s.ConntrackUntracked))
+	fmt.Fprintf(w, "request/reply decided by: %s\n", countList(s.Inference))
+	fmt.Fprintf(w, "\nwrote %s: tables flows, rule_hits, ingest_errors, topology_*; try\n", rep.DB)
+	fmt.Fprintf(w, "  flowlens explain --db %s --action REJECT --limit 5\n", rep.DB)
+}
+
+func joinCounts(rows []countRow) string {
+	parts := make([]string, len(rows))
+	for i, r := range rows {
+		parts[i] = fmt.Sprintf("%s (%s)", r.Key, humanCount(r.Count))
+	}
+	return strings.Join(parts, ", ")
+}
