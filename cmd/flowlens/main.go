@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -65,11 +66,29 @@ func findingsErrorf(format string, args ...any) error {
 }
 
 func main() {
+	// FLOWLENS_CPUPROFILE=FILE writes a CPU profile of the run (for `go tool pprof`).
+	if path := os.Getenv("FLOWLENS_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "flowlens: FLOWLENS_CPUPROFILE: %v\n", err)
+			os.Exit(exitError)
+		}
+		status := run()
+		pprof.StopCPUProfile()
+		f.Close()
+		os.Exit(status)
+	}
+	os.Exit(run())
+}
+
+func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := &cmdEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrIsTerminal: isTerminal(os.Stderr)}
-	status := runMain(ctx, env, os.Args[1:])
-	stop()
-	os.Exit(status)
+	defer stop()
+	return runMain(ctx, env, os.Args[1:])
 }
 
 // runMain dispatches to a subcommand and maps its error to an exit status.

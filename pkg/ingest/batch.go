@@ -8,15 +8,17 @@ import (
 )
 
 // colBuf accumulates one column of a batch as plain Go slices; finish hands them to Arrow without copying.
-// The validity bitmap exists only once a NULL has been seen: until then every row is valid, which is the
-// common case and costs nothing per value.
+// Values are stored by row index into slices whose length is their capacity, so the per-value path writes
+// only integers and bytes (no slice headers, hence no GC write barriers) and grows rarely. The validity
+// bitmap exists only once a NULL has been seen: until then every row is valid, the common case.
 type colBuf struct {
 	kind  kind
 	i32   []int32
 	i64   []int64
-	offs  []int32 // string offsets, len = rows+1
-	data  []byte  // string bytes
-	valid []byte  // validity bitmap; nil while there are no NULLs
+	offs  []int32 // string offsets: offs[row+1] ends row's value
+	data  []byte  // string bytes, data[:dn] in use
+	dn    int
+	valid []byte // validity bitmap; nil while there are no NULLs
 	nulls int
 }
 
@@ -24,101 +26,146 @@ func (c *colBuf) reset(kind kind, capRows, capBytes int) {
 	*c = colBuf{kind: kind}
 	switch kind.arrowType().ID() {
 	case arrow.INT32:
-		c.i32 = make([]int32, 0, capRows)
+		c.i32 = make([]int32, capRows)
 	case arrow.INT64:
-		c.i64 = make([]int64, 0, capRows)
+		c.i64 = make([]int64, capRows)
 	default:
-		c.offs = make([]int32, 1, capRows+1)
-		c.data = make([]byte, 0, capBytes)
+		c.offs = make([]int32, capRows+1)
+		c.data = make([]byte, capBytes)
 	}
 }
 
-// setValid marks row as non-NULL once the column has a bitmap.
+// grow makes room for row (amortised doubling).
+func (c *colBuf) grow(row int) {
+	n := 2*row + 16
+	switch {
+	case c.i32 != nil:
+		c.i32 = append(c.i32[:row], make([]int32, n-row)...)
+	case c.i64 != nil:
+		c.i64 = append(c.i64[:row], make([]int64, n-row)...)
+	default:
+		c.offs = append(c.offs[:row+1], make([]int32, n-row)...)
+	}
+}
+
+func (c *colBuf) putI32(row int, v int32) {
+	if row >= len(c.i32) {
+		c.grow(row)
+	}
+	c.i32[row] = v
+	if c.valid != nil {
+		c.setValid(row)
+	}
+}
+
+func (c *colBuf) putI64(row int, v int64) {
+	if row >= len(c.i64) {
+		c.grow(row)
+	}
+	c.i64[row] = v
+	if c.valid != nil {
+		c.setValid(row)
+	}
+}
+
+func (c *colBuf) putString(row int, v []byte) {
+	if row+1 >= len(c.offs) {
+		c.grow(row)
+	}
+	end := c.dn + len(v)
+	if end > len(c.data) {
+		c.data = append(c.data[:c.dn], make([]byte, len(c.data)+len(v)+64)...)
+	}
+	copy(c.data[c.dn:end], v)
+	c.dn = end
+	c.offs[row+1] = int32(end)
+	if c.valid != nil {
+		c.setValid(row)
+	}
+}
+
+// setValid marks row as non-NULL in an existing bitmap.
 func (c *colBuf) setValid(row int) {
-	if c.valid == nil {
-		return
-	}
-	for len(c.valid) <= row>>3 {
-		c.valid = append(c.valid, 0)
-	}
+	c.growValid(row + 1)
 	c.valid[row>>3] |= 1 << (row & 7)
 }
 
-// setNull counts row as NULL, creating the bitmap (all earlier rows valid) at the first one.
-func (c *colBuf) setNull(row int) {
+func (c *colBuf) growValid(rows int) {
+	if need := int(bitutil.BytesForBits(int64(rows))); need > len(c.valid) {
+		c.valid = append(c.valid, make([]byte, need-len(c.valid)+64)...)
+	}
+}
+
+// putNull stores a NULL at row, creating the bitmap (all earlier rows valid) at the first one.
+func (c *colBuf) putNull(row int) {
+	switch {
+	case c.i32 != nil:
+		if row >= len(c.i32) {
+			c.grow(row)
+		}
+		c.i32[row] = 0
+	case c.i64 != nil:
+		if row >= len(c.i64) {
+			c.grow(row)
+		}
+		c.i64[row] = 0
+	default:
+		if row+1 >= len(c.offs) {
+			c.grow(row)
+		}
+		c.offs[row+1] = int32(c.dn)
+	}
 	if c.valid == nil {
-		c.valid = make([]byte, bitutil.BytesForBits(int64(row+1)), bitutil.BytesForBits(int64(max(row+1, cap(c.i32), cap(c.i64), cap(c.offs)))))
+		c.valid = make([]byte, bitutil.BytesForBits(int64(max(row+1, len(c.i32), len(c.i64), len(c.offs)))))
 		bitutil.SetBitsTo(c.valid, 0, int64(row), true)
 	} else {
 		c.growValid(row + 1)
+		c.valid[row>>3] &^= 1 << (row & 7)
 	}
 	c.nulls++
 }
 
-func (c *colBuf) growValid(rows int) {
-	for len(c.valid) < int(bitutil.BytesForBits(int64(rows))) {
-		c.valid = append(c.valid, 0)
+// truncate drops the value stored for row, the last one (rolling back a bad line).
+func (c *colBuf) truncate(row int) {
+	if c.valid != nil && row>>3 < len(c.valid) {
+		if c.valid[row>>3]&(1<<(row&7)) == 0 {
+			c.nulls--
+		}
+		c.valid[row>>3] &^= 1 << (row & 7)
+	}
+	if c.offs != nil {
+		c.dn = int(c.offs[row])
 	}
 }
 
-func (c *colBuf) appendInt(row int, v int64, null bool) {
-	if c.i32 != nil {
-		c.i32 = append(c.i32, int32(v))
-	} else {
-		c.i64 = append(c.i64, v)
-	}
-	if null {
-		c.setNull(row)
-	} else {
-		c.setValid(row)
-	}
-}
+// int64At and stringAt read back a stored value (for the run's tallies).
+func (c *colBuf) isNull(row int) bool { return c.valid != nil && !bitSet(c.valid, row) }
 
-func (c *colBuf) appendString(row int, v []byte, null bool) {
-	if null {
-		c.setNull(row)
-	} else {
-		c.data = append(c.data, v...)
-		c.setValid(row)
-	}
-	c.offs = append(c.offs, int32(len(c.data)))
-}
-
-func (c *colBuf) appendNull(row int) {
-	switch {
-	case c.i32 != nil:
-		c.i32 = append(c.i32, 0)
-	case c.i64 != nil:
-		c.i64 = append(c.i64, 0)
-	default:
-		c.offs = append(c.offs, int32(len(c.data)))
-	}
-	c.setNull(row)
-}
+func (c *colBuf) stringAt(row int) []byte { return c.data[c.offs[row]:c.offs[row+1]] }
 
 // finish returns the column as an Arrow array of rows rows. The array aliases c's slices: c must not be
-// appended to afterwards (reset allocates new ones).
+// written afterwards (reset allocates new ones).
 func (c *colBuf) finish(rows int) arrow.Array {
 	var validity *memory.Buffer
 	if c.nulls > 0 {
 		c.growValid(rows)
-		validity = memory.NewBufferBytes(c.valid)
+		validity = memory.NewBufferBytes(c.valid[:bitutil.BytesForBits(int64(rows))])
 	}
 	switch {
 	case c.i32 != nil:
 		d := array.NewData(arrow.PrimitiveTypes.Int32, rows,
-			[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.i32))}, nil, c.nulls, 0)
+			[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.i32[:rows]))}, nil, c.nulls, 0)
 		defer d.Release()
 		return array.NewInt32Data(d)
 	case c.i64 != nil:
 		d := array.NewData(arrow.PrimitiveTypes.Int64, rows,
-			[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(c.i64))}, nil, c.nulls, 0)
+			[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(c.i64[:rows]))}, nil, c.nulls, 0)
 		defer d.Release()
 		return array.NewInt64Data(d)
 	default:
 		d := array.NewData(arrow.BinaryTypes.String, rows,
-			[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.offs)), memory.NewBufferBytes(c.data)},
-			nil, c.nulls, 0)
+			[]*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.offs[:rows+1])),
+				memory.NewBufferBytes(c.data[:c.dn])}, nil, c.nulls, 0)
 		defer d.Release()
 		return array.NewStringData(d)
 	}

@@ -438,3 +438,45 @@ func TestNoAllocsPerLine(t *testing.T) {
 		t.Errorf("parse allocates %v times per line", allocs)
 	}
 }
+
+// TestRollback: a line that fails late leaves no trace, including in validity bitmaps of later NULLs.
+func TestRollback(t *testing.T) {
+	f, _ := ParseLogFormat(DefaultLogFormat)
+	sb := newSchemaBuilder()
+	sb.add(f)
+	out := sb.build()
+	l := out.layoutFor(f, nil)
+	lp := newLineParser(l)
+	b := newBatch(out, l, "x", 4, 1024, nil)
+	lines := []string{
+		"2 123456789010 eni-0 - - - - - - - 1 2 - NODATA", // gives the columns validity bitmaps
+		"2 123456789010 eni-1 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
+		"2 123456789010 eni-2 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT BAD", // fails last
+		"2 123456789010 eni-3 - - - - - - - 1431280876 1431280934 - NODATA",
+		"- - eni-4 10.0.0.1 10.0.0.2 1 2 6 - 9 1 2 REJECT OK",
+	}
+	for i, line := range lines {
+		lp.parse(b, []byte(line), int64(i+1))
+	}
+	rec := b.record(memory.DefaultAllocator)
+	defer rec.Release()
+	var got strings.Builder
+	renderRows(&got, rec)
+	want := "x:1 version=2 account_id=123456789010 interface_id=eni-0 start=1 end=2 log_status=NODATA\n" +
+		"x:2 version=2 account_id=123456789010 interface_id=eni-1 srcaddr=172.31.16.139 dstaddr=172.31.16.21 srcport=20641 dstport=22 protocol=6 packets=20 bytes=4249 start=1418530010 end=1418530070 action=ACCEPT log_status=OK\n" +
+		"x:4 version=2 account_id=123456789010 interface_id=eni-3 start=1431280876 end=1431280934 log_status=NODATA\n" +
+		"x:5 interface_id=eni-4 srcaddr=10.0.0.1 dstaddr=10.0.0.2 srcport=1 dstport=2 protocol=6 bytes=9 start=1 end=2 action=REJECT log_status=OK\n"
+	if diff := cmp.Diff(want, got.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	for i, c := range rec.Columns() {
+		if v, ok := c.(interface{ ValidateFull() error }); ok {
+			if err := v.ValidateFull(); err != nil {
+				t.Errorf("column %d: %v", i, err)
+			}
+		}
+		if c.Len() != 4 {
+			t.Errorf("column %d has %d rows", i, c.Len())
+		}
+	}
+}

@@ -61,15 +61,13 @@ var byteClass = func() (t [256]uint8) {
 type lineParser struct {
 	l    *layout
 	toks [][2]int32 // token start, end offsets in the line
-	ints []int64
-	null []bool
-	hint []int // string bytes per output column in the last batch, to size the next one
-	rows int   // rows in the last batch
+	hint []int      // string bytes per output column in the last batch, to size the next one
+	rows int        // rows in the last batch
 }
 
 func newLineParser(l *layout) *lineParser {
 	n := len(l.cols)
-	return &lineParser{l: l, toks: make([][2]int32, n), ints: make([]int64, n), null: make([]bool, n)}
+	return &lineParser{l: l, toks: make([][2]int32, n)}
 }
 
 // remember records b's column sizes as the hint for the next batch.
@@ -78,7 +76,7 @@ func (p *lineParser) remember(b *batch) {
 		p.hint = make([]int, len(b.cols))
 	}
 	for i := range b.cols {
-		p.hint[i] = len(b.cols[i].data)
+		p.hint[i] = b.cols[i].dn
 	}
 	p.rows = b.rows
 }
@@ -98,53 +96,55 @@ func (p *lineParser) parse(b *batch, line []byte, lineNo int64) (Reason, int) {
 	}
 	toks := p.toks[:nt]
 
-	// Validate every field before appending any, so a bad line leaves no partial row.
+	// Parse and append field by field; a bad field rolls the row back, so a bad line leaves nothing behind.
+	row := b.rows
+	cols, kinds := p.l.cols, p.l.kinds
 	for i, t := range toks {
 		tok := line[t[0]:t[1]]
-		null := len(tok) == 1 && tok[0] == '-'
-		p.null[i] = null
-		if null {
+		c := &b.cols[cols[i]]
+		if len(tok) == 1 && tok[0] == '-' {
+			c.putNull(row)
 			continue
 		}
-		switch p.l.kinds[i] {
+		reason := Reason(0)
+		switch kinds[i] {
 		case kindInt32:
-			v, ok := parseUint(tok, 1<<31-1)
-			if !ok {
-				return ReasonBadNumber, i
+			if v, ok := parseUint(tok, 1<<31-1); ok {
+				c.putI32(row, int32(v))
+			} else {
+				reason = ReasonBadNumber
 			}
-			p.ints[i] = v
 		case kindInt64:
-			v, ok := parseUint(tok, 1<<63-1)
-			if !ok {
-				return ReasonBadNumber, i
+			if v, ok := parseUint(tok, 1<<63-1); ok {
+				c.putI64(row, v)
+			} else {
+				reason = ReasonBadNumber
 			}
-			p.ints[i] = v
 		case kindAddr:
 			if !validAddr(tok) {
-				return ReasonBadAddress, i
+				reason = ReasonBadAddress
 			}
 		case kindAction:
 			if s := bstr(tok); s != "ACCEPT" && s != "REJECT" {
-				return ReasonBadValue, i
+				reason = ReasonBadValue
 			}
 		case kindLogStatus:
 			if s := bstr(tok); s != "OK" && s != "NODATA" && s != "SKIPDATA" {
-				return ReasonBadValue, i
+				reason = ReasonBadValue
 			}
 		case kindDirection:
 			if s := bstr(tok); s != "ingress" && s != "egress" {
-				return ReasonBadValue, i
+				reason = ReasonBadValue
 			}
 		}
-	}
-	row := b.rows
-	for i, t := range toks {
-		c := &b.cols[p.l.cols[i]]
-		switch p.l.kinds[i] {
-		case kindInt32, kindInt64:
-			c.appendInt(row, p.ints[i], p.null[i])
-		default:
-			c.appendString(row, line[t[0]:t[1]], p.null[i])
+		if reason != 0 {
+			for j := 0; j < i; j++ {
+				b.cols[cols[j]].truncate(row)
+			}
+			return reason, i
+		}
+		if c.offs != nil {
+			c.putString(row, tok)
 		}
 	}
 	b.lines = append(b.lines, lineNo)

@@ -238,7 +238,7 @@ func (r *Reader) readFile(job *fileJob) (int64, error) {
 	skipping := false // inside a line longer than a chunk, already reported
 	size := r.opts.ChunkBytes
 	for {
-		buf := make([]byte, len(carry), size+len(carry))
+		buf := getBuf(size + len(carry))[:len(carry)]
 		copy(buf, carry)
 		carry = nil
 		n, err := fill(src, buf[len(buf):cap(buf)])
@@ -331,6 +331,7 @@ func (r *Reader) worker(t *tally) {
 			parsers[tk.job.layout] = lp
 		}
 		rec := r.parseChunk(t, lp, tk.job, tk.c)
+		putBuf(tk.c.data) // parsing copied what it keeps
 		tk.p.rec = rec
 		close(tk.p.done)
 	}
@@ -386,39 +387,54 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	return b.record(r.opts.Alloc)
 }
 
-// tallyBatch counts the summary dimensions of a parsed batch.
+// tallyBatch counts the summary dimensions of a parsed batch, column by column.
 func (t *tally) tallyBatch(b *batch) {
+	n := b.rows
 	idx := b.out.index
 	if c, ok := idx["version"]; ok && b.covered[c] {
 		col := &b.cols[c]
-		for i, v := range col.i32 {
-			if col.nulls > 0 && !bitSet(col.valid, i) {
-				v = -1
+		for i, v := range col.i32[:n] {
+			switch {
+			case col.isNull(i):
+				t.byVersion[-1]++
+			case v >= 0 && int(v) < len(t.versions):
+				t.versions[v]++
+			default:
+				t.byVersion[int64(v)]++
 			}
-			t.byVersion[int64(v)]++
 		}
+	} else {
+		t.byVersion[-1] += int64(n)
 	}
 	countStrings(b, idx, "action", t.byAction)
 	countStrings(b, idx, "log-status", t.byStatus)
 	if c, ok := idx["interface-id"]; ok && b.covered[c] {
 		col := &b.cols[c]
-		for i := 0; i < b.rows; i++ {
-			s := col.data[col.offs[i]:col.offs[i+1]]
-			if _, seen := t.ifaces[bstr(s)]; !seen && len(s) > 0 {
+		var last []byte
+		for i := 0; i < n; i++ {
+			if col.isNull(i) {
+				continue
+			}
+			s := col.stringAt(i)
+			if string(s) == string(last) {
+				continue
+			}
+			last = s
+			if _, seen := t.ifaces[bstr(s)]; !seen {
 				t.ifaces[string(s)] = struct{}{}
 			}
 		}
 	}
 	if c, ok := idx["start"]; ok && b.covered[c] {
 		col := &b.cols[c]
-		for i, v := range col.i64 {
-			if v > 0 && (col.nulls == 0 || bitSet(col.valid, i)) && (t.firstStart == 0 || v < t.firstStart) {
+		for i, v := range col.i64[:n] {
+			if v > 0 && !col.isNull(i) && (t.firstStart == 0 || v < t.firstStart) {
 				t.firstStart = v
 			}
 		}
 	}
 	if c, ok := idx["end"]; ok && b.covered[c] {
-		for _, v := range b.cols[c].i64 {
+		for _, v := range b.cols[c].i64[:n] {
 			if v > t.lastEnd {
 				t.lastEnd = v
 			}
@@ -426,6 +442,8 @@ func (t *tally) tallyBatch(b *batch) {
 	}
 }
 
+// countStrings counts a low-cardinality string column's values ("null" for NULL) into m, through a small
+// local table so the map is touched once per distinct value and batch.
 func countStrings(b *batch, idx map[string]int, name string, m map[string]int64) {
 	c, ok := idx[name]
 	if !ok || !b.covered[c] {
@@ -433,30 +451,36 @@ func countStrings(b *batch, idx map[string]int, name string, m map[string]int64)
 		return
 	}
 	col := &b.cols[c]
-	var last []byte
-	var run int64
-	flush := func() {
-		if run > 0 {
-			if last == nil {
-				m["null"] += run
-			} else {
-				m[string(last)] += run
-			}
-		}
-	}
+	var keys [8]string
+	var counts [8]int64
+	nk := 0
+	var nulls int64
 	for i := 0; i < b.rows; i++ {
-		var s []byte
-		if col.nulls == 0 || bitSet(col.valid, i) {
-			s = col.data[col.offs[i]:col.offs[i+1]]
-		}
-		if (s == nil) == (last == nil) && bytes.Equal(s, last) {
-			run++
+		if col.isNull(i) {
+			nulls++
 			continue
 		}
-		flush()
-		last, run = s, 1
+		s := bstr(col.stringAt(i))
+		k := 0
+		for k < nk && keys[k] != s {
+			k++
+		}
+		if k == nk {
+			if nk == len(keys) {
+				m[s]++ // more distinct values than the table holds
+				continue
+			}
+			keys[k] = string(col.stringAt(i))
+			nk++
+		}
+		counts[k]++
 	}
-	flush()
+	for k := 0; k < nk; k++ {
+		m[keys[k]] += counts[k]
+	}
+	if nulls > 0 {
+		m["null"] += nulls
+	}
 }
 
 func bitSet(bm []byte, i int) bool { return i>>3 < len(bm) && bm[i>>3]&(1<<(i&7)) != 0 }
@@ -605,4 +629,22 @@ func (r *Reader) Errors() []LineError {
 		return nil
 	}
 	return r.final.errs
+}
+
+// chunkBufs recycles chunk buffers: a chunk's bytes are dead once parsed (records copy what they keep),
+// so steady state allocates no read buffers and the GC has less to clear.
+var chunkBufs sync.Pool
+
+func getBuf(n int) []byte {
+	if p, ok := chunkBufs.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putBuf(b []byte) {
+	if cap(b) >= defaultChunkBytes/2 {
+		b = b[:0]
+		chunkBufs.Put(&b)
+	}
 }

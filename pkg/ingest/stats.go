@@ -68,6 +68,7 @@ type tally struct {
 	lines, records, headers, bad int64
 	inputBytes                   int64
 	badBy                        [reasonCount]int64
+	versions                     [16]int64 // counts of the common versions; others in byVersion
 	errs                         []LineError
 	byVersion                    map[int64]int64
 	byStatus, byAction           map[string]int64
@@ -88,6 +89,9 @@ func (t *tally) merge(o *tally) {
 	t.inputBytes += o.inputBytes
 	for i := range t.badBy {
 		t.badBy[i] += o.badBy[i]
+	}
+	for i := range t.versions {
+		t.versions[i] += o.versions[i]
 	}
 	t.errs = append(t.errs, o.errs...)
 	for k, v := range o.byVersion {
@@ -121,6 +125,11 @@ func (t *tally) stats() Stats {
 	for r := Reason(1); r < reasonCount; r++ {
 		if t.badBy[r] > 0 {
 			s.BadByReason[r.String()] = t.badBy[r]
+		}
+	}
+	for v, n := range t.versions {
+		if n > 0 {
+			s.ByVersion[fmt.Sprint(v)] += n
 		}
 	}
 	for v, n := range t.byVersion {
