@@ -178,7 +178,7 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 		return err
 	}
 	rep := analyzeReport{DB: cfg.db, Ingest: in.Stats(), Replay: rp.Summary(), Elapsed: time.Since(started),
-		TopologyInfo: fmt.Sprintf("%d VPCs, %d subnets, %d NACLs, %d security groups, %d interfaces",
+		TopologyInfo: fmt.Sprintf("VPCs %d, subnets %d, NACLs %d, security groups %d, interfaces %d",
 			len(model.VPCs), len(model.Subnets), len(model.NACLs), len(model.Groups), len(model.ENIs))}
 	if rep.Elapsed > 0 {
 		rep.RecordsPerS = float64(rep.Ingest.Records) / rep.Elapsed.Seconds()
