@@ -3,6 +3,7 @@ package replay
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -94,7 +95,11 @@ type Reader struct {
 	shards   []*shard
 	wg       sync.WaitGroup
 	closed   bool
-	pool     []bufs
+	pool     [][]rowVerdict
+	scratch  []cflow        // the current input record's parsed rows, before the reorder buffer
+	free     chan []pending // chunk buffers returned by the workers
+	mu       sync.Mutex     // guards shard.done
+	progress *sync.Cond     // signalled when a shard finishes a chunk
 	badAddrs int64
 
 	out outBuilders
@@ -103,19 +108,22 @@ type Reader struct {
 // shard is one judging goroutine's input and state.
 type shard struct {
 	st    *State
-	in    chan []item
-	items []item // being filled by the reader goroutine
+	in    chan chunk
+	items []pending // being filled by the reader goroutine
+	sent  uint64    // chunks sent (reader goroutine)
+	sink  uint8     // keeps the prefetching loads
+	done  uint64    // chunks judged (guarded by Reader.mu)
 	flow  Flow
 
 	unexplainedEx, disagrEx []string
 }
 
-// item is one released row for a shard.
-type item struct {
-	slot *batchSlot
-	row  int32
-	eni  int32
-	late bool
+// chunk is a run of released rows for one shard, in judging order. slots is the Reader's queue when the chunk
+// was sent, from sequence number head: every row's record is in it.
+type chunk struct {
+	rows  []pending
+	slots []*batchSlot
+	head  uint32
 }
 
 const chunkItems = 1024
@@ -123,12 +131,9 @@ const chunkItems = 1024
 // batchSlot is one input record in flight.
 type batchSlot struct {
 	rec      arrow.Record
-	cols     batchCols
-	flows    []cflow // parsed rows
 	verdicts []rowVerdict
-	released int // rows handed to shards (reader goroutine only)
-	pending  atomic.Int32
-	done     chan struct{} // closed when pending reaches 0
+	released int      // rows handed to shards (reader goroutine only)
+	need     []uint64 // once all rows are released: per shard, the chunks that hold them all (shard.done >= need)
 }
 
 // rowVerdict is a Verdict stored per row until its record is emitted: indexes instead of pointers, so that
@@ -206,12 +211,15 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 		ro:     newReorder(reorderSecs(e.cfg.ReorderWindow), e.cfg.MaxBuffered),
 	}
 	r.judgeFn = r.release
+	r.progress = sync.NewCond(&r.mu)
 	r.refs.Store(1)
 	in.Retain()
 	n := e.cfg.Workers
 	perShard := (e.cfg.MaxTracked + n - 1) / n
+	const inFlight = 16 // chunks queued per shard: enough to keep a worker busy, little memory
+	r.free = make(chan []pending, n*(inFlight+2))
 	for k := 0; k < n; k++ {
-		sh := &shard{st: e.newState(perShard), in: make(chan []item, 64)}
+		sh := &shard{st: e.newState(perShard), in: make(chan chunk, inFlight)}
 		r.shards = append(r.shards, sh)
 		r.wg.Add(1)
 		go r.work(sh)
@@ -277,7 +285,7 @@ func (r *Reader) Next() bool {
 		if len(r.queue) > 0 {
 			s := r.queue[0]
 			if s.released == len(s.verdicts) {
-				<-s.done // every row is with a worker: wait for them
+				r.wait(s) // every row is with a worker: wait for them
 				r.queue[0] = nil
 				r.queue = r.queue[1:]
 				r.headSeq++
@@ -314,19 +322,63 @@ func (r *Reader) Next() bool {
 func (r *Reader) dispatch() {
 	for _, sh := range r.shards {
 		if len(sh.items) > 0 {
-			sh.in <- sh.items
-			sh.items = make([]item, 0, chunkItems)
+			r.send(sh)
 		}
 	}
 }
 
-// work judges one shard's items in the order they were released.
+func (r *Reader) send(sh *shard) {
+	sh.in <- chunk{rows: sh.items, slots: r.queue, head: r.headSeq}
+	sh.sent++
+	sh.items = nil
+}
+
+// wait blocks until the workers have judged every row of s (all released, and dispatched).
+func (r *Reader) wait(s *batchSlot) {
+	r.dispatch()
+	r.mu.Lock()
+	for k, sh := range r.shards {
+		for sh.done < s.need[k] {
+			r.progress.Wait()
+		}
+	}
+	r.mu.Unlock()
+}
+
+// work judges one shard's chunks in the order they were released.
 func (r *Reader) work(sh *shard) {
 	defer r.wg.Done()
-	for items := range sh.in {
-		for i := range items {
-			it := &items[i]
-			r.judgeItem(sh, it)
+	// Rows' connection keys are computed ahead and their table slots loaded (ahead rows at a time), so that
+	// the cache misses of several records overlap.
+	const ahead = 8
+	var keys [2 * ahead]keyed
+	var sink uint8
+	ct := &sh.st.ct
+	for c := range sh.in {
+		rows := c.rows
+		for j := 0; j < min(ahead, len(rows)); j++ {
+			keys[j] = rows[j].f.keyed()
+			sink += ct.peek(keys[j].h)
+		}
+		for i := range rows {
+			if i%ahead == 0 {
+				for j := i + ahead; j < min(i+2*ahead, len(rows)); j++ {
+					k := &keys[j%(2*ahead)]
+					*k = rows[j].f.keyed()
+					sink += ct.peek(k.h)
+				}
+			}
+			p := &rows[i]
+			r.judgeItem(sh, c.slots[p.seq-c.head], p, &keys[i%(2*ahead)])
+		}
+		sh.sink = sink
+		r.mu.Lock()
+		sh.done++
+		r.progress.Broadcast()
+		r.mu.Unlock()
+		select {
+		case r.free <- c.rows[:0]:
+		default:
 		}
 	}
 }
@@ -337,23 +389,22 @@ type batchCols struct {
 	srcPort, dstPort, proto, packets, bytes, start, end, flags, line       intCol
 }
 
+// intCol is an Int32 or Int64 column read through its value slice; nulls is nil when it has none.
 type intCol struct {
-	i32 *array.Int32
-	i64 *array.Int64
+	i32   []int32
+	i64   []int64
+	nulls arrow.Array
 }
 
 func (c intCol) get(i int) (int64, bool) {
+	if c.nulls != nil && c.nulls.IsNull(i) {
+		return 0, false
+	}
 	switch {
-	case c.i32 != nil:
-		if c.i32.IsNull(i) {
-			return 0, false
-		}
-		return int64(c.i32.Value(i)), true
 	case c.i64 != nil:
-		if c.i64.IsNull(i) {
-			return 0, false
-		}
-		return c.i64.Value(i), true
+		return c.i64[i], true
+	case c.i32 != nil:
+		return int64(c.i32[i]), true
 	}
 	return 0, false
 }
@@ -370,13 +421,20 @@ func intArr(rec arrow.Record, i int) intCol {
 	if i < 0 {
 		return intCol{}
 	}
+	var c intCol
 	switch a := rec.Column(i).(type) {
 	case *array.Int32:
-		return intCol{i32: a}
+		c.i32 = a.Int32Values()
+		if a.NullN() > 0 {
+			c.nulls = a
+		}
 	case *array.Int64:
-		return intCol{i64: a}
+		c.i64 = a.Int64Values()
+		if a.NullN() > 0 {
+			c.nulls = a
+		}
 	}
-	return intCol{}
+	return c
 }
 
 func str(a *array.String, i int) string {
@@ -392,6 +450,9 @@ func parseAddr(s string, bad *int64) netip.Addr {
 	if s == "" {
 		return netip.Addr{}
 	}
+	if a, ok := parseIPv4(s); ok {
+		return a
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		if bad != nil {
@@ -400,6 +461,37 @@ func parseAddr(s string, bad *int64) netip.Addr {
 		return netip.Addr{}
 	}
 	return a
+}
+
+// parseIPv4 is the fast path of netip.ParseAddr for dotted-quad IPv4 text; ok is false for anything else
+// (IPv6, leading zeros, bad text), which the caller hands to netip.ParseAddr.
+func parseIPv4(s string) (netip.Addr, bool) {
+	var b [4]byte
+	field, val, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && val == 0 {
+				return netip.Addr{}, false
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && field < 3:
+			b[field] = byte(val)
+			field, val, digits = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	b[3] = byte(val)
+	return netip.AddrFrom4(b), true
 }
 
 func (r *Reader) batchCols(rec arrow.Record) batchCols {
@@ -430,6 +522,7 @@ type cflow struct {
 	status                     LogStatus
 	bpa                        bool
 	tie                        uint8
+	late                       bool // released behind newer records (reorder window exceeded)
 }
 
 func encodeAddr(a netip.Addr) (b [16]byte, kind uint8) {
@@ -459,12 +552,12 @@ func decodeAddr(b *[16]byte, kind uint8) netip.Addr {
 func (r *Reader) add(rec arrow.Record) {
 	rec.Retain()
 	n := int(rec.NumRows())
-	s := &batchSlot{rec: rec, cols: r.batchCols(rec), done: make(chan struct{})}
-	s.flows, s.verdicts = r.getBuffers(n)
-	s.pending.Store(int32(n))
-	if n == 0 {
-		close(s.done)
+	s := &batchSlot{rec: rec, verdicts: r.getBuffers(n), need: make([]uint64, len(r.shards))}
+	cols := r.batchCols(rec)
+	if cap(r.scratch) < n {
+		r.scratch = make([]cflow, n)
 	}
+	flows := r.scratch[:n]
 	r.queue = append(r.queue, s)
 	seq := r.nextSeq
 	r.nextSeq++
@@ -473,7 +566,7 @@ func (r *Reader) add(rec arrow.Record) {
 		parts = 1
 	}
 	if parts == 1 {
-		r.badAddrs += r.parseRange(s, 0, n)
+		r.badAddrs += r.parseRange(&cols, flows, 0, n)
 	} else {
 		var wg sync.WaitGroup
 		var bad atomic.Int64
@@ -482,30 +575,43 @@ func (r *Reader) add(rec arrow.Record) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				bad.Add(r.parseRange(s, lo, hi))
+				bad.Add(r.parseRange(&cols, flows, lo, hi))
 			}()
 		}
 		wg.Wait()
 		r.badAddrs += bad.Load()
 	}
-	for i := range s.flows {
-		r.ro.push(s.flows[i].start, int(s.flows[i].tie), pending{seq: seq, row: int32(i), eni: s.flows[i].eni}, r.judgeFn)
+	var p pending
+	for i := range flows {
+		p.f, p.seq, p.row = flows[i], seq, int32(i)
+		r.ro.push(p.f.start, int(p.f.tie), &p, r.judgeFn)
+	}
+	if n == 0 {
+		r.allReleased(s)
 	}
 }
 
-// parseRange parses rows [lo, hi) of s into s.flows and returns the number of unparsable addresses. It only
+// parseRange parses rows [lo, hi) of cols into flows and returns the number of unparsable addresses. It only
 // reads the engine, so several run at once.
-func (r *Reader) parseRange(s *batchSlot, lo, hi int) int64 {
+func (r *Reader) parseRange(cols *batchCols, flows []cflow, lo, hi int) int64 {
 	var bad int64
 	var f Flow
 	e := r.eng
+	lastIface, lastENI := "", int32(-1) // records of one interface often come together
 	for i := lo; i < hi; i++ {
-		r.parseRow(&s.cols, i, &f, &bad)
+		r.parseRow(cols, i, &f, &bad)
 		ei := int32(-1)
 		if f.Status == StatusOK {
-			ei = e.resolveENI(&f)
+			if f.Interface != "" && f.Interface == lastIface {
+				ei = lastENI
+			} else {
+				ei = e.resolveENI(&f)
+				if f.Interface != "" {
+					lastIface, lastENI = f.Interface, ei
+				}
+			}
 		}
-		c := &s.flows[i]
+		c := &flows[i]
 		*c = cflow{
 			start: f.Start, end: f.End, packets: f.Packets, bytes: f.Bytes, eni: ei,
 			srcPort: f.SrcPort, dstPort: f.DstPort, flags: f.TCPFlags, proto: f.Proto,
@@ -529,6 +635,29 @@ func (r *Reader) parseRange(s *batchSlot, lo, hi int) int64 {
 	return bad
 }
 
+// keyed returns the row's connection key as judgeAt computes it (the addresses the rules match); not ok for
+// rows judgeAt stops at before tracking.
+func (c *cflow) keyed() keyed {
+	if c.eni < 0 || c.dir == 0 || c.status != StatusOK {
+		return keyed{}
+	}
+	sh, sl := c.words(&c.src, c.srcKind)
+	dh, dl := c.words(&c.dst, c.dstKind)
+	k, srcIsA := canonWords(c.eni, sh, sl, dh, dl, c.srcPort, c.dstPort, c.proto)
+	return keyed{k: k, h: k.hash(), srcIsA: srcIsA, ok: true}
+}
+
+// words is addrWords of decodeAddr(b, kind).
+func (c *cflow) words(b *[16]byte, kind uint8) (hi, lo uint64) {
+	switch kind {
+	case 4:
+		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:4]))
+	case 6:
+		return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	}
+	return 0, 0
+}
+
 // flow rebuilds the Flow of a parsed row for judgeAt.
 func (c *cflow) flow(f *Flow) {
 	*f = Flow{
@@ -538,27 +667,22 @@ func (c *cflow) flow(f *Flow) {
 	}
 }
 
-// getBuffers returns per-row buffers for a record of n rows, reusing those of emitted records.
-func (r *Reader) getBuffers(n int) ([]cflow, []rowVerdict) {
+// getBuffers returns the verdict buffer for a record of n rows, reusing those of emitted records.
+func (r *Reader) getBuffers(n int) []rowVerdict {
 	for i := len(r.pool) - 1; i >= 0; i-- {
-		if p := r.pool[i]; cap(p.flows) >= n {
+		if p := r.pool[i]; cap(p) >= n {
 			r.pool = append(r.pool[:i], r.pool[i+1:]...)
-			return p.flows[:n], p.verdicts[:n]
+			return p[:n]
 		}
 	}
-	return make([]cflow, n), make([]rowVerdict, n)
+	return make([]rowVerdict, n)
 }
 
 func (r *Reader) putBuffers(s *batchSlot) {
 	if len(r.pool) < 8 {
-		r.pool = append(r.pool, bufs{s.flows, s.verdicts})
+		r.pool = append(r.pool, s.verdicts)
 	}
-	s.flows, s.verdicts = nil, nil
-}
-
-type bufs struct {
-	flows    []cflow
-	verdicts []rowVerdict
+	s.verdicts = nil
 }
 
 func (r *Reader) parseRow(bc *batchCols, i int, f *Flow, bad *int64) {
@@ -605,32 +729,46 @@ func (r *Reader) parseRow(bc *batchCols, i int, f *Flow, bad *int64) {
 }
 
 // release is the reorder buffer's callback: hand the row to its ENI's shard.
-func (r *Reader) release(p pending, late bool) {
-	s := r.queue[p.seq-r.headSeq]
-	s.released++
-	ei, row := p.eni, p.row
+func (r *Reader) release(p *pending, late bool) {
 	k := 0
-	if ei > 0 {
+	if ei := p.f.eni; ei > 0 {
 		k = int(ei) % len(r.shards)
 	}
 	sh := r.shards[k]
 	if sh.items == nil {
-		sh.items = make([]item, 0, chunkItems)
+		select {
+		case sh.items = <-r.free:
+		default:
+			sh.items = make([]pending, 0, chunkItems)
+		}
 	}
-	sh.items = append(sh.items, item{slot: s, row: row, eni: ei, late: late})
+	sh.items = append(sh.items, *p)
+	sh.items[len(sh.items)-1].f.late = late
 	if len(sh.items) == chunkItems {
-		sh.in <- sh.items
-		sh.items = make([]item, 0, chunkItems)
+		r.send(sh)
+	}
+	s := r.queue[p.seq-r.headSeq]
+	if s.released++; s.released == len(s.verdicts) {
+		r.allReleased(s)
+	}
+}
+
+// allReleased notes, for each shard, the chunks that hold s's rows: those sent and the one being filled.
+func (r *Reader) allReleased(s *batchSlot) {
+	for k, sh := range r.shards {
+		s.need[k] = sh.sent
+		if len(sh.items) > 0 {
+			s.need[k]++
+		}
 	}
 }
 
 // judgeItem parses a row from its retained record, judges it and stores the verdict (worker goroutine).
-func (r *Reader) judgeItem(sh *shard, it *item) {
-	s := it.slot
-	row := int(it.row)
-	s.flows[row].flow(&sh.flow)
-	v := r.eng.judgeAt(sh.st, &sh.flow, it.eni)
-	if it.late {
+func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, kd *keyed) {
+	row := int(p.row)
+	p.f.flow(&sh.flow)
+	v := r.eng.judgeAt(sh.st, &sh.flow, p.f.eni, kd)
+	if p.f.late {
 		sh.st.late++
 	}
 	s.verdicts[row] = rowVerdict{
@@ -643,9 +781,6 @@ func (r *Reader) judgeItem(sh *shard, it *item) {
 		sh.unexplainedEx = append(sh.unexplainedEx, r.where(s, row))
 	case v.Model == Reject && v.Logged == Accept && len(sh.disagrEx) < max:
 		sh.disagrEx = append(sh.disagrEx, r.where(s, row))
-	}
-	if s.pending.Add(-1) == 0 {
-		close(s.done)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -187,6 +190,13 @@ func benchReader(b *testing.B, jitter int) {
 			r.Release()
 		}
 	}()
+	benchReplay(b, model, sc, recs, n)
+}
+
+// benchReplay replays recs (n rows in all) b.N times and reports records/s (wall), records/cpu-s (process CPU
+// time, which the load of other processes on a shared machine does not inflate) and ns/record.
+func benchReplay(b *testing.B, model *vpc.Model, sc *arrow.Schema, recs []arrow.Record, n int) {
+	mem := memory.NewGoAllocator()
 	e := NewEngine(model, Config{})
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -217,6 +227,7 @@ func benchReader(b *testing.B, jitter int) {
 	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "records/cpu-s")
 	b.ReportMetric(el.Seconds()*1e9/float64(n*b.N), "ns/record")
 	b.ReportMetric(sum.Agreement, "agreement")
+	b.ReportMetric(float64(sum.ConntrackPeak), "conntrack-peak")
 }
 
 func cpuTime() time.Duration {
@@ -225,4 +236,52 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkReaderShop replays the generated shop scenario (realistic connection reuse: few long-lived
+// connections per ENI pair, unlike benchFlows' ~550K one-shot connections). The records are ingested into
+// Arrow batches once, outside the timing. Skipped unless FLOWLENS_BENCH_DIR names a directory written by
+//
+//	go run ./samples/gen -o DIR -records 1000000 -enis 200
+//
+// (DIR/topology/*.json and DIR/flowlogs/...); for example
+//
+//	FLOWLENS_BENCH_DIR=/tmp/flowlens-shop-1m go test ./pkg/replay -run='^$' -bench=ReaderShop -count=5
+func BenchmarkReaderShop(b *testing.B) {
+	dir := os.Getenv("FLOWLENS_BENCH_DIR")
+	if dir == "" {
+		b.Skip("FLOWLENS_BENCH_DIR not set (see the benchmark's comment)")
+	}
+	topo, err := filepath.Glob(filepath.Join(dir, "topology", "*.json"))
+	if err != nil || len(topo) == 0 {
+		b.Fatalf("no topology under %s: %v", dir, err)
+	}
+	model, err := vpc.LoadPaths(topo...)
+	if err != nil || model.HasFatal() {
+		b.Fatal(err, model.Findings)
+	}
+	mem := memory.NewGoAllocator()
+	in, err := ingest.NewReader(context.Background(), []string{filepath.Join(dir, "flowlogs")}, ingest.Options{Alloc: mem})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := in.Schema()
+	var recs []arrow.Record
+	n := 0
+	for in.Next() {
+		rec := in.Record()
+		rec.Retain()
+		recs = append(recs, rec)
+		n += int(rec.NumRows())
+	}
+	if in.Err() != nil {
+		b.Fatal(in.Err())
+	}
+	in.Release()
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	benchReplay(b, model, sc, recs, n)
 }

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"time"
 
@@ -32,9 +33,9 @@ const (
 // pointers, so the garbage collector does not scan the table.
 type connKey struct {
 	aHi, aLo, bHi, bLo uint64
-	eni                int32
-	aPort, bPort       uint16
-	proto              uint8
+	// meta packs the ENI index (high 32 bits) and the ports (a's in bits 16-31, b's in 0-15).
+	meta  uint64
+	proto uint8
 }
 
 func addrWords(a netip.Addr) (hi, lo uint64) {
@@ -46,15 +47,29 @@ func addrWords(a netip.Addr) (hi, lo uint64) {
 func canonKey(eni int32, p *vpc.Packet) (k connKey, srcIsA bool) {
 	sh, sl := addrWords(p.Src)
 	dh, dl := addrWords(p.Dst)
-	var sp, dp uint16
-	if p.Proto == 6 || p.Proto == 17 {
-		sp, dp = p.SrcPort, p.DstPort
+	return canonWords(eni, sh, sl, dh, dl, p.SrcPort, p.DstPort, p.Proto)
+}
+
+// canonWords is canonKey from the addresses' 16-byte forms as two big-endian words each.
+func canonWords(eni int32, sh, sl, dh, dl uint64, sp, dp uint16, proto uint8) (k connKey, srcIsA bool) {
+	if proto != 6 && proto != 17 {
+		sp, dp = 0, 0
 	}
 	srcIsA = sh < dh || (sh == dh && (sl < dl || (sl == dl && sp <= dp)))
-	if srcIsA {
-		return connKey{aHi: sh, aLo: sl, bHi: dh, bLo: dl, eni: eni, aPort: sp, bPort: dp, proto: p.Proto}, true
+	if !srcIsA {
+		sh, sl, dh, dl, sp, dp = dh, dl, sh, sl, dp, sp
 	}
-	return connKey{aHi: dh, aLo: dl, bHi: sh, bLo: sl, eni: eni, aPort: dp, bPort: sp, proto: p.Proto}, false
+	return connKey{aHi: sh, aLo: sl, bHi: dh, bLo: dl, meta: uint64(uint32(eni))<<32 | uint64(sp)<<16 | uint64(dp), proto: proto}, srcIsA
+}
+
+// hash mixes every word of the key (a fixed seed: replays are reproducible, including which connections are
+// evicted at the bound).
+func (k *connKey) hash() uint64 {
+	const m1, m2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9
+	h := (k.aLo ^ k.aHi*m2) * m1
+	h = (h ^ h>>29 ^ k.bLo ^ bits.RotateLeft64(k.bHi, 17)) * m2
+	h = (h ^ h>>31 ^ k.meta ^ uint64(k.proto)<<56) * m1
+	return h ^ h>>32
 }
 
 type tcpState uint8
@@ -65,119 +80,209 @@ const (
 	tcpClosing
 )
 
+// entry flags
+const (
+	entUsed    = 1 << iota // slot holds a connection
+	entInitA               // endpoint a initiated the connection (sent the request)
+	entReplied             // a reply was seen
+	entRef                 // touched since the clock hand last passed (second chance)
+)
+
+// connEntry is one slot of the table: the key and the connection's state in 64 bytes, one cache line, so
+// that a lookup usually costs one miss.
 type connEntry struct {
-	key        connKey
-	last       int64 // last activity: the latest record end (Unix s) that touched the connection
-	timeout    int64 // idle timeout in seconds, from protocol, state and the ENI's configuration
-	packets    int64 // packets of all records on the connection (UDP stream detection)
-	state      tcpState
-	initA      bool // endpoint a initiated the connection (sent the request)
-	replied    bool
-	prev, next int32 // LRU list, head = least recently touched
+	aHi, aLo, bHi, bLo uint64
+	meta               uint64
+	last               int64  // last activity: the latest record end (Unix s) that touched the connection
+	packets            uint32 // packets of all records on the connection, saturating (UDP stream detection)
+	timeout            int32  // idle timeout in seconds, from protocol, state and the ENI's configuration
+	proto              uint8
+	state              tcpState
+	flags              uint8
 }
 
-// table is a bounded connection-tracking table shared by all ENIs of one replay. At the bound, inserting evicts
-// the least recently touched entry: an expired one is reclaimed silently (counted in expired), a live one is
-// counted in evicted; a reply to an evicted connection is then judged as if no request was seen.
+func (e *connEntry) is(k *connKey) bool {
+	return e.aLo == k.aLo && e.bLo == k.bLo && e.meta == k.meta && e.aHi == k.aHi && e.bHi == k.bHi &&
+		e.proto == k.proto && e.flags&entUsed != 0
+}
+
+func (e *connEntry) initA() bool { return e.flags&entInitA != 0 }
+
+// table is a bounded connection-tracking table shared by the ENIs of one replay: open addressing with linear
+// probing over a power-of-two array of entries, kept at most 3/4 full, deletion by backward shift (no
+// tombstones). At the bound (max entries), inserting evicts by a clock sweep (second chance): the hand skips
+// and clears entries touched since it last passed, and takes the first that was not; an expired one is
+// reclaimed (counted in expired), a live one is counted in evicted; a reply to an evicted connection is then
+// judged as if no request was seen. The table grows by doubling up to the size the bound needs, so memory
+// follows the number of connections, not the input.
 type table struct {
-	idx        map[connKey]int32
-	ents       []connEntry
-	free       int32 // free-list head through next, -1 none
-	head, tail int32
-	max        int
+	slots []connEntry
+	mask  uint64
+	n     int
+	grow  int // n at which to double (3/4 of len(slots))
+	hand  uint64
+	max   int
 
 	evicted, expired, untracked int64
 	peak                        int
 }
 
-func newTable(max int) table {
-	if max <= 0 {
-		return table{idx: map[connKey]int32{}, free: -1, head: -1, tail: -1}
+// Tables start at minTableSlots (256 KiB) and grow by 4 while under bigTableSlots (16 MiB), then by 2 (memory
+// stays within twice what the connections need), up to the size the bound needs (maxSlots).
+const (
+	minTableSlots = 1 << 12
+	bigTableSlots = 1 << 18
+)
+
+// maxSlots is the size that holds t.max entries at most 3/4 full (0: unbounded).
+func (t *table) maxSlots() int {
+	if t.max <= 0 {
+		return 0
 	}
-	hint := max
-	if hint > 1<<16 {
-		hint = 1 << 16
+	s := minTableSlots
+	for s/4*3 < t.max {
+		s <<= 1
 	}
-	return table{idx: make(map[connKey]int32, hint), ents: make([]connEntry, 0, hint), free: -1, head: -1, tail: -1, max: max}
+	return s
 }
 
-func (t *table) find(k connKey) int32 {
-	if i, ok := t.idx[k]; ok {
-		return i
+func newTable(max int) table { return table{max: max} }
+
+// keyed is a connection key with its hash, computed once per record.
+type keyed struct {
+	k      connKey
+	h      uint64
+	srcIsA bool
+	ok     bool // set: k, h and srcIsA are those of the record (see cflow.keyed)
+}
+
+func (t *table) find(k *connKey, h uint64) int32 {
+	if t.n == 0 {
+		return -1
 	}
-	return -1
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		e := &t.slots[i]
+		if e.flags&entUsed == 0 {
+			return -1
+		}
+		if e.is(k) {
+			return int32(i)
+		}
+	}
+}
+
+// peek loads the home slot of k and returns a byte of it: the worker calls it for the rows it will judge next,
+// so that their cache misses overlap instead of stalling one record at a time (a software prefetch).
+func (t *table) peek(h uint64) uint8 {
+	if t.slots == nil {
+		return 0
+	}
+	return t.slots[h&t.mask].flags
 }
 
 func (t *table) live(i int32, now int64) bool {
-	e := &t.ents[i]
-	return now-e.last <= e.timeout
+	e := &t.slots[i]
+	return now-e.last <= int64(e.timeout)
 }
 
-func (t *table) unlink(i int32) {
-	e := &t.ents[i]
-	if e.prev >= 0 {
-		t.ents[e.prev].next = e.next
-	} else {
-		t.head = e.next
-	}
-	if e.next >= 0 {
-		t.ents[e.next].prev = e.prev
-	} else {
-		t.tail = e.prev
-	}
-}
+// touch marks i as recently used (the clock hand spares it once).
+func (t *table) touch(i int32) { t.slots[i].flags |= entRef }
 
-func (t *table) pushBack(i int32) {
-	e := &t.ents[i]
-	e.prev, e.next = t.tail, -1
-	if t.tail >= 0 {
-		t.ents[t.tail].next = i
-	} else {
-		t.head = i
-	}
-	t.tail = i
-}
-
-// touch marks i as most recently used.
-func (t *table) touch(i int32) {
-	if t.tail == i {
-		return
-	}
-	t.unlink(i)
-	t.pushBack(i)
-}
-
+// remove deletes slot i, shifting back the entries of its probe run so that no lookup stops early. Only
+// entries after i move.
 func (t *table) remove(i int32) {
-	t.unlink(i)
-	delete(t.idx, t.ents[i].key)
-	t.ents[i] = connEntry{next: t.free}
-	t.free = i
+	j := uint64(i)
+	for {
+		t.slots[j] = connEntry{}
+		k := j
+		for {
+			k = (k + 1) & t.mask
+			e := &t.slots[k]
+			if e.flags&entUsed == 0 {
+				t.n--
+				return
+			}
+			home := e.keyHash() & t.mask
+			// e may fill the hole at j unless its home lies cyclically in (j, k].
+			if (k > j && (home <= j || home > k)) || (k < j && home <= j && home > k) {
+				t.slots[j] = *e
+				j = k
+				break
+			}
+		}
+	}
 }
 
-// insert adds k (not present) and returns its slot; now is the current record time, for eviction accounting.
-func (t *table) insert(k connKey, now int64) int32 {
-	if len(t.idx) >= t.max && t.head >= 0 {
-		h := t.head
-		if t.live(h, now) {
-			t.evicted++
-		} else {
+func (e *connEntry) keyHash() uint64 {
+	k := connKey{aHi: e.aHi, aLo: e.aLo, bHi: e.bHi, bLo: e.bLo, meta: e.meta, proto: e.proto}
+	return k.hash()
+}
+
+// evictOne frees one slot by the clock sweep; now is the current record time, for the accounting.
+func (t *table) evictOne(now int64) {
+	for {
+		h := t.hand & t.mask
+		e := &t.slots[h]
+		switch {
+		case e.flags&entUsed == 0:
+		case now-e.last > int64(e.timeout):
 			t.expired++
+			t.remove(int32(h)) // the hand stays: an entry may have shifted into h
+			return
+		case e.flags&entRef != 0:
+			e.flags &^= entRef
+		default:
+			t.evicted++
+			t.remove(int32(h))
+			return
 		}
-		t.remove(h)
+		t.hand++
 	}
-	var i int32
-	if t.free >= 0 {
-		i = t.free
-		t.free = t.ents[i].next
-	} else {
-		t.ents = append(t.ents, connEntry{})
-		i = int32(len(t.ents) - 1)
+}
+
+func (t *table) resize(size int) {
+	old := t.slots
+	t.slots = make([]connEntry, size)
+	t.mask = uint64(size - 1)
+	t.grow = size / 4 * 3
+	t.hand = 0
+	for i := range old {
+		if e := &old[i]; e.flags&entUsed != 0 {
+			j := e.keyHash() & t.mask
+			for t.slots[j].flags&entUsed != 0 {
+				j = (j + 1) & t.mask
+			}
+			t.slots[j] = *e
+		}
 	}
-	t.ents[i] = connEntry{key: k}
-	t.idx[k] = i
-	t.pushBack(i)
-	if n := len(t.idx); n > t.peak {
-		t.peak = n
+}
+
+// insert adds k (not present) and returns its slot, valid until the next insert or remove; now is the
+// current record time, for eviction accounting.
+func (t *table) insert(k *connKey, h uint64, now int64) int32 {
+	if t.max > 0 && t.n >= t.max && t.n > 0 {
+		t.evictOne(now)
 	}
-	return i
+	if t.slots == nil {
+		t.resize(minTableSlots)
+	} else if t.n >= t.grow {
+		size := 2 * len(t.slots)
+		if size < bigTableSlots {
+			size *= 2
+		}
+		if m := t.maxSlots(); m > 0 {
+			size = max(min(size, m), 2*len(t.slots))
+		}
+		t.resize(size)
+	}
+	i := h & t.mask
+	for t.slots[i].flags&entUsed != 0 {
+		i = (i + 1) & t.mask
+	}
+	t.slots[i] = connEntry{aHi: k.aHi, aLo: k.aLo, bHi: k.bHi, bLo: k.bLo, meta: k.meta, proto: k.proto, flags: entUsed}
+	t.n++
+	if t.n > t.peak {
+		t.peak = t.n
+	}
+	return int32(i)
 }

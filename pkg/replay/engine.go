@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"math"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -33,13 +34,16 @@ const (
 
 // Config tunes one replay. The zero value means every default.
 type Config struct {
-	// MaxTracked bounds the connection-tracking table (all ENIs together). At the bound the least recently
-	// touched connection is evicted and counted (Summary.ConntrackEvictions).
+	// MaxTracked bounds the connection-tracking table (all ENIs together). At the bound a connection not
+	// touched recently is evicted (a clock sweep approximating least recently used; an idled-out one first
+	// when the sweep meets it) and counted (Summary.ConntrackEvictions). The table holds 64 bytes per slot and
+	// is kept at most 3/4 full, so at the bound it takes 85-170 bytes per MaxTracked entry.
 	MaxTracked int
 	// ReorderWindow is how far back in record time (start) records may arrive and still be judged in order.
 	// Zero: DefaultReorderWindow; negative: no reordering (arrival order).
 	ReorderWindow time.Duration
-	// MaxBuffered bounds the records held for reordering; beyond it the oldest are judged early.
+	// MaxBuffered bounds the records held for reordering (about 100 bytes each, plus the input records they
+	// belong to); beyond it the oldest are judged early.
 	MaxBuffered int
 	// Undocumented idle timeouts (see DefaultTCPHalfOpenTimeout, DefaultTCPClosingTimeout, DefaultICMPTimeout).
 	TCPHalfOpenTimeout, TCPClosingTimeout, ICMPTimeout time.Duration
@@ -82,9 +86,14 @@ type eniInfo struct {
 	cidrs   []netip.Prefix // the ENI's subnet CIDRs: peers inside them never meet the NACL
 	nacl    *vpc.NACL
 	groups  string // comma-separated sg- ids (verdict_resource)
-	tcpEst  int64  // idle timeouts in seconds, ENI configuration or AWS default
-	udp     int64
-	udpStrm int64
+	tcpEst  int32  // idle timeouts in seconds, ENI configuration or AWS default
+	udp     int32
+	udpStrm int32
+
+	// rule-hit indexes without map lookups: naclBase[0/1] is the index of nacl.Inbound[0]/Outbound[0] in
+	// Engine.naclEntries (-1: not indexed); sgIdx[0/1][j] is the index of eni.Ingress[j]/Egress[j] in sgRules.
+	naclBase [2]int32
+	sgIdx    [2][]int32
 }
 
 // Engine is the compiled, read-only policy: a *vpc.Model plus indexes. It is safe for concurrent use by
@@ -102,7 +111,7 @@ type Engine struct {
 	sgRules     []*vpc.SGRule
 	sgIndex     map[*vpc.SGRule]int32
 
-	halfOpen, closing, icmp int64 // seconds
+	halfOpen, closing, icmp int32 // seconds
 }
 
 type naclRef struct {
@@ -144,17 +153,21 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 		e.eniByPtr[eni] = int32(len(e.enis))
 		e.enis = append(e.enis, info)
 	}
+	naclBase := map[*vpc.NACL][2]int32{}
 	for _, id := range sortedKeys(model.NACLs) {
 		n := model.NACLs[id]
 		if n == nil {
 			continue
 		}
-		for _, list := range [][]vpc.NACLEntry{n.Inbound, n.Outbound} {
+		base := [2]int32{-1, -1}
+		for d, list := range [][]vpc.NACLEntry{n.Inbound, n.Outbound} {
+			base[d] = int32(len(e.naclEntries))
 			for i := range list {
 				e.naclIndex[&list[i]] = int32(len(e.naclEntries))
 				e.naclEntries = append(e.naclEntries, naclRef{n, &list[i]})
 			}
 		}
+		naclBase[n] = base
 	}
 	addRule := func(r *vpc.SGRule) {
 		if r == nil {
@@ -177,14 +190,58 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 	}
 	// ENI rule lists are expected to share the groups' pointers; index any that do not.
 	for i := range e.enis {
-		for _, r := range e.enis[i].eni.Ingress {
-			addRule(r)
+		info := &e.enis[i]
+		for d, rules := range [][]*vpc.SGRule{info.eni.Ingress, info.eni.Egress} {
+			info.sgIdx[d] = make([]int32, len(rules))
+			for j, r := range rules {
+				addRule(r)
+				info.sgIdx[d][j] = -1
+				if k, ok := e.sgIndex[r]; ok {
+					info.sgIdx[d][j] = k
+				}
+			}
 		}
-		for _, r := range e.enis[i].eni.Egress {
-			addRule(r)
+		info.naclBase = [2]int32{-1, -1}
+		if b, ok := naclBase[info.nacl]; ok {
+			info.naclBase = b
 		}
 	}
 	return e
+}
+
+// naclIndexAt is naclEntryIndex for an entry returned by info.nacl.Evaluate: a position in the NACL's list
+// instead of a map lookup.
+func (e *Engine) naclIndexAt(info *eniInfo, dir vpc.Direction, en *vpc.NACLEntry) int32 {
+	list, d := info.nacl.Inbound, 0
+	if dir == vpc.Egress {
+		list, d = info.nacl.Outbound, 1
+	}
+	if info.naclBase[d] >= 0 {
+		for j := range list {
+			if &list[j] == en {
+				return info.naclBase[d] + int32(j)
+			}
+		}
+	}
+	return e.naclEntryIndex(en)
+}
+
+// evalSG is eni.EvalSG with the rule-hit index of the allowing rule (-1 none).
+func (info *eniInfo) evalSG(dir vpc.Direction, p vpc.Packet) (*vpc.SGRule, int32) {
+	r := info.eni.EvalSG(dir, p)
+	if r == nil {
+		return nil, -1
+	}
+	rules, idx := info.eni.Ingress, info.sgIdx[0]
+	if dir == vpc.Egress {
+		rules, idx = info.eni.Egress, info.sgIdx[1]
+	}
+	for j, x := range rules {
+		if x == r {
+			return r, idx[j]
+		}
+	}
+	return r, -1
 }
 
 // Model returns the engine's model.
@@ -193,9 +250,10 @@ func (e *Engine) Model() *vpc.Model { return e.model }
 // Config returns the engine's configuration with defaults applied.
 func (e *Engine) Config() Config { return e.cfg }
 
-func secs(d time.Duration) int64 { return int64(d / time.Second) }
+// secs is d in whole seconds, at most math.MaxInt32 (68 years: a timeout that never fires).
+func secs(d time.Duration) int32 { return int32(min(int64(d/time.Second), math.MaxInt32)) }
 
-func secsOr(d, def time.Duration) int64 {
+func secsOr(d, def time.Duration) int32 {
 	if d > 0 {
 		return secs(d)
 	}
@@ -338,11 +396,12 @@ func (e *Engine) Judge(st *State, f *Flow) Verdict {
 	if f.Status == StatusOK {
 		ei = e.resolveENI(f)
 	}
-	return e.judgeAt(st, f, ei)
+	return e.judgeAt(st, f, ei, nil)
 }
 
-// judgeAt is Judge with the ENI already resolved (ei = resolveENI(f), or anything for NODATA/SKIPDATA).
-func (e *Engine) judgeAt(st *State, f *Flow, ei int32) Verdict {
+// judgeAt is Judge with the ENI already resolved (ei = resolveENI(f), or anything for NODATA/SKIPDATA) and,
+// when pre is not nil and pre.ok, the record's connection key already computed.
+func (e *Engine) judgeAt(st *State, f *Flow, ei int32, pre *keyed) Verdict {
 	v := Verdict{Logged: f.Action, eni: -1, naclIdx: -1, sgIdx: -1}
 	st.records++
 	if f.Status != StatusOK {
@@ -388,15 +447,22 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32) Verdict {
 
 	// Connection tracking: a live entry for the tuple (a further record of a tracked request) or for its
 	// reverse (a reply) lets the packet through the SG.
-	key, srcIsA := canonKey(ei, &p)
+	var kd keyed
+	if pre != nil && pre.ok {
+		kd = *pre
+	} else {
+		kd.k, kd.srcIsA = canonKey(ei, &p)
+		kd.h = kd.k.hash()
+	}
+	srcIsA := kd.srcIsA
 	now := f.Start
 	ct := &st.ct
-	tracked := ct.find(key)
+	tracked := ct.find(&kd.k, kd.h)
 	expired := false
 	if tracked >= 0 {
-		ent := &ct.ents[tracked]
+		ent := &ct.slots[tracked]
 		role := RoleReply
-		if ent.initA == srcIsA {
+		if ent.initA() == srcIsA {
 			role = RoleRequest
 		}
 		if ct.live(tracked, now) {
@@ -419,11 +485,8 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32) Verdict {
 	case !eni.HasSG():
 		v.Pass = SGPassNoGroups
 	default:
-		if r := eni.EvalSG(dir, p); r != nil {
-			v.Pass, v.SGRule = SGPassRule, r
-			if i, ok := e.sgIndex[r]; ok {
-				v.sgIdx = i
-			}
+		if r, i := info.evalSG(dir, p); r != nil {
+			v.Pass, v.SGRule, v.sgIdx = SGPassRule, r, i
 		} else if v.Role == RoleReply && !expired {
 			v.Pass = SGPassAssumed
 		} else {
@@ -436,7 +499,7 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32) Verdict {
 		v.NACL = nacl
 		v.NACLEntry = nacl.Evaluate(dir, p)
 		naclOK = v.NACLEntry.Action == vpc.Allow
-		v.naclIdx = e.naclEntryIndex(v.NACLEntry)
+		v.naclIdx = e.naclIndexAt(info, dir, v.NACLEntry)
 	}
 
 	// Packet order: ingress meets the NACL then the SG; egress the SG then the NACL.
@@ -506,23 +569,25 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32) Verdict {
 		admit = f.Action == Accept && !f.BPA
 	}
 	if admit {
-		e.track(st, info, tracked, key, srcIsA, &v, f, p, dir)
+		e.track(st, info, tracked, &kd, &v, f, p, dir)
 	}
 	st.count(&v)
 	return v
 }
 
 // track records an admitted packet in the tracking table.
-func (e *Engine) track(st *State, info *eniInfo, i int32, key connKey, srcIsA bool, v *Verdict, f *Flow, p vpc.Packet, dir vpc.Direction) {
+func (e *Engine) track(st *State, info *eniInfo, i int32, kd *keyed, v *Verdict, f *Flow, p vpc.Packet, dir vpc.Direction) {
 	ct := &st.ct
 	if i < 0 {
 		if v.Pass == SGPassRule && info.eni.Untracked(dir, p, v.SGRule) {
 			ct.untracked++
 			return
 		}
-		i = ct.insert(key, f.Start)
-		ent := &ct.ents[i]
-		ent.initA = srcIsA == (v.Role != RoleReply)
+		i = ct.insert(&kd.k, kd.h, f.Start)
+		ent := &ct.slots[i]
+		if kd.srcIsA == (v.Role != RoleReply) {
+			ent.flags |= entInitA
+		}
 		ent.state = tcpEstablished
 		if p.Proto == 6 && f.TCPFlags >= 0 && v.Role == RoleRequest && f.TCPFlags&flagSYN != 0 && f.TCPFlags&flagSYNACK != flagSYNACK {
 			ent.state = tcpHalfOpen
@@ -530,16 +595,18 @@ func (e *Engine) track(st *State, info *eniInfo, i int32, key connKey, srcIsA bo
 	} else {
 		ct.touch(i)
 	}
-	ent := &ct.ents[i]
+	ent := &ct.slots[i]
 	if f.End > ent.last {
 		ent.last = f.End
 	}
 	if f.Start > ent.last {
 		ent.last = f.Start
 	}
-	ent.packets += f.Packets
+	if f.Packets > 0 {
+		ent.packets = uint32(min(int64(ent.packets)+f.Packets, math.MaxUint32))
+	}
 	if v.Role == RoleReply {
-		ent.replied = true
+		ent.flags |= entReplied
 		if ent.state == tcpHalfOpen {
 			ent.state = tcpEstablished
 		}
@@ -560,7 +627,7 @@ func (e *Engine) track(st *State, info *eniInfo, i int32, key connKey, srcIsA bo
 	case 17:
 		// A UDP flow is a stream once a reply was seen and the connection carried more than one
 		// request/response (more than two packets in all records on it).
-		if ent.replied && ent.packets > 2 {
+		if ent.flags&entReplied != 0 && ent.packets > 2 {
 			ent.timeout = info.udpStrm
 		} else {
 			ent.timeout = info.udp

@@ -257,3 +257,41 @@ func TestReorderBounded(t *testing.T) {
 		t.Errorf("first row sg_rule = %q, want conntrack-assumed", rows[0].SG)
 	}
 }
+
+// TestReaderJudgeNoAllocs guards the Reader's per-record path: parsing a row into its pending form, computing
+// its connection key and judging it into the row's verdict slot.
+func TestReaderJudgeNoAllocs(t *testing.T) {
+	model := benchModel(t)
+	mem := memory.NewGoAllocator()
+	sc, recs := benchRecords(t, mem, benchFlowsJitter(4096, 0), 4096)
+	defer recs[0].Release()
+	in, _ := array.NewRecordReader(sc, recs)
+	defer in.Release()
+	r, err := NewReader(context.Background(), model, in, Config{Workers: 1}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	rec := recs[0]
+	n := int(rec.NumRows())
+	s := &batchSlot{rec: rec, verdicts: make([]rowVerdict, n)}
+	cols := r.batchCols(rec)
+	flows := make([]cflow, n)
+	rows := make([]pending, n)
+	sh := r.shards[0]
+	step := int64(0)
+	judgeAll := func() {
+		r.parseRange(&cols, flows, 0, n)
+		for i := range flows {
+			rows[i] = pending{f: flows[i], row: int32(i)}
+			rows[i].f.start += step // later each round, so that connections stay live
+			kd := rows[i].f.keyed()
+			r.judgeItem(sh, s, &rows[i], &kd)
+		}
+		step += 10
+	}
+	judgeAll() // tracking table and rule-count keys reach their size; examples fill up
+	if a := testing.AllocsPerRun(20, judgeAll); a != 0 {
+		t.Errorf("parse + judge allocates %.1f times per %d records, want 0", a, n)
+	}
+}

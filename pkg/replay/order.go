@@ -11,6 +11,7 @@ type reorder struct {
 	window   int64
 	max      int
 	ring     []bucket
+	spare    []*block // released blocks, reused
 	mask     int64
 	base     int64 // every second below base has been released
 	maxStart int64
@@ -20,18 +21,29 @@ type reorder struct {
 	forced int64
 }
 
-// bucket holds one second's records, request-like then reply-like; slices are reused after release.
-type bucket struct{ recs [2][]pending }
-
-// pending is one buffered record: its input record (queue sequence number), row and ENI. 12 bytes, no
-// pointers; the parsed row stays in its batch.
-type pending struct {
-	seq uint32
-	row int32
-	eni int32
+// bucket holds one second's records, request-like then reply-like, in fixed-size blocks: appending never
+// copies what is already buffered, and released blocks are reused.
+type bucket struct {
+	blocks [2][]*block
+	n      [2]int
 }
 
-type releaseFunc func(p pending, late bool)
+const blockLen = 64
+
+type block [blockLen]pending
+
+// pending is one buffered record: the parsed row itself, its input record (queue sequence number) and row.
+// Holding the parsed row (not a reference into its batch) makes releasing a second's records a sequential read
+// instead of a cache miss per record into whichever of the window's batches it came from. No pointers: the
+// garbage collector does not scan the buffer.
+type pending struct {
+	f   cflow
+	seq uint32
+	row int32
+}
+
+// releaseFunc receives a released record; p is only valid during the call.
+type releaseFunc func(p *pending, late bool)
 
 func newReorder(windowSecs int64, max int) reorder {
 	r := reorder{window: windowSecs, max: max}
@@ -52,7 +64,7 @@ func (r *reorder) disabled() bool { return r.window < 0 }
 // push buffers a record starting at s (tie: 0 request-like, 1 reply-like, see inferRole) and releases what the
 // window lets go, in order, through judge. A record older than what was already released is judged at once
 // with late set.
-func (r *reorder) push(s int64, tie int, p pending, judge releaseFunc) {
+func (r *reorder) push(s int64, tie int, p *pending, judge releaseFunc) {
 	if r.window < 0 {
 		judge(p, false)
 		return
@@ -70,7 +82,18 @@ func (r *reorder) push(s int64, tie int, p pending, judge releaseFunc) {
 		r.releaseBelow(s-r.window, judge)
 	}
 	b := &r.ring[s&r.mask]
-	b.recs[tie] = append(b.recs[tie], p)
+	i := b.n[tie]
+	if i%blockLen == 0 {
+		var blk *block
+		if k := len(r.spare); k > 0 {
+			blk, r.spare = r.spare[k-1], r.spare[:k-1]
+		} else {
+			blk = new(block)
+		}
+		b.blocks[tie] = append(b.blocks[tie], blk)
+	}
+	b.blocks[tie][i/blockLen][i%blockLen] = *p
+	b.n[tie] = i + 1
 	r.n++
 	for r.n > r.max {
 		before := r.n
@@ -90,12 +113,17 @@ func (r *reorder) releaseBelow(to int64, judge releaseFunc) {
 	}
 	for s := r.base; s < end && r.n > 0; s++ {
 		b := &r.ring[s&r.mask]
-		for t := range b.recs {
-			for _, p := range b.recs[t] {
-				judge(p, false)
+		for t := range b.blocks {
+			n := b.n[t]
+			for k, blk := range b.blocks[t] {
+				for i := range min(n-k*blockLen, blockLen) {
+					judge(&blk[i], false)
+				}
+				r.spare = append(r.spare, blk)
+				b.blocks[t][k] = nil
 			}
-			r.n -= len(b.recs[t])
-			b.recs[t] = b.recs[t][:0]
+			r.n -= n
+			b.blocks[t], b.n[t] = b.blocks[t][:0], 0
 		}
 	}
 	r.base = to

@@ -9,60 +9,61 @@ import (
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
-// strCol accumulates one Utf8 column in reused Go slices; "" is NULL.
+// strCol writes one Utf8 column straight into buffers of the Reader's allocator, which become the array's
+// (no copy); "" is NULL. hint is the data size of the previous batch, the first guess for the next.
 type strCol struct {
-	offs  []int32
-	data  []byte
-	valid []byte
-	nulls int
+	offBuf, dataBuf, validBuf *memory.Buffer
+	offs                      []int32
+	data, valid               []byte
+	pos, i, nulls, hint       int
 }
 
-func (c *strCol) reset(n int) {
-	c.offs = append(c.offs[:0], 0)
-	c.data = c.data[:0]
-	nb := int(bitutil.BytesForBits(int64(n)))
-	if cap(c.valid) < nb {
-		c.valid = make([]byte, nb)
-	}
-	c.valid = c.valid[:nb]
+func (c *strCol) reset(mem memory.Allocator, n int) {
+	c.offBuf = memory.NewResizableBuffer(mem)
+	c.offBuf.Resize((n + 1) * 4)
+	c.offs = arrow.Int32Traits.CastFromBytes(c.offBuf.Bytes())
+	c.offs[0] = 0
+	c.validBuf = memory.NewResizableBuffer(mem)
+	c.validBuf.Resize(int(bitutil.BytesForBits(int64(n))))
+	c.valid = c.validBuf.Bytes()
 	clear(c.valid)
-	c.nulls = 0
+	c.dataBuf = memory.NewResizableBuffer(mem)
+	c.dataBuf.Resize(max(c.hint, 64))
+	c.data = c.dataBuf.Bytes()
+	c.pos, c.i, c.nulls = 0, 0, 0
 }
 
 func (c *strCol) add(s string) {
-	i := len(c.offs) - 1
 	if s == "" {
 		c.nulls++
 	} else {
-		c.valid[i>>3] |= 1 << (i & 7)
-		c.data = append(c.data, s...)
+		c.valid[c.i>>3] |= 1 << (c.i & 7)
+		if c.pos+len(s) > len(c.data) {
+			c.dataBuf.Resize(max(2*len(c.data), c.pos+len(s)))
+			c.data = c.dataBuf.Bytes()
+		}
+		c.pos += copy(c.data[c.pos:], s)
 	}
-	c.offs = append(c.offs, int32(len(c.data)))
+	c.i++
+	c.offs[c.i] = int32(c.pos)
 }
 
-func bufFrom(mem memory.Allocator, b []byte) *memory.Buffer {
-	buf := memory.NewResizableBuffer(mem)
-	buf.Resize(len(b))
-	copy(buf.Bytes(), b)
-	return buf
-}
-
-func (c *strCol) finish(mem memory.Allocator) arrow.Array {
-	n := len(c.offs) - 1
-	var valid *memory.Buffer
-	if c.nulls > 0 {
-		valid = bufFrom(mem, c.valid)
+func (c *strCol) finish() arrow.Array {
+	n := c.i
+	c.hint = c.pos + c.pos/8
+	c.dataBuf.ResizeNoShrink(c.pos) // Resize would reallocate to fit
+	valid := c.validBuf
+	if c.nulls == 0 {
+		valid.Release()
+		valid = nil
 	}
-	offs := memory.NewResizableBuffer(mem)
-	offs.Resize(len(c.offs) * 4)
-	copy(arrow.Int32Traits.CastFromBytes(offs.Bytes()), c.offs)
-	data := bufFrom(mem, c.data)
-	d := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{valid, offs, data}, nil, c.nulls, 0)
-	for _, b := range []*memory.Buffer{valid, offs, data} {
+	d := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{valid, c.offBuf, c.dataBuf}, nil, c.nulls, 0)
+	for _, b := range []*memory.Buffer{valid, c.offBuf, c.dataBuf} {
 		if b != nil {
 			b.Release()
 		}
 	}
+	c.offBuf, c.dataBuf, c.validBuf, c.offs, c.data, c.valid = nil, nil, nil, nil, nil, nil
 	a := array.NewStringData(d)
 	d.Release()
 	return a
@@ -79,7 +80,7 @@ func (r *Reader) build(s *batchSlot) arrow.Record {
 	n := len(s.verdicts)
 	cols := []*strCol{&o.dir, &o.action, &o.layer, &o.rule, &o.resource, &o.also, &o.cause, &o.naclID, &o.naclRule, &o.sgRule, &o.role, &o.initiator}
 	for _, c := range cols {
-		c.reset(n)
+		c.reset(r.mem, n)
 	}
 	if o.agrees == nil {
 		o.agrees = array.NewBooleanBuilder(r.mem)
@@ -146,7 +147,7 @@ func (r *Reader) build(s *batchSlot) arrow.Record {
 		arrs = append(arrs, a)
 	}
 	for i, c := range cols {
-		arrs = append(arrs, c.finish(r.mem))
+		arrs = append(arrs, c.finish())
 		if i == 1 {
 			arrs = append(arrs, o.agrees.NewArray())
 		}

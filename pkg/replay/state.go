@@ -25,7 +25,7 @@ type State struct {
 	byCause                                                       [numCauses]int64
 	byInference                                                   [numInferences]int64
 	byPass                                                        [numSGPass]int64
-	byRule                                                        map[ruleKey]int64
+	byRule                                                        map[uint64]int64 // see ruleKey
 	late                                                          int64
 }
 
@@ -34,14 +34,18 @@ type ruleStat struct {
 	first, last          int64
 }
 
-// ruleKey identifies a deciding rule without building strings on the hot path.
-type ruleKey struct {
-	layer Layer
-	cause Cause
-	entry *vpc.NACLEntry // NACL layers
-	nacl  *vpc.NACL
-	eni   int32 // SG layers, BPA
+// ruleKey identifies a deciding rule in one word, so that counting a REJECT is one fast map update: layer in
+// bits 56-63, cause in 48-55, and in the low 32 bits the NACL entry's rule-hit index (NACL layers) or the
+// ENI index (SG layers, BPA, and NACL entries outside the index: Evaluate's fallback '*' deny, with
+// ruleFallback set and ruleV6 for the IPv6 one).
+func ruleKey(layer Layer, cause Cause, idx int32) uint64 {
+	return uint64(layer)<<56 | uint64(cause)<<48 | uint64(uint32(idx))
 }
+
+const (
+	ruleFallback = 1 << 47
+	ruleV6       = 1 << 46
+)
 
 // NewState returns an empty replay state for e, with a tracking table of Config.MaxTracked entries.
 func (e *Engine) NewState() *State { return e.newState(e.cfg.MaxTracked) }
@@ -52,7 +56,7 @@ func (e *Engine) newState(maxTracked int) *State {
 		ct:       newTable(maxTracked),
 		naclHits: make([]ruleStat, len(e.naclEntries)),
 		sgHits:   make([]ruleStat, len(e.sgRules)),
-		byRule:   map[ruleKey]int64{},
+		byRule:   map[uint64]int64{},
 	}
 }
 
@@ -170,9 +174,16 @@ func (st *State) count(v *Verdict) {
 	case Reject:
 		st.modelReject++
 		st.byLayer[v.Layer]++
-		k := ruleKey{layer: v.Layer, cause: v.Cause, eni: v.eni}
+		k := ruleKey(v.Layer, v.Cause, v.eni)
 		if v.Layer == LayerNACLInbound || v.Layer == LayerNACLOutbound {
-			k.entry, k.nacl, k.eni = v.NACLEntry, v.NACL, 0
+			if v.naclIdx >= 0 {
+				k = ruleKey(v.Layer, v.Cause, v.naclIdx)
+			} else if v.NACLEntry != nil {
+				k |= ruleFallback
+				if v.NACLEntry.RuleNumber == vpc.DefaultRuleV6 {
+					k |= ruleV6
+				}
+			}
 		}
 		st.byRule[k]++
 	}
@@ -269,19 +280,26 @@ func (st *State) Summary() Summary {
 		}
 	}
 	for k, n := range st.byRule {
-		rc := RuleCount{Layer: k.layer.String(), Cause: k.cause.String(), Count: n}
-		switch k.layer {
+		layer, idx := Layer(k>>56), int32(uint32(k))
+		rc := RuleCount{Layer: layer.String(), Cause: Cause(k >> 48).String(), Count: n}
+		switch layer {
 		case LayerNACLInbound, LayerNACLOutbound:
-			if k.nacl != nil {
-				rc.Resource = k.nacl.ID
+			if k&ruleFallback == 0 {
+				ref := e.naclEntries[idx]
+				rc.Resource, rc.Rule = ref.nacl.ID, ref.entry.Rule()
+				break
 			}
-			if k.entry != nil {
-				rc.Rule = k.entry.Rule()
+			if nacl := e.enis[idx].nacl; nacl != nil {
+				rc.Resource = nacl.ID
+			}
+			rc.Rule = strconv.Itoa(vpc.DefaultRuleV4)
+			if k&ruleV6 != 0 {
+				rc.Rule = strconv.Itoa(vpc.DefaultRuleV6)
 			}
 		case LayerSGInbound, LayerSGOutbound:
-			rc.Resource, rc.Rule = e.enis[k.eni].groups, "implicit-deny"
+			rc.Resource, rc.Rule = e.enis[idx].groups, "implicit-deny"
 		case LayerBPA:
-			rc.Resource = e.enis[k.eni].eni.VpcID
+			rc.Resource = e.enis[idx].eni.VpcID
 		}
 		s.RejectsByRule = append(s.RejectsByRule, rc)
 	}
