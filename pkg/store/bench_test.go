@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +70,7 @@ func BenchmarkWriteTables(b *testing.B) {
 		appender bool
 	}{
 		{name: "view/new-file/batch64k", gen: plain, batch: 64 << 10},
+		{name: "view/new-file/no-hints", gen: plain, batch: 64 << 10, opts: writeOpts{noHints: true}},
 		{name: "view/new-file/batch16k", gen: plain, batch: 16 << 10},
 		{name: "view/new-file/batch256k", gen: plain, batch: 256 << 10},
 		{name: "view/new-file/preserve-order", gen: plain, batch: 64 << 10, opts: writeOpts{preserveOrder: true}},
@@ -90,7 +92,7 @@ func BenchmarkWriteTables(b *testing.B) {
 			b.SetBytes(arrowBytes(recs))
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime()
 			for i := 0; i < b.N; i++ {
 				if !bc.existing {
 					b.StopTimer()
@@ -110,6 +112,7 @@ func BenchmarkWriteTables(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(rows)*float64(b.N)/time.Since(start).Seconds(), "rows/s")
+			b.ReportMetric((cpuTime()-cpu0).Seconds()/(float64(rows)*float64(b.N))*1e6, "cpu-s/1M-rows")
 		})
 	}
 }
@@ -151,6 +154,65 @@ func BenchmarkWriteTables10M(b *testing.B) {
 				b.ReportMetric(float64(fi.Size())/(1<<20), "file-MB")
 			}
 		})
+	}
+}
+
+// cpuTime is the user+system CPU time of this process so far (DuckDB's threads included).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWriteTables2M compares the hand-offs on 2M flow rows, as ingest writes them (16 columns) and as
+// analyze does (plus 12 verdict string columns), with plain and with dictionary-encoded low-cardinality strings.
+// Besides rows/s it reports CPU seconds per 1M rows (getrusage, DuckDB's threads included), which other load on
+// the machine skews less than wall time. It needs about 4 GB of RAM, so it runs only with FLOWLENS_BENCH=1.
+func BenchmarkWriteTables2M(b *testing.B) {
+	if os.Getenv("FLOWLENS_BENCH") == "" {
+		b.Skip("set FLOWLENS_BENCH=1")
+	}
+	const rows = 2_000_000
+	for _, extra := range []int{0, 12} {
+		for _, dict := range []bool{false, true} {
+			recs := flowGen{rowsPerFile: 100_000, extra: extra, dict: dict}.records(memory.NewGoAllocator(), rows, 64<<10)
+			for _, bc := range []struct {
+				name string
+				opts writeOpts
+			}{
+				{"ctas", writeOpts{noHints: true}},
+				{"hints", writeOpts{}},
+			} {
+				b.Run(fmt.Sprintf("cols=%d/dict=%t/%s", recs[0].NumCols(), dict, bc.name), func(b *testing.B) {
+					path := filepath.Join(b.TempDir(), "flows.duckdb")
+					b.SetBytes(arrowBytes(recs))
+					b.ResetTimer()
+					start, cpu0 := time.Now(), cpuTime()
+					for i := 0; i < b.N; i++ {
+						b.StopTimer()
+						os.Remove(path)
+						b.StartTimer()
+						r := sliceReader(recs)
+						err := writeWith(context.Background(), path, nil, []Table{{Name: "flows", Reader: r}}, bc.opts)
+						r.Release()
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					n := float64(rows) * float64(b.N)
+					b.ReportMetric(n/time.Since(start).Seconds(), "rows/s")
+					b.ReportMetric((cpuTime()-cpu0).Seconds()/n*1e6, "cpu-s/1M-rows")
+					if fi, err := os.Stat(path); err == nil {
+						b.ReportMetric(float64(fi.Size())/(1<<20), "file-MB")
+					}
+				})
+			}
+			for _, r := range recs {
+				r.Release()
+			}
+		}
 	}
 }
 

@@ -5,12 +5,23 @@
 //
 // Each Table's array.RecordReader is exported through the Arrow C stream interface and registered on the DuckDB
 // connection as a temporary view (go-duckdb Arrow.RegisterView); the table is then built with
-// CREATE TABLE ... AS SELECT * FROM that view. DuckDB pulls batches from the reader as it goes, so the input is
-// never materialised in Go, and converts and compresses them on all its threads. This was the fastest hand-off
-// measured (BenchmarkWriteTables, bench/store_bench.sh): about 4x the go-duckdb row Appender. The Arrow scan
-// itself costs about as much CPU as an in-memory CTAS; most of the time goes to DuckDB compressing and writing
-// the file, which a table-to-table copy inside DuckDB pays too. A Parquet detour would only add an encode and a
-// decode.
+// CREATE TABLE t (columns) and INSERT INTO t SELECT * FROM that view, the column types being the view's own
+// (DESCRIBE) plus a compression hint per string column (see compress.go: it saves 15-25% of the write's CPU),
+// or with plain CREATE TABLE ... AS SELECT * when there is nothing to hint or a column type is nested. DuckDB
+// pulls batches from the reader as it goes, so the input is never materialised in Go (only the first batch is
+// read ahead, to choose the hints).
+//
+// One stream already keeps every DuckDB thread busy: DuckDB's Arrow scan hands whole batches to its threads
+// under a lock (so Next is never called concurrently) and each thread converts, compresses and writes its own
+// row groups. Splitting the reader into several streams (UNION ALL of several views, or concurrent INSERTs on
+// several connections) measured no faster and no cheaper. This was the fastest hand-off measured
+// (BenchmarkWriteTables, bench/store_bench.sh): about 4x the go-duckdb row Appender. The Arrow scan itself costs
+// about as much CPU as an in-memory CTAS; most of the time goes to DuckDB compressing and writing the file, above
+// all the string columns, which a table-to-table copy inside DuckDB pays too. A Parquet detour would only add an
+// encode and a decode.
+//
+// Do not query the views with a projection (SELECT a FROM view, count(*)): DuckDB 1.1 then pushes the projection
+// into the C stream scan and crashes. Only SELECT * is used here.
 //
 // preserve_insertion_order is off while writing: row order within a table is not kept (keeping it made the
 // write 3x slower). Queries that need an order say ORDER BY (for flows: source_file, source_line).
@@ -161,6 +172,7 @@ func WriteRun(ctx context.Context, path string, run Run, tables ...Table) error 
 // writeOpts holds knobs that only the benchmarks turn; the zero value is what flowlens uses.
 type writeOpts struct {
 	preserveOrder bool // keep rows in reader order (slower: DuckDB then orders its parallel inserts)
+	noHints       bool // plain CREATE TABLE AS, DuckDB picks every codec (the hand-off before compression hints)
 }
 
 func write(ctx context.Context, path string, run *Run, tables []Table) error {
@@ -308,7 +320,7 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 		if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+name); err != nil {
 			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
 		}
-		res, err := tx.ExecContext(ctx, "CREATE TABLE "+name+" AS SELECT * FROM "+QuoteIdent(views[i]))
+		res, err := createTable(ctx, tx, name, views[i], streams[i], !opts.noHints)
 		if serr := streams[i].Err(); serr != nil {
 			// The reader's (or the context's) own error says more than DuckDB's rendering of it.
 			return nil, fmt.Errorf("store: table %q: %w", t.Name, serr)
@@ -387,11 +399,44 @@ func QuoteString(s string) string {
 type streamReader struct {
 	ctx context.Context
 
-	mu  sync.Mutex // DuckDB calls get_next from its worker threads, one at a time, but on any of them
-	src array.RecordReader
-	sch *arrow.Schema
-	rec arrow.Record
-	err error
+	mu     sync.Mutex // DuckDB calls get_next from its worker threads, one at a time, but on any of them
+	src    array.RecordReader
+	sch    *arrow.Schema
+	rec    arrow.Record
+	peeked arrow.Record // read by peek, handed out by the next Next
+	eof    bool         // src said no more
+	err    error
+}
+
+// peek reads the first batch ahead, before DuckDB asks for it, and returns it (nil at the end of the stream or
+// on error: see Err). The next Next hands it out. The record stays valid because src.Next is not called again
+// before then.
+func (r *streamReader) peek() arrow.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.peeked == nil && r.pull() {
+		r.peeked = r.src.Record()
+	}
+	return r.peeked
+}
+
+// pull advances src, recording why it stopped. It is called with mu held.
+func (r *streamReader) pull() bool {
+	if r.src == nil || r.err != nil || r.eof {
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		return false
+	}
+	if !r.src.Next() {
+		r.eof = true
+		if err := r.src.Err(); err != nil {
+			r.err = err
+		}
+		return false
+	}
+	return true
 }
 
 var _ array.RecordReader = (*streamReader)(nil)
@@ -412,17 +457,18 @@ func (r *streamReader) Next() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rec = nil
-	if r.src == nil || r.err != nil {
-		return false
-	}
-	if err := r.ctx.Err(); err != nil {
-		r.err = err
-		return false
-	}
-	if !r.src.Next() {
-		if err := r.src.Err(); err != nil {
-			r.err = err
+	if r.peeked != nil {
+		if r.src == nil || r.err != nil {
+			return false
 		}
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			return false
+		}
+		r.rec, r.peeked = r.peeked, nil
+		return true
+	}
+	if !r.pull() {
 		return false
 	}
 	r.rec = r.src.Record()
@@ -448,7 +494,7 @@ func (r *streamReader) detach() {
 	if r.src != nil {
 		r.sch = r.src.Schema()
 	}
-	r.src, r.rec = nil, nil
+	r.src, r.rec, r.peeked = nil, nil, nil
 }
 
 // ExportParquet writes table to a Parquet file (zstd) with DuckDB's built-in parquet writer. The file appears
