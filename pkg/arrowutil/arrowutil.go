@@ -2,6 +2,7 @@
 package arrowutil
 
 import (
+	"strings"
 	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -48,4 +49,24 @@ func (l *lazyReader) Next() bool {
 	l.done = true
 	l.rec = l.build()
 	return true
+}
+
+// EnumKey is the Arrow field metadata key that lists every value a string column can hold (separated by
+// "\x1f"). A sink may store such a column as an enumeration (DuckDB ENUM: the same comparisons as VARCHAR,
+// much cheaper to write); a value outside the list is then an error, so list them all.
+const EnumKey = "flowlens.enum"
+
+// EnumField returns a nullable string field that declares its complete set of values.
+func EnumField(name string, values ...string) arrow.Field {
+	return arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true,
+		Metadata: arrow.NewMetadata([]string{EnumKey}, []string{strings.Join(values, "\x1f")})}
+}
+
+// EnumValues returns the values a field declares with EnumKey, or nil.
+func EnumValues(f arrow.Field) []string {
+	v, ok := f.Metadata.GetValue(EnumKey)
+	if !ok || v == "" {
+		return nil
+	}
+	return strings.Split(v, "\x1f")
 }

@@ -32,6 +32,20 @@ func (k kind) arrowType() arrow.DataType {
 	}
 }
 
+// values lists every value a kind accepts (the parser rejects the rest), or nil for open kinds. Sinks may
+// store such columns as enumerations.
+func (k kind) values() []string {
+	switch k {
+	case kindAction:
+		return []string{"ACCEPT", "REJECT"}
+	case kindLogStatus:
+		return []string{"OK", "NODATA", "SKIPDATA"}
+	case kindDirection:
+		return []string{"ingress", "egress"}
+	}
+	return nil
+}
+
 // field is one documented flow log field.
 type field struct {
 	logName string // as in a LogFormat string and a text header: "account-id"

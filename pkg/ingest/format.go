@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/flowlens/flowlens/pkg/arrowutil"
 )
 
 // Format is the ordered list of field names of one input: from its header line, from a LogFormat string
@@ -139,7 +141,11 @@ func (b *schemaBuilder) build() *outSchema {
 		}
 		kf := knownFields[i]
 		o.index[kf.logName] = len(fields)
-		fields = append(fields, arrow.Field{Name: kf.column, Type: kf.kind.arrowType(), Nullable: true})
+		if vals := kf.kind.values(); vals != nil {
+			fields = append(fields, arrowutil.EnumField(kf.column, vals...))
+		} else {
+			fields = append(fields, arrow.Field{Name: kf.column, Type: kf.kind.arrowType(), Nullable: true})
+		}
 		o.kinds = append(o.kinds, kf.kind)
 	}
 	for _, u := range b.unknown {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/flowlens/flowlens/pkg/arrowutil"
 )
 
 // Compression hints.
@@ -106,7 +108,16 @@ func columnDefs(ctx context.Context, tx *sql.Tx, view string, sample arrow.Recor
 		}
 		seen[key] = true
 		defs[i] = QuoteIdent(n) + " " + types[i]
-		if types[i] == "VARCHAR" {
+		if vals := arrowutil.EnumValues(sc.Field(i)); types[i] == "VARCHAR" && len(vals) > 0 {
+			// A column that declares all its values is stored as an ENUM: compared like VARCHAR, far
+			// cheaper to write; a value outside the list fails the write (and so the atomic replace).
+			quoted := make([]string, len(vals))
+			for j, v := range vals {
+				quoted[j] = QuoteString(v)
+			}
+			defs[i] = QuoteIdent(n) + " ENUM(" + strings.Join(quoted, ", ") + ")"
+			hinted = true
+		} else if types[i] == "VARCHAR" {
 			if h := compressionHint(sample.Column(i)); h != "" {
 				defs[i] += " USING COMPRESSION " + h
 				hinted = true
