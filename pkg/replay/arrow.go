@@ -12,9 +12,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/flowlens/flowlens/pkg/vpc"
@@ -111,9 +113,7 @@ type shard struct {
 	in    chan chunk
 	items []pending // being filled by the reader goroutine
 	sent  uint64    // chunks sent (reader goroutine)
-	sink  uint8     // keeps the prefetching loads
 	done  uint64    // chunks judged (guarded by Reader.mu)
-	flow  Flow
 
 	unexplainedEx, disagrEx []string
 }
@@ -252,6 +252,9 @@ func (r *Reader) Release() {
 		return
 	}
 	r.stop()
+	for _, sh := range r.shards {
+		sh.st.ct.release() // Summary and RuleHits keep working: they read counters only
+	}
 	if r.cur != nil {
 		r.cur.Release()
 		r.cur = nil
@@ -352,26 +355,24 @@ func (r *Reader) work(sh *shard) {
 	// the cache misses of several records overlap.
 	const ahead = 8
 	var keys [2 * ahead]keyed
-	var sink uint8
 	ct := &sh.st.ct
 	for c := range sh.in {
 		rows := c.rows
 		for j := 0; j < min(ahead, len(rows)); j++ {
 			keys[j] = rows[j].f.keyed()
-			sink += ct.peek(keys[j].h)
+			ct.peek(keys[j].h)
 		}
 		for i := range rows {
 			if i%ahead == 0 {
 				for j := i + ahead; j < min(i+2*ahead, len(rows)); j++ {
 					k := &keys[j%(2*ahead)]
 					*k = rows[j].f.keyed()
-					sink += ct.peek(k.h)
+					ct.peek(k.h)
 				}
 			}
 			p := &rows[i]
 			r.judgeItem(sh, c.slots[p.seq-c.head], p, &keys[i%(2*ahead)])
 		}
-		sh.sink = sink
 		r.mu.Lock()
 		sh.done++
 		r.progress.Broadcast()
@@ -385,19 +386,53 @@ func (r *Reader) work(sh *shard) {
 
 // typed columns of one input record
 type batchCols struct {
-	iface, src, dst, pktSrc, pktDst, action, status, flowDir, reject, file *array.String
-	srcPort, dstPort, proto, packets, bytes, start, end, flags, line       intCol
+	iface, src, dst, pktSrc, pktDst, action, status, flowDir, reject strIn
+	srcPort, dstPort, proto, packets, bytes, start, end, flags       intCol
 }
 
-// intCol is an Int32 or Int64 column read through its value slice; nulls is nil when it has none.
+// strIn is a Utf8 input column read through its offsets and data; a NULL reads as "". valid is nil when the
+// column has no NULL (no per-row bitmap test); absent columns read as all NULL.
+type strIn struct {
+	offs  []int32
+	data  string // the values buffer from offs[0]
+	base  int32  // offs[0]
+	valid []byte
+	voff  int // array offset into valid
+}
+
+func strView(rec arrow.Record, i int) strIn {
+	a := strArr(rec, i)
+	if a == nil || a.Len() == 0 {
+		return strIn{}
+	}
+	c := strIn{offs: a.ValueOffsets()}
+	c.base = c.offs[0]
+	if b := a.ValueBytes(); len(b) > 0 {
+		c.data = unsafe.String(&b[0], len(b))
+	}
+	if a.NullN() > 0 {
+		c.valid, c.voff = a.NullBitmapBytes(), a.Data().Offset()
+	}
+	return c
+}
+
+func (c *strIn) get(i int) string {
+	if c.offs == nil || (c.valid != nil && !bitutil.BitIsSet(c.valid, c.voff+i)) {
+		return ""
+	}
+	return c.data[c.offs[i]-c.base : c.offs[i+1]-c.base]
+}
+
+// intCol is an Int32 or Int64 column read through its value slice; valid is nil when it has no NULL.
 type intCol struct {
 	i32   []int32
 	i64   []int64
-	nulls arrow.Array
+	valid []byte
+	voff  int
 }
 
-func (c intCol) get(i int) (int64, bool) {
-	if c.nulls != nil && c.nulls.IsNull(i) {
+func (c *intCol) get(i int) (int64, bool) {
+	if c.valid != nil && !bitutil.BitIsSet(c.valid, c.voff+i) {
 		return 0, false
 	}
 	switch {
@@ -422,17 +457,15 @@ func intArr(rec arrow.Record, i int) intCol {
 		return intCol{}
 	}
 	var c intCol
-	switch a := rec.Column(i).(type) {
+	a := rec.Column(i)
+	switch a := a.(type) {
 	case *array.Int32:
 		c.i32 = a.Int32Values()
-		if a.NullN() > 0 {
-			c.nulls = a
-		}
 	case *array.Int64:
 		c.i64 = a.Int64Values()
-		if a.NullN() > 0 {
-			c.nulls = a
-		}
+	}
+	if a.NullN() > 0 {
+		c.valid, c.voff = a.NullBitmapBytes(), a.Data().Offset()
 	}
 	return c
 }
@@ -466,44 +499,63 @@ func parseAddr(s string, bad *int64) netip.Addr {
 // parseIPv4 is the fast path of netip.ParseAddr for dotted-quad IPv4 text; ok is false for anything else
 // (IPv6, leading zeros, bad text), which the caller hands to netip.ParseAddr.
 func parseIPv4(s string) (netip.Addr, bool) {
-	var b [4]byte
-	field, val, digits := 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 1 && val == 0 {
-				return netip.Addr{}, false
-			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
-				return netip.Addr{}, false
-			}
-		case c == '.' && digits > 0 && field < 3:
-			b[field] = byte(val)
-			field, val, digits = field+1, 0, 0
-		default:
-			return netip.Addr{}, false
-		}
-	}
-	if field != 3 || digits == 0 {
+	a, ok := parseIPv4Bytes(s)
+	if !ok {
 		return netip.Addr{}, false
 	}
-	b[3] = byte(val)
-	return netip.AddrFrom4(b), true
+	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), true
+}
+
+// parseIPv4Bytes is parseIPv4 to the address as a big-endian number: an octet at a time, 1-3 digits with no
+// leading zero, at most 255, separated by single dots.
+func parseIPv4Bytes(s string) (uint32, bool) {
+	if len(s) < 7 || len(s) > 15 {
+		return 0, false
+	}
+	var a uint32
+	i := 0
+	for field := 0; field < 4; field++ {
+		if field > 0 {
+			if i >= len(s) || s[i] != '.' {
+				return 0, false
+			}
+			i++
+		}
+		if i >= len(s) {
+			return 0, false
+		}
+		d := uint32(s[i]) - '0'
+		if d > 9 {
+			return 0, false
+		}
+		i++
+		if d != 0 { // "0" is an octet; "0x" is a leading zero
+			for k := 0; k < 2 && i < len(s); k++ {
+				x := uint32(s[i]) - '0'
+				if x > 9 {
+					break
+				}
+				d = d*10 + x
+				i++
+			}
+			if d > 255 {
+				return 0, false
+			}
+		}
+		a = a<<8 | d
+	}
+	return a, i == len(s)
 }
 
 func (r *Reader) batchCols(rec arrow.Record) batchCols {
 	c := &r.cols
 	return batchCols{
-		iface: strArr(rec, c.iface), src: strArr(rec, c.src), dst: strArr(rec, c.dst),
-		pktSrc: strArr(rec, c.pktSrc), pktDst: strArr(rec, c.pktDst), action: strArr(rec, c.action),
-		status: strArr(rec, c.status), flowDir: strArr(rec, c.flowDir), reject: strArr(rec, c.reject),
-		file:    strArr(rec, c.file),
+		iface: strView(rec, c.iface), src: strView(rec, c.src), dst: strView(rec, c.dst),
+		pktSrc: strView(rec, c.pktSrc), pktDst: strView(rec, c.pktDst), action: strView(rec, c.action),
+		status: strView(rec, c.status), flowDir: strView(rec, c.flowDir), reject: strView(rec, c.reject),
 		srcPort: intArr(rec, c.srcPort), dstPort: intArr(rec, c.dstPort), proto: intArr(rec, c.proto),
 		packets: intArr(rec, c.packets), bytes: intArr(rec, c.bytes), start: intArr(rec, c.start),
-		end: intArr(rec, c.end), flags: intArr(rec, c.flags), line: intArr(rec, c.line),
+		end: intArr(rec, c.end), flags: intArr(rec, c.flags),
 	}
 }
 
@@ -595,44 +647,130 @@ func (r *Reader) add(rec arrow.Record) {
 // reads the engine, so several run at once.
 func (r *Reader) parseRange(cols *batchCols, flows []cflow, lo, hi int) int64 {
 	var bad int64
-	var f Flow
 	e := r.eng
-	lastIface, lastENI := "", int32(-1) // records of one interface often come together
+	// interface_id -> ENI index, direct-mapped on the id's last bytes: records of one batch name few ENIs,
+	// and a hit costs a short string compare instead of a map lookup.
+	var cache [256]struct {
+		id string
+		ei int32
+	}
 	for i := lo; i < hi; i++ {
-		r.parseRow(cols, i, &f, &bad)
-		ei := int32(-1)
-		if f.Status == StatusOK {
-			if f.Interface != "" && f.Interface == lastIface {
-				ei = lastENI
-			} else {
-				ei = e.resolveENI(&f)
-				if f.Interface != "" {
-					lastIface, lastENI = f.Interface, ei
-				}
-			}
-		}
 		c := &flows[i]
-		*c = cflow{
-			start: f.Start, end: f.End, packets: f.Packets, bytes: f.Bytes, eni: ei,
-			srcPort: f.SrcPort, dstPort: f.DstPort, flags: f.TCPFlags, proto: f.Proto,
-			action: f.Action, status: f.Status, bpa: f.BPA,
+		*c = cflow{eni: -1, flags: -1}
+		iface := cols.iface.get(i)
+		var pkt [2][16]byte
+		var pktKind [2]uint8
+		c.srcKind = parseAddrInto(cols.src.get(i), &c.src, &bad)
+		c.dstKind = parseAddrInto(cols.dst.get(i), &c.dst, &bad)
+		if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
+			pktKind[0] = parseAddrInto(cols.pktSrc.get(i), &pkt[0], &bad)
+			pktKind[1] = parseAddrInto(cols.pktDst.get(i), &pkt[1], &bad)
 		}
-		// Direction is resolved here from srcaddr/dstaddr; the worker then only needs the addresses the rules
-		// match (pkt-srcaddr/pkt-dstaddr when present). An undecided direction keeps srcaddr/dstaddr, so that
-		// the worker reaches the same "unknown direction".
-		src, dst := f.Src, f.Dst
-		if ei >= 0 {
-			if c.dir = direction(&f, e.enis[ei].eni); c.dir != 0 {
-				src, dst = orAddr(f.PktSrc, f.Src), orAddr(f.PktDst, f.Dst)
+		v, _ := cols.srcPort.get(i)
+		c.srcPort = uint16(v)
+		v, _ = cols.dstPort.get(i)
+		c.dstPort = uint16(v)
+		v, _ = cols.proto.get(i)
+		c.proto = uint8(v)
+		c.packets, _ = cols.packets.get(i)
+		c.bytes, _ = cols.bytes.get(i)
+		c.start, _ = cols.start.get(i)
+		c.end, _ = cols.end.get(i)
+		if v, ok := cols.flags.get(i); ok {
+			c.flags = int16(v)
+		}
+		switch cols.action.get(i) {
+		case "ACCEPT":
+			c.action = Accept
+		case "REJECT":
+			c.action = Reject
+		}
+		if st := cols.status.get(i); st != "OK" {
+			switch st {
+			case "NODATA":
+				c.status = StatusNoData
+			case "SKIPDATA":
+				c.status = StatusSkipData
 			}
 		}
-		c.src, c.srcKind = encodeAddr(src)
-		c.dst, c.dstKind = encodeAddr(dst)
-		if role, _ := inferRole(&f); role == RoleReply {
+		switch cols.flowDir.get(i) {
+		case "ingress":
+			c.dir = vpc.Ingress
+		case "egress":
+			c.dir = vpc.Egress
+		}
+		c.bpa = cols.reject.get(i) == "BPA"
+		if role, _ := inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort); role == RoleReply {
 			c.tie = 1
+		}
+		if c.status != StatusOK {
+			c.dir = 0
+			continue
+		}
+		// ENI, then direction from srcaddr/dstaddr; the worker then only needs the addresses the rules match
+		// (pkt-srcaddr/pkt-dstaddr when present). An undecided direction keeps srcaddr/dstaddr, so that the
+		// worker reaches the same "unknown direction".
+		ei := int32(-1)
+		if iface != "" {
+			ce := &cache[ifaceSlot(iface)]
+			if ce.id == iface && ce.id != "" {
+				ei = ce.ei
+			} else {
+				if x, ok := e.eniIndex[iface]; ok {
+					ei = x
+				}
+				ce.id, ce.ei = iface, ei
+			}
+		} else {
+			f := Flow{Src: decodeAddr(&c.src, c.srcKind), Dst: decodeAddr(&c.dst, c.dstKind), Direction: c.dir}
+			ei = e.resolveENI(&f)
+		}
+		c.eni = ei
+		if ei < 0 {
+			c.dir = 0
+			continue
+		}
+		if c.dir == 0 {
+			info := &e.enis[ei]
+			switch {
+			case c.dstKind != 0 && info.hasAddr(&c.dst, c.dstKind):
+				c.dir = vpc.Ingress
+			case c.srcKind != 0 && info.hasAddr(&c.src, c.srcKind):
+				c.dir = vpc.Egress
+			}
+		}
+		if c.dir != 0 {
+			if pktKind[0] != 0 {
+				c.src, c.srcKind = pkt[0], pktKind[0]
+			}
+			if pktKind[1] != 0 {
+				c.dst, c.dstKind = pkt[1], pktKind[1]
+			}
 		}
 	}
 	return bad
+}
+
+// ifaceSlot hashes an interface id (eni- and hex digits) to a slot of parseRange's cache.
+func ifaceSlot(s string) uint8 {
+	n := len(s)
+	if n < 3 {
+		return uint8(n)
+	}
+	return s[n-1] ^ s[n-2]<<4 ^ s[n-3]<<2 ^ uint8(n)
+}
+
+// parseAddrInto is parseAddr into the cflow form: b (zero on entry) and the returned kind.
+func parseAddrInto(s string, b *[16]byte, bad *int64) (kind uint8) {
+	if s == "" {
+		return 0
+	}
+	if a, ok := parseIPv4Bytes(s); ok {
+		binary.BigEndian.PutUint32(b[:4], a)
+		return 4
+	}
+	*b, kind = encodeAddr(parseAddr(s, bad))
+	return kind
 }
 
 // keyed returns the row's connection key as judgeAt computes it (the addresses the rules match); not ok for
@@ -685,49 +823,6 @@ func (r *Reader) putBuffers(s *batchSlot) {
 	s.verdicts = nil
 }
 
-func (r *Reader) parseRow(bc *batchCols, i int, f *Flow, bad *int64) {
-	*f = Flow{TCPFlags: -1}
-	f.Interface = str(bc.iface, i)
-	f.Src = parseAddr(str(bc.src, i), bad)
-	f.Dst = parseAddr(str(bc.dst, i), bad)
-	if bc.pktSrc != nil {
-		f.PktSrc = parseAddr(str(bc.pktSrc, i), bad)
-		f.PktDst = parseAddr(str(bc.pktDst, i), bad)
-	}
-	v, _ := bc.srcPort.get(i)
-	f.SrcPort = uint16(v)
-	v, _ = bc.dstPort.get(i)
-	f.DstPort = uint16(v)
-	v, _ = bc.proto.get(i)
-	f.Proto = uint8(v)
-	f.Packets, _ = bc.packets.get(i)
-	f.Bytes, _ = bc.bytes.get(i)
-	f.Start, _ = bc.start.get(i)
-	f.End, _ = bc.end.get(i)
-	if v, ok := bc.flags.get(i); ok {
-		f.TCPFlags = int16(v)
-	}
-	switch str(bc.action, i) {
-	case "ACCEPT":
-		f.Action = Accept
-	case "REJECT":
-		f.Action = Reject
-	}
-	switch str(bc.status, i) {
-	case "NODATA":
-		f.Status = StatusNoData
-	case "SKIPDATA":
-		f.Status = StatusSkipData
-	}
-	switch str(bc.flowDir, i) {
-	case "ingress":
-		f.Direction = vpc.Ingress
-	case "egress":
-		f.Direction = vpc.Egress
-	}
-	f.BPA = str(bc.reject, i) == "BPA"
-}
-
 // release is the reorder buffer's callback: hand the row to its ENI's shard.
 func (r *Reader) release(p *pending, late bool) {
 	k := 0
@@ -766,8 +861,9 @@ func (r *Reader) allReleased(s *batchSlot) {
 // judgeItem parses a row from its retained record, judges it and stores the verdict (worker goroutine).
 func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, kd *keyed) {
 	row := int(p.row)
-	p.f.flow(&sh.flow)
-	v := r.eng.judgeAt(sh.st, &sh.flow, p.f.eni, kd)
+	var f Flow // on the stack: rebuilding it costs no write barriers
+	p.f.flow(&f)
+	v := r.eng.judgeAt(sh.st, &f, p.f.eni, kd)
 	if p.f.late {
 		sh.st.late++
 	}
@@ -787,7 +883,8 @@ func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, kd *keyed) {
 // where renders a row's origin as source_file:source_line (or the row number in the stream's record).
 func (r *Reader) where(s *batchSlot, row int) string {
 	file := str(strArr(s.rec, r.cols.file), row)
-	line, ok := intArr(s.rec, r.cols.line).get(row)
+	lines := intArr(s.rec, r.cols.line)
+	line, ok := lines.get(row)
 	if file == "" && !ok {
 		return "row " + strconv.Itoa(row)
 	}

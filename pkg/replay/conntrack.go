@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
@@ -96,6 +97,7 @@ type connEntry struct {
 	last               int64  // last activity: the latest record end (Unix s) that touched the connection
 	packets            uint32 // packets of all records on the connection, saturating (UDP stream detection)
 	timeout            int32  // idle timeout in seconds, from protocol, state and the ENI's configuration
+	hash               uint32 // high 32 bits of the key's hash: the home slot, without rehashing the key
 	proto              uint8
 	state              tcpState
 	flags              uint8
@@ -110,14 +112,18 @@ func (e *connEntry) initA() bool { return e.flags&entInitA != 0 }
 
 // table is a bounded connection-tracking table shared by the ENIs of one replay: open addressing with linear
 // probing over a power-of-two array of entries, kept at most 3/4 full, deletion by backward shift (no
-// tombstones). At the bound (max entries), inserting evicts by a clock sweep (second chance): the hand skips
+// tombstones). An entry's home slot is the top bits of its hash (kept in the entry), so the home order does
+// not change when the table doubles: growing reads the old array and writes the new one nearly sequentially,
+// without rehashing a key. At the bound (max entries), inserting evicts by a clock sweep (second chance): the hand skips
 // and clears entries touched since it last passed, and takes the first that was not; an expired one is
 // reclaimed (counted in expired), a live one is counted in evicted; a reply to an evicted connection is then
 // judged as if no request was seen. The table grows by doubling up to the size the bound needs, so memory
 // follows the number of connections, not the input.
 type table struct {
 	slots []connEntry
+	mem   *slotMem // owns slots when they are off the Go heap (see allocSlots)
 	mask  uint64
+	shift uint8 // home slot of hash h: h >> shift (64 - log2 len(slots))
 	n     int
 	grow  int // n at which to double (3/4 of len(slots))
 	hand  uint64
@@ -156,11 +162,17 @@ type keyed struct {
 	ok     bool // set: k, h and srcIsA are those of the record (see cflow.keyed)
 }
 
+// home is the slot where a key of hash h starts its probe run.
+func (t *table) home(h uint64) uint64 { return h >> t.shift }
+
+// entryHome is home for an entry's stored hash (the hash's high 32 bits; tables stay below 2^32 slots).
+func (t *table) entryHome(e *connEntry) uint64 { return uint64(e.hash) >> (t.shift - 32) }
+
 func (t *table) find(k *connKey, h uint64) int32 {
 	if t.n == 0 {
 		return -1
 	}
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
+	for i := t.home(h); ; i = (i + 1) & t.mask {
 		e := &t.slots[i]
 		if e.flags&entUsed == 0 {
 			return -1
@@ -171,13 +183,12 @@ func (t *table) find(k *connKey, h uint64) int32 {
 	}
 }
 
-// peek loads the home slot of k and returns a byte of it: the worker calls it for the rows it will judge next,
-// so that their cache misses overlap instead of stalling one record at a time (a software prefetch).
-func (t *table) peek(h uint64) uint8 {
-	if t.slots == nil {
-		return 0
+// peek prefetches the home slot of k: the worker calls it for the rows it will judge next, so that their
+// cache misses overlap instead of stalling one record at a time.
+func (t *table) peek(h uint64) {
+	if t.slots != nil {
+		prefetch(unsafe.Pointer(&t.slots[t.home(h)]))
 	}
-	return t.slots[h&t.mask].flags
 }
 
 func (t *table) live(i int32, now int64) bool {
@@ -202,7 +213,7 @@ func (t *table) remove(i int32) {
 				t.n--
 				return
 			}
-			home := e.keyHash() & t.mask
+			home := t.entryHome(e)
 			// e may fill the hole at j unless its home lies cyclically in (j, k].
 			if (k > j && (home <= j || home > k)) || (k < j && home <= j && home > k) {
 				t.slots[j] = *e
@@ -211,11 +222,6 @@ func (t *table) remove(i int32) {
 			}
 		}
 	}
-}
-
-func (e *connEntry) keyHash() uint64 {
-	k := connKey{aHi: e.aHi, aLo: e.aLo, bHi: e.bHi, bLo: e.bLo, meta: e.meta, proto: e.proto}
-	return k.hash()
 }
 
 // evictOne frees one slot by the clock sweep; now is the current record time, for the accounting.
@@ -240,21 +246,32 @@ func (t *table) evictOne(now int64) {
 	}
 }
 
+// resize moves the entries to a new array of size slots. Homes keep their order, so walking the old array
+// in order writes the new one nearly sequentially (an entry whose probe run wrapped past the end is met
+// first, at the start of the old array, and placed near the end of the new one: still a valid table).
 func (t *table) resize(size int) {
-	old := t.slots
-	t.slots = make([]connEntry, size)
+	old, oldMem := t.slots, t.mem
+	t.slots, t.mem = allocSlots(size)
 	t.mask = uint64(size - 1)
+	t.shift = uint8(64 - bits.TrailingZeros64(uint64(size)))
 	t.grow = size / 4 * 3
 	t.hand = 0
 	for i := range old {
 		if e := &old[i]; e.flags&entUsed != 0 {
-			j := e.keyHash() & t.mask
+			j := t.entryHome(e)
 			for t.slots[j].flags&entUsed != 0 {
 				j = (j + 1) & t.mask
 			}
 			t.slots[j] = *e
 		}
 	}
+	oldMem.free()
+}
+
+// release frees the slots now (the table is empty and unusable until it grows again).
+func (t *table) release() {
+	t.mem.free()
+	t.slots, t.mem, t.n, t.grow, t.mask = nil, nil, 0, 0, 0
 }
 
 // insert adds k (not present) and returns its slot, valid until the next insert or remove; now is the
@@ -275,11 +292,12 @@ func (t *table) insert(k *connKey, h uint64, now int64) int32 {
 		}
 		t.resize(size)
 	}
-	i := h & t.mask
+	i := t.home(h)
 	for t.slots[i].flags&entUsed != 0 {
 		i = (i + 1) & t.mask
 	}
-	t.slots[i] = connEntry{aHi: k.aHi, aLo: k.aLo, bHi: k.bHi, bLo: k.bLo, meta: k.meta, proto: k.proto, flags: entUsed}
+	t.slots[i] = connEntry{aHi: k.aHi, aLo: k.aLo, bHi: k.bHi, bLo: k.bLo, meta: k.meta, proto: k.proto, flags: entUsed,
+		hash: uint32(h >> 32)}
 	t.n++
 	if t.n > t.peak {
 		t.peak = t.n

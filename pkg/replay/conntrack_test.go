@@ -3,6 +3,7 @@ package replay
 import (
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // TestTableAgainstMap checks the open-addressing table against a Go map through random inserts, lookups and
@@ -56,5 +57,12 @@ func TestTableAgainstMap(t *testing.T) {
 		if max > 0 && max < 50000 && tb.evicted+tb.expired == 0 {
 			t.Errorf("max %d: no evictions", max)
 		}
+	}
+}
+
+// TestConnEntrySize: a table slot is one cache line.
+func TestConnEntrySize(t *testing.T) {
+	if s := unsafe.Sizeof(connEntry{}); s != 64 {
+		t.Errorf("connEntry is %d bytes, want 64", s)
 	}
 }

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/binary"
 	"math"
 	"net/netip"
 	"runtime"
@@ -37,7 +38,8 @@ type Config struct {
 	// MaxTracked bounds the connection-tracking table (all ENIs together). At the bound a connection not
 	// touched recently is evicted (a clock sweep approximating least recently used; an idled-out one first
 	// when the sweep meets it) and counted (Summary.ConntrackEvictions). The table holds 64 bytes per slot and
-	// is kept at most 3/4 full, so at the bound it takes 85-170 bytes per MaxTracked entry.
+	// is kept at most 3/4 full, so at the bound it takes 85-170 bytes per MaxTracked entry. On Linux, tables of
+	// 2 MiB and more are mapped outside the Go heap, with transparent huge pages where the system allows them.
 	MaxTracked int
 	// ReorderWindow is how far back in record time (start) records may arrive and still be judged in order.
 	// Zero: DefaultReorderWindow; negative: no reordering (arrival order).
@@ -84,6 +86,8 @@ func (c Config) withDefaults() Config {
 type eniInfo struct {
 	eni     *vpc.ENI
 	cidrs   []netip.Prefix // the ENI's subnet CIDRs: peers inside them never meet the NACL
+	addrs4  []uint32       // the ENI's private IPv4 addresses (eni.Addrs), big-endian numbers
+	nets4   [][2]uint32    // the IPv4 cidrs as (network, mask), big-endian numbers
 	nacl    *vpc.NACL
 	groups  string // comma-separated sg- ids (verdict_resource)
 	tcpEst  int32  // idle timeouts in seconds, ENI configuration or AWS default
@@ -94,6 +98,9 @@ type eniInfo struct {
 	// Engine.naclEntries (-1: not indexed); sgIdx[0/1][j] is the index of eni.Ingress[j]/Egress[j] in sgRules.
 	naclBase [2]int32
 	sgIdx    [2][]int32
+
+	// output text (see Reader.build): the NACL's id ("" without one), groups, the VPC id
+	naclIDText, groupsText, vpcText ostr
 }
 
 // Engine is the compiled, read-only policy: a *vpc.Model plus indexes. It is safe for concurrent use by
@@ -110,6 +117,9 @@ type Engine struct {
 	naclIndex   map[*vpc.NACLEntry]int32
 	sgRules     []*vpc.SGRule
 	sgIndex     map[*vpc.SGRule]int32
+
+	// output text per rule-hit index: the NACL entries' rule numbers, the SG rules' ids
+	naclRuleText, sgRuleText []ostr
 
 	halfOpen, closing, icmp int32 // seconds
 }
@@ -145,8 +155,24 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 			udp:     secsOr(eni.Timeouts.UDP, DefaultUDPTimeout),
 			udpStrm: secsOr(eni.Timeouts.UDPStream, DefaultUDPStreamTimeout),
 		}
+		for _, a := range eni.Addrs {
+			if a.Is4() {
+				b := a.As4()
+				info.addrs4 = append(info.addrs4, binary.BigEndian.Uint32(b[:]))
+			}
+		}
 		if eni.Subnet != nil {
 			info.cidrs = eni.Subnet.CIDRs
+			for _, p := range info.cidrs {
+				if p.Addr().Is4() {
+					b := p.Masked().Addr().As4()
+					mask := uint32(0)
+					if p.Bits() > 0 {
+						mask = ^uint32(0) << (32 - p.Bits())
+					}
+					info.nets4 = append(info.nets4, [2]uint32{binary.BigEndian.Uint32(b[:]), mask})
+				}
+			}
 			info.nacl = eni.Subnet.NACL
 		}
 		e.eniIndex[id] = int32(len(e.enis))
@@ -205,6 +231,18 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 		if b, ok := naclBase[info.nacl]; ok {
 			info.naclBase = b
 		}
+		if info.nacl != nil {
+			info.naclIDText = newOstr(info.nacl.ID)
+		}
+		info.groupsText, info.vpcText = newOstr(info.groups), newOstr(info.eni.VpcID)
+	}
+	e.naclRuleText = make([]ostr, len(e.naclEntries))
+	for i, n := range e.naclEntries {
+		e.naclRuleText[i] = newOstr(ruleText(n.entry))
+	}
+	e.sgRuleText = make([]ostr, len(e.sgRules))
+	for i, r := range e.sgRules {
+		e.sgRuleText[i] = newOstr(r.ID)
 	}
 	return e
 }
@@ -307,16 +345,21 @@ func portRank(p uint16) int {
 // the port classes (the lower class is the service), else the record is the first seen of its conversation
 // and so taken as the request.
 func inferRole(f *Flow) (Role, Inference) {
-	if f.Proto == 6 && f.TCPFlags >= 0 {
-		if f.TCPFlags&flagSYNACK == flagSYNACK {
+	return inferRoleOf(f.Proto, f.TCPFlags, f.SrcPort, f.DstPort)
+}
+
+// inferRoleOf is inferRole from the fields it reads.
+func inferRoleOf(proto uint8, flags int16, srcPort, dstPort uint16) (Role, Inference) {
+	if proto == 6 && flags >= 0 {
+		if flags&flagSYNACK == flagSYNACK {
 			return RoleReply, InferTCPFlags
 		}
-		if f.TCPFlags&flagSYN != 0 {
+		if flags&flagSYN != 0 {
 			return RoleRequest, InferTCPFlags
 		}
 	}
-	if f.Proto == 6 || f.Proto == 17 {
-		rs, rd := portRank(f.SrcPort), portRank(f.DstPort)
+	if proto == 6 || proto == 17 {
+		rs, rd := portRank(srcPort), portRank(dstPort)
 		if rd < rs {
 			return RoleRequest, InferPorts
 		}
@@ -372,7 +415,31 @@ func direction(f *Flow, eni *vpc.ENI) vpc.Direction {
 	return 0
 }
 
+// hasAddr is eni.HasAddr for an address in the cflow form (kind 4 or 6).
+func (info *eniInfo) hasAddr(b *[16]byte, kind uint8) bool {
+	if kind == 4 {
+		a := binary.BigEndian.Uint32(b[:4])
+		for _, x := range info.addrs4 {
+			if x == a {
+				return true
+			}
+		}
+		return false
+	}
+	return info.eni.HasAddr(decodeAddr(b, kind))
+}
+
 func (info *eniInfo) inSubnet(a netip.Addr) bool {
+	if a.Is4() {
+		b := a.As4()
+		x := binary.BigEndian.Uint32(b[:])
+		for _, n := range info.nets4 {
+			if x&n[1] == n[0] {
+				return true
+			}
+		}
+		return false
+	}
 	for _, p := range info.cidrs {
 		if p.Contains(a) {
 			return true
