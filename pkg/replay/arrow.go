@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/arrowutil"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -40,20 +41,22 @@ const (
 	ColInitiator       = "initiator"        // how flow_role was decided: conntrack | tcp-flags | ports | order
 )
 
+// verdictFields are the output columns. Those with a closed set of values declare it (arrowutil.EnumField),
+// so a sink may store them as enumerations.
 var verdictFields = []arrow.Field{
-	{Name: ColDirection, Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: ColModelAction, Type: arrow.BinaryTypes.String, Nullable: true},
+	arrowutil.EnumField(ColDirection, "ingress", "egress"),
+	arrowutil.EnumField(ColModelAction, "ACCEPT", "REJECT"),
 	{Name: ColModelAgrees, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-	{Name: ColVerdictLayer, Type: arrow.BinaryTypes.String, Nullable: true},
+	arrowutil.EnumField(ColVerdictLayer, layerNames[1:]...),
 	{Name: ColVerdictRule, Type: arrow.BinaryTypes.String, Nullable: true},
 	{Name: ColVerdictResource, Type: arrow.BinaryTypes.String, Nullable: true},
 	{Name: ColVerdictAlso, Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: ColVerdictCause, Type: arrow.BinaryTypes.String, Nullable: true},
+	arrowutil.EnumField(ColVerdictCause, causeNames[1:]...),
 	{Name: ColNACLID, Type: arrow.BinaryTypes.String, Nullable: true},
 	{Name: ColNACLRule, Type: arrow.BinaryTypes.String, Nullable: true},
 	{Name: ColSGRule, Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: ColFlowRole, Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: ColInitiator, Type: arrow.BinaryTypes.String, Nullable: true},
+	arrowutil.EnumField(ColFlowRole, RoleRequest.String(), RoleReply.String()),
+	arrowutil.EnumField(ColInitiator, inferenceNames[1:]...),
 }
 
 // input column indices (-1: absent, read as NULL)
