@@ -29,8 +29,10 @@ const (
 const (
 	DefaultMaxTracked    = 1 << 20
 	DefaultReorderWindow = 10 * time.Minute
-	DefaultMaxBuffered   = 1 << 20
-	DefaultMaxExamples   = 20
+	// DefaultMaxBuffered keeps peak memory of a replay well under 1 GB: a buffered record costs about 550 bytes
+	// (its parsed row plus its share of the input and output batches held until the batch is judged).
+	DefaultMaxBuffered = 1 << 19
+	DefaultMaxExamples = 20
 )
 
 // Config tunes one replay. The zero value means every default.
