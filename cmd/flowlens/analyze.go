@@ -96,6 +96,9 @@ func analyzeCommand() *command {
 			case cfg.db == "":
 				return usageErrorf("--db must name a file")
 			}
+			if err := checkOutputDir("--db", cfg.db); err != nil {
+				return err
+			}
 			admit, err := parseAdmit(cfg.admit)
 			if err != nil {
 				return err

@@ -152,3 +152,16 @@ func TestExplain(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+func TestOutputDirMissing(t *testing.T) {
+	for _, args := range [][]string{
+		{"analyze", "--topology", shop + "topology", "--db", "no/such/dir/x.duckdb", shop + "flowlogs"},
+		{"ingest", "--db", "no/such/dir/x.duckdb", shop + "flowlogs"},
+		{"ingest", "--parquet", "no/such/dir/x.parquet", shop + "flowlogs"},
+	} {
+		status, _, errOut := runCLI(t, "", args...)
+		if status != exitUsage || !strings.Contains(errOut, "no/such/dir does not exist") {
+			t.Errorf("%v: status %d, stderr %q", args, status, errOut)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -52,6 +54,12 @@ func ingestCommand() *command {
 			if cfg.output != "table" && cfg.output != "json" {
 				return usageErrorf("-o %q: want table or json", cfg.output)
 			}
+			if err := checkOutputDir("--db", cfg.db); err != nil {
+				return err
+			}
+			if err := checkOutputDir("--parquet", cfg.parquet); err != nil {
+				return err
+			}
 			return runIngest(ctx, env, cfg)
 		},
 	}
@@ -85,6 +93,18 @@ func runIngest(ctx context.Context, env *cmdEnv, cfg ingestConfig) error {
 	}
 	if cfg.strict && (st.BadLines > 0 || len(st.FileErrors) > 0) {
 		return findingsErrorf("--strict: %d bad lines, %d files stopped early", st.BadLines, len(st.FileErrors))
+	}
+	return nil
+}
+
+// checkOutputDir fails early, naming the flag, when an output file's directory does not exist.
+func checkOutputDir(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageErrorf("%s %s: directory %s does not exist", flag, path, dir)
 	}
 	return nil
 }
