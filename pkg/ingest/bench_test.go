@@ -60,7 +60,7 @@ func BenchmarkParseChunk(b *testing.B) {
 	f, _ := ParseLogFormat(DefaultLogFormat)
 	sb := newSchemaBuilder()
 	sb.add(f)
-	out := sb.build()
+	out := sb.build(nil)
 	l := out.layoutFor(f, nil)
 	r := &Reader{out: out, opts: Options{MaxErrorsKept: 10}}
 	lp := newLineParser(l)

@@ -132,7 +132,8 @@ type outSchema struct {
 	index  map[string]int
 }
 
-func (b *schemaBuilder) build() *outSchema {
+// build returns the output schema; files are the run's inputs, the complete value set of source_file.
+func (b *schemaBuilder) build(files []string) *outSchema {
 	var fields []arrow.Field
 	o := &outSchema{index: map[string]int{}}
 	for i, ok := range b.known {
@@ -153,8 +154,13 @@ func (b *schemaBuilder) build() *outSchema {
 		fields = append(fields, arrow.Field{Name: columnName(u), Type: arrow.BinaryTypes.String, Nullable: true})
 		o.kinds = append(o.kinds, kindString)
 	}
+	sourceFile := arrow.Field{Name: ColSourceFile, Type: arrow.BinaryTypes.String}
+	if len(files) > 0 {
+		sourceFile = arrowutil.EnumField(ColSourceFile, files...)
+		sourceFile.Nullable = false
+	}
 	fields = append(fields,
-		arrow.Field{Name: ColSourceFile, Type: arrow.BinaryTypes.String},
+		sourceFile,
 		arrow.Field{Name: ColSourceLine, Type: arrow.PrimitiveTypes.Int64},
 	)
 	o.schema = arrow.NewSchema(fields, nil)

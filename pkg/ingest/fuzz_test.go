@@ -25,7 +25,7 @@ func FuzzParseLine(f *testing.F) {
 		for _, format := range []Format{def, all} {
 			sb := newSchemaBuilder()
 			sb.add(format)
-			out := sb.build()
+			out := sb.build(nil)
 			l := out.layoutFor(format, nil)
 			lp := newLineParser(l)
 			b := newBatch(out, l, "fuzz", 4, 64, nil)

@@ -146,7 +146,11 @@ func NewReader(ctx context.Context, paths []string, opts Options) (*Reader, erro
 		sb.add(in.format)
 		r.inputs = append(r.inputs, in)
 	}
-	r.out = sb.build()
+	files := make([]string, len(r.inputs))
+	for i, in := range r.inputs {
+		files[i] = in.path
+	}
+	r.out = sb.build(files)
 	r.refs.Store(1)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.jobs = make(chan *fileJob, opts.ParallelFiles)
