@@ -226,16 +226,19 @@ func (b *batch) record(mem memory.Allocator) arrow.Record {
 	return rec
 }
 
-// repeatedString is a string array holding s n times.
+// SourceFileType is the Arrow type of source_file: a dictionary (one entry per batch, every index 0), so a
+// path is stored once per batch rather than once per row.
+var SourceFileType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+
+// repeatedString is a dictionary-encoded string array holding s n times.
 func repeatedString(s string, n int) arrow.Array {
-	offs := make([]int32, n+1)
-	data := make([]byte, 0, len(s)*n)
-	for i := 1; i <= n; i++ {
-		data = append(data, s...)
-		offs[i] = int32(len(data))
-	}
-	d := array.NewData(arrow.BinaryTypes.String, n,
-		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offs)), memory.NewBufferBytes(data)}, nil, 0, 0)
+	dict := array.NewStringData(array.NewData(arrow.BinaryTypes.String, 1,
+		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes([]int32{0, int32(len(s))})),
+			memory.NewBufferBytes([]byte(s))}, nil, 0, 0))
+	defer dict.Release()
+	d := array.NewData(SourceFileType, n,
+		[]*memory.Buffer{nil, memory.NewBufferBytes(make([]byte, 4*n))}, nil, 0, 0)
 	defer d.Release()
-	return array.NewStringData(d)
+	d.SetDictionary(dict.Data())
+	return array.NewDictionaryData(d)
 }

@@ -154,10 +154,10 @@ func (b *schemaBuilder) build(files []string) *outSchema {
 		fields = append(fields, arrow.Field{Name: columnName(u), Type: arrow.BinaryTypes.String, Nullable: true})
 		o.kinds = append(o.kinds, kindString)
 	}
-	sourceFile := arrow.Field{Name: ColSourceFile, Type: arrow.BinaryTypes.String}
+	sourceFile := arrow.Field{Name: ColSourceFile, Type: SourceFileType}
 	if len(files) > 0 {
 		sourceFile = arrowutil.EnumField(ColSourceFile, files...)
-		sourceFile.Nullable = false
+		sourceFile.Type, sourceFile.Nullable = SourceFileType, false
 	}
 	fields = append(fields,
 		sourceFile,
@@ -169,15 +169,22 @@ func (b *schemaBuilder) build(files []string) *outSchema {
 
 // layout maps the token positions of one input's lines to output columns.
 type layout struct {
-	cols   []int  // token position -> output column
-	kinds  []kind // token position -> parse kind
-	names  []string
-	header []byte // the input's header line, to recognise a repeated header mid-file
+	actionTok, statusTok int    // token positions of action and log-status, -1 when absent
+	cols                 []int  // token position -> output column
+	kinds                []kind // token position -> parse kind
+	names                []string
+	header               []byte // the input's header line, to recognise a repeated header mid-file
 }
 
 func (o *outSchema) layoutFor(f Format, header []byte) *layout {
-	l := &layout{cols: make([]int, len(f)), kinds: make([]kind, len(f)), names: f, header: header}
+	l := &layout{cols: make([]int, len(f)), kinds: make([]kind, len(f)), names: f, header: header, actionTok: -1, statusTok: -1}
 	for i, name := range f {
+		switch name {
+		case "action":
+			l.actionTok = i
+		case "log-status":
+			l.statusTok = i
+		}
 		c := o.index[name]
 		l.cols[i] = c
 		l.kinds[i] = o.kinds[c]

@@ -143,7 +143,7 @@ func TestSchema(t *testing.T) {
 	got := schemaNames(t, []string{"testdata/examples.log"}, Options{})
 	want := []string{"version:int32", "account_id:utf8", "interface_id:utf8", "srcaddr:utf8", "dstaddr:utf8",
 		"srcport:int32", "dstport:int32", "protocol:int32", "packets:int64", "bytes:int64", "start:int64",
-		"end:int64", "action:utf8", "log_status:utf8", "source_file:utf8", "source_line:int64"}
+		"end:int64", "action:utf8", "log_status:utf8", "source_file:dictionary<values=utf8, indices=int32, ordered=false>", "source_line:int64"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -151,7 +151,7 @@ func TestSchema(t *testing.T) {
 	want = []string{"version:int32", "interface_id:utf8", "srcaddr:utf8", "dstaddr:utf8", "srcport:int32",
 		"dstport:int32", "protocol:int32", "start:int64", "end:int64", "action:utf8", "vpc_id:utf8", "subnet_id:utf8",
 		"instance_id:utf8", "tcp_flags:int32", "type:utf8", "pkt_srcaddr:utf8", "pkt_dstaddr:utf8",
-		"future_field:utf8", "source_file:utf8", "source_line:int64"}
+		"future_field:utf8", "source_file:dictionary<values=utf8, indices=int32, ordered=false>", "source_line:int64"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -478,5 +478,19 @@ func TestRollback(t *testing.T) {
 		if c.Len() != 4 {
 			t.Errorf("column %d has %d rows", i, c.Len())
 		}
+	}
+}
+
+func TestSummaryCounts(t *testing.T) {
+	_, st, _ := readAll(t, []string{"testdata/examples.log", "testdata/malformed.log", "testdata/custom_v3.log"}, Options{ChunkBytes: 200})
+	want := Stats{
+		ByAction:    map[string]int64{"ACCEPT": 4 + 4 + 3, "REJECT": 2 + 1, "null": 2},
+		ByLogStatus: map[string]int64{"OK": 6 + 5, "NODATA": 1, "SKIPDATA": 1, "null": 3}, // custom_v3 has no log-status
+		ByVersion:   map[string]int64{"2": 13, "3": 3},
+		Interfaces:  3,
+	}
+	got := Stats{ByAction: st.ByAction, ByLogStatus: st.ByLogStatus, ByVersion: st.ByVersion, Interfaces: st.Interfaces}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

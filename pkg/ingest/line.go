@@ -63,6 +63,10 @@ type lineParser struct {
 	toks [][2]int32 // token start, end offsets in the line
 	hint []int      // string bytes per output column in the last batch, to size the next one
 	rows int        // rows in the last batch
+	// Counts of the committed lines' action (ACCEPT, REJECT, NULL) and log-status (OK, NODATA, SKIPDATA,
+	// NULL), taken from the first byte of the validated token; drained into the run's tally per chunk.
+	actions  [3]int64
+	statuses [4]int64
 }
 
 func newLineParser(l *layout) *lineParser {
@@ -145,6 +149,28 @@ func (p *lineParser) parse(b *batch, line []byte, lineNo int64) (Reason, int) {
 		}
 		if c.offs != nil {
 			c.putString(row, tok)
+		}
+	}
+	if i := p.l.actionTok; i >= 0 {
+		switch line[toks[i][0]] {
+		case 'A':
+			p.actions[0]++
+		case 'R':
+			p.actions[1]++
+		default:
+			p.actions[2]++
+		}
+	}
+	if i := p.l.statusTok; i >= 0 {
+		switch line[toks[i][0]] {
+		case 'O':
+			p.statuses[0]++
+		case 'N':
+			p.statuses[1]++
+		case 'S':
+			p.statuses[2]++
+		default:
+			p.statuses[3]++
 		}
 	}
 	b.lines = append(b.lines, lineNo)

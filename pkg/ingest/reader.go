@@ -384,6 +384,7 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	t.records += int64(b.rows)
 	r.records.Add(int64(b.rows))
 	t.tallyBatch(b)
+	t.drainParser(lp, b.rows)
 	lp.remember(b)
 	if b.rows == 0 {
 		return nil
@@ -410,8 +411,6 @@ func (t *tally) tallyBatch(b *batch) {
 	} else {
 		t.byVersion[-1] += int64(n)
 	}
-	countStrings(b, idx, "action", t.byAction)
-	countStrings(b, idx, "log-status", t.byStatus)
 	if c, ok := idx["interface-id"]; ok && b.covered[c] {
 		col := &b.cols[c]
 		var last []byte
@@ -446,45 +445,26 @@ func (t *tally) tallyBatch(b *batch) {
 	}
 }
 
-// countStrings counts a low-cardinality string column's values ("null" for NULL) into m, through a small
-// local table so the map is touched once per distinct value and batch.
-func countStrings(b *batch, idx map[string]int, name string, m map[string]int64) {
-	c, ok := idx[name]
-	if !ok || !b.covered[c] {
-		m["null"] += int64(b.rows)
-		return
+// drainParser moves the parser's action and log-status counts into the tally (all NULL when the input has
+// no such column).
+func (t *tally) drainParser(lp *lineParser, rows int) {
+	if lp.l.actionTok < 0 {
+		t.byAction["null"] += int64(rows)
 	}
-	col := &b.cols[c]
-	var keys [8]string
-	var counts [8]int64
-	nk := 0
-	var nulls int64
-	for i := 0; i < b.rows; i++ {
-		if col.isNull(i) {
-			nulls++
-			continue
+	for i, name := range [...]string{"ACCEPT", "REJECT", "null"} {
+		if n := lp.actions[i]; n > 0 {
+			t.byAction[name] += n
 		}
-		s := bstr(col.stringAt(i))
-		k := 0
-		for k < nk && keys[k] != s {
-			k++
+	}
+	if lp.l.statusTok < 0 {
+		t.byStatus["null"] += int64(rows)
+	}
+	for i, name := range [...]string{"OK", "NODATA", "SKIPDATA", "null"} {
+		if n := lp.statuses[i]; n > 0 {
+			t.byStatus[name] += n
 		}
-		if k == nk {
-			if nk == len(keys) {
-				m[s]++ // more distinct values than the table holds
-				continue
-			}
-			keys[k] = string(col.stringAt(i))
-			nk++
-		}
-		counts[k]++
 	}
-	for k := 0; k < nk; k++ {
-		m[keys[k]] += counts[k]
-	}
-	if nulls > 0 {
-		m["null"] += nulls
-	}
+	lp.actions, lp.statuses = [3]int64{}, [4]int64{}
 }
 
 func bitSet(bm []byte, i int) bool { return i>>3 < len(bm) && bm[i>>3]&(1<<(i&7)) != 0 }

@@ -218,6 +218,7 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 		t := sc.Field(idx[0]).Type.ID()
 		switch {
 		case want == arrow.STRING && t == arrow.STRING:
+		case name == "source_file" && t == arrow.DICTIONARY: // pkg/ingest's encoding; read only for examples
 		case want == arrow.INT64 && (t == arrow.INT32 || t == arrow.INT64):
 		default:
 			return -1, fmt.Errorf("replay: column %q has type %s, want %s", name, sc.Field(idx[0]).Type, want)
@@ -929,7 +930,12 @@ func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, kd *keyed) {
 
 // where renders a row's origin as source_file:source_line (or the row number in the stream's record).
 func (r *Reader) where(s *batchSlot, row int) string {
-	file := str(strArr(s.rec, r.cols.file), row)
+	var file string
+	if r.cols.file >= 0 {
+		if c := s.rec.Column(r.cols.file); c.IsValid(row) {
+			file = c.ValueStr(row) // Utf8 or dictionary-encoded
+		}
+	}
 	lines := intArr(s.rec, r.cols.line)
 	line, ok := lines.get(row)
 	if file == "" && !ok {
