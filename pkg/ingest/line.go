@@ -289,23 +289,21 @@ func printableASCII(b []byte) bool {
 	return true
 }
 
-// parseUint parses a non-negative decimal no greater than max.
+// parseUint parses a non-negative decimal no greater than max. Nineteen digits cannot overflow a uint64, so
+// the loop only checks digits; the range is checked once at the end.
 func parseUint(b []byte, max int64) (int64, bool) {
 	if len(b) == 0 || len(b) > 19 {
 		return 0, false
 	}
-	var v int64
+	var v uint64
 	for _, c := range b {
-		d := c - '0'
+		d := uint64(c) - '0'
 		if d > 9 {
 			return 0, false
 		}
-		v = v*10 + int64(d)
-		if v < 0 {
-			return 0, false
-		}
+		v = v*10 + d
 	}
-	return v, v <= max
+	return int64(v), v <= uint64(max)
 }
 
 // validAddr reports whether b is an IPv4 or IPv6 address (no zone). Dotted-quad IPv4, what almost every
