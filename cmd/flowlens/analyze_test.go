@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -150,7 +149,6 @@ func TestExplain(t *testing.T) {
 	if status, _, _ := runCLI(t, "", "explain", "--db", db, "--addr", "not-an-ip"); status != exitUsage {
 		t.Errorf("bad --addr: status %d", status)
 	}
-	_ = context.Background
 }
 
 func TestOutputDirMissing(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 // only integers and bytes (no slice headers, hence no GC write barriers) and grows rarely. The validity
 // bitmap exists only once a NULL has been seen: until then every row is valid, the common case.
 type colBuf struct {
-	kind  kind
 	i32   []int32
 	i64   []int64
 	offs  []int32 // string offsets: offs[row+1] ends row's value
@@ -23,7 +22,7 @@ type colBuf struct {
 }
 
 func (c *colBuf) reset(kind kind, capRows, capBytes int) {
-	*c = colBuf{kind: kind}
+	*c = colBuf{}
 	switch kind.arrowType().ID() {
 	case arrow.INT32:
 		c.i32 = make([]int32, capRows)
@@ -138,7 +137,7 @@ func (c *colBuf) truncate(row int) {
 	}
 }
 
-// int64At and stringAt read back a stored value (for the run's tallies).
+// isNull and stringAt read back a stored value (for the run's tallies).
 func (c *colBuf) isNull(row int) bool { return c.valid != nil && !bitSet(c.valid, row) }
 
 func (c *colBuf) stringAt(row int) []byte { return c.data[c.offs[row]:c.offs[row+1]] }

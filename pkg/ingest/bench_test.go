@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"math/rand"
 	"os"
@@ -57,13 +56,8 @@ const benchHeader = "version account-id interface-id srcaddr dstaddr srcport dst
 // BenchmarkParseChunk measures one worker turning a 2 MiB chunk into an Arrow record.
 func BenchmarkParseChunk(b *testing.B) {
 	data := synthLines(20000, 1)
-	f, _ := ParseLogFormat(DefaultLogFormat)
-	sb := newSchemaBuilder()
-	sb.add(f)
-	out := sb.build(nil)
-	l := out.layoutFor(f, nil)
+	out, l, lp := parserFor(defaultFormat())
 	r := &Reader{out: out, opts: Options{MaxErrorsKept: 10}}
-	lp := newLineParser(l)
 	job := &fileJob{in: &input{path: "bench.log"}, layout: l}
 	t := newTally()
 	b.SetBytes(int64(len(data)))
@@ -101,5 +95,3 @@ func BenchmarkReader(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 }
-
-var _ = bytes.MinRead

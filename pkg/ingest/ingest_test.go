@@ -421,12 +421,7 @@ func TestEarlyRelease(t *testing.T) {
 }
 
 func TestNoAllocsPerLine(t *testing.T) {
-	f, _ := ParseLogFormat(DefaultLogFormat)
-	sb := newSchemaBuilder()
-	sb.add(f)
-	out := sb.build(nil)
-	l := out.layoutFor(f, nil)
-	lp := newLineParser(l)
+	out, l, lp := parserFor(defaultFormat())
 	line := []byte("2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK")
 	b := newBatch(out, l, "x", 2000, 300000, nil)
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -441,12 +436,7 @@ func TestNoAllocsPerLine(t *testing.T) {
 
 // TestRollback: a line that fails late leaves no trace, including in validity bitmaps of later NULLs.
 func TestRollback(t *testing.T) {
-	f, _ := ParseLogFormat(DefaultLogFormat)
-	sb := newSchemaBuilder()
-	sb.add(f)
-	out := sb.build(nil)
-	l := out.layoutFor(f, nil)
-	lp := newLineParser(l)
+	out, l, lp := parserFor(defaultFormat())
 	b := newBatch(out, l, "x", 4, 1024, nil)
 	lines := []string{
 		"2 123456789010 eni-0 - - - - - - - 1 2 - NODATA", // gives the columns validity bitmaps
