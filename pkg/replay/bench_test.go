@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/internal/cputime"
 	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
@@ -203,7 +203,7 @@ func benchReplay(b *testing.B, model *vpc.Model, sc *arrow.Schema, recs []arrow.
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	var sum Summary
 	for i := 0; i < b.N; i++ {
 		in, _ := array.NewRecordReader(sc, recs)
@@ -223,21 +223,13 @@ func benchReplay(b *testing.B, model *vpc.Model, sc *arrow.Schema, recs []arrow.
 		r.Release()
 	}
 	el := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	b.ReportMetric(float64(n)*float64(b.N)/el.Seconds(), "records/s")
 	// CPU seconds used by the process: the machine is shared, so wall time alone understates the code.
 	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "records/cpu-s")
 	b.ReportMetric(el.Seconds()*1e9/float64(n*b.N), "ns/record")
 	b.ReportMetric(sum.Agreement, "agreement")
 	b.ReportMetric(float64(sum.ConntrackPeak), "conntrack-peak")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkReaderShop replays the generated shop scenario (realistic connection reuse: few long-lived

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	duckdb "github.com/marcboeker/go-duckdb"
+
+	"github.com/flowlens/flowlens/internal/cputime"
 )
 
 // benchData caches generated batches across sub-benchmarks: generating 1M rows costs about as much as storing them.
@@ -92,7 +93,7 @@ func BenchmarkWriteTables(b *testing.B) {
 			b.SetBytes(arrowBytes(recs))
 			b.ReportAllocs()
 			b.ResetTimer()
-			start, cpu0 := time.Now(), cpuTime()
+			start, cpu0 := time.Now(), cputime.Process()
 			for i := 0; i < b.N; i++ {
 				if !bc.existing {
 					b.StopTimer()
@@ -112,7 +113,7 @@ func BenchmarkWriteTables(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(rows)*float64(b.N)/time.Since(start).Seconds(), "rows/s")
-			b.ReportMetric((cpuTime()-cpu0).Seconds()/(float64(rows)*float64(b.N))*1e6, "cpu-s/1M-rows")
+			b.ReportMetric((cputime.Process()-cpu0).Seconds()/(float64(rows)*float64(b.N))*1e6, "cpu-s/1M-rows")
 		})
 	}
 }
@@ -157,15 +158,6 @@ func BenchmarkWriteTables10M(b *testing.B) {
 	}
 }
 
-// cpuTime is the user+system CPU time of this process so far (DuckDB's threads included).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkWriteTables2M compares the hand-offs on 2M flow rows, as ingest writes them (16 columns) and as
 // analyze does (plus 12 verdict string columns), with plain and with dictionary-encoded low-cardinality strings.
 // Besides rows/s it reports CPU seconds per 1M rows (getrusage, DuckDB's threads included), which other load on
@@ -189,7 +181,7 @@ func BenchmarkWriteTables2M(b *testing.B) {
 					path := filepath.Join(b.TempDir(), "flows.duckdb")
 					b.SetBytes(arrowBytes(recs))
 					b.ResetTimer()
-					start, cpu0 := time.Now(), cpuTime()
+					start, cpu0 := time.Now(), cputime.Process()
 					for i := 0; i < b.N; i++ {
 						b.StopTimer()
 						os.Remove(path)
@@ -203,7 +195,7 @@ func BenchmarkWriteTables2M(b *testing.B) {
 					}
 					n := float64(rows) * float64(b.N)
 					b.ReportMetric(n/time.Since(start).Seconds(), "rows/s")
-					b.ReportMetric((cpuTime()-cpu0).Seconds()/n*1e6, "cpu-s/1M-rows")
+					b.ReportMetric((cputime.Process()-cpu0).Seconds()/n*1e6, "cpu-s/1M-rows")
 					if fi, err := os.Stat(path); err == nil {
 						b.ReportMetric(float64(fi.Size())/(1<<20), "file-MB")
 					}
