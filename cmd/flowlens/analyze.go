@@ -70,9 +70,10 @@ func analyzeCommand() *command {
 			fs := newFlagSet(env, "analyze", "analyze --topology PATH [flags] FLOWLOG...\n\n"+
 				"Ingests the flow logs (files, directories, globs, - for stdin), replays every record per interface\n"+
 				"and in time order through the NACLs and security groups of the topology (AWS CLI describe-* JSON),\n"+
-				"writes the tables flows, rule_hits, ingest_errors and topology_* to the DuckDB file, and prints\n"+
-				"a summary: REJECTs by layer, rule and cause, top rejected peers and ports, unexplained records,\n"+
-				"and how often the model agrees with the log.")
+				"writes flows (every record with its verdict columns), rule_hits, ingest_errors and topology_* to\n"+
+				"the DuckDB file, and prints a summary: REJECTs by layer, rule and cause, top rejected peers and\n"+
+				"ports, unexplained records, and how often the model agrees with the log. flows is a view joining\n"+
+				"the tables flow_records (the records and a verdict_id) and verdicts (one row per distinct verdict).")
 			fs.StringArrayVar(&cfg.topology, "topology", nil, "AWS CLI JSON file or directory describing the VPC (repeatable; required)")
 			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB file to write (tables are replaced atomically)")
 			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input (default: the version-2 format)")
@@ -174,8 +175,12 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	defer errs.Release()
 	hits := arrowutil.Lazy(results.RuleHitsSchema, func() arrow.Record { return results.RuleHits(mem, rp.RuleHits()) })
 	defer hits.Release()
+	verdicts := arrowutil.Lazy(rp.VerdictSchema(), rp.Verdicts) // complete once flow_records is written
+	defer verdicts.Release()
 	tables := []store.Table{
-		{Name: "flows", Reader: rp},
+		{Name: results.FlowRecordsTable, Reader: rp},
+		{Name: results.VerdictsTable, Reader: verdicts},
+		{Name: results.FlowsView, Query: results.FlowsQuery},
 		{Name: "rule_hits", Reader: hits},
 		{Name: "ingest_errors", Reader: errs},
 	}
@@ -305,7 +310,7 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 		humanCount(s.Late), humanCount(s.ForcedReleases), humanCount(int64(s.ConntrackPeak)), humanCount(int64(s.ConntrackMax)),
 		humanCount(s.ConntrackEvictions), humanCount(s.ConntrackUntracked))
 	fmt.Fprintf(w, "request/reply decided by: %s\n", countList(s.Inference))
-	fmt.Fprintf(w, "\nwrote %s: tables flows, rule_hits, ingest_errors, topology_*; try\n", rep.DB)
+	fmt.Fprintf(w, "\nwrote %s: flows (a view of flow_records and verdicts), rule_hits, ingest_errors, topology_*; try\n", rep.DB)
 	fmt.Fprintf(w, "  flowlens explain --db %s --action REJECT --limit 5\n", rep.DB)
 }
 

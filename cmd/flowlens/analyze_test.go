@@ -163,3 +163,51 @@ func TestOutputDirMissing(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestAnalyzeSameFile: ingest and analyze take turns on one file. analyze's flows is a view over
+// flow_records and verdicts, ingest's a table; each run replaces the other's flows (and ingest drops the
+// view's tables), and flows always has every record.
+func TestIngestAnalyzeSameFile(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "x.duckdb")
+	objects := func() string {
+		d, err := store.OpenReadOnly(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		var objs string
+		var flows, verdictCols int64
+		err = d.SQL().QueryRow(`SELECT (SELECT string_agg(table_name || ':' || table_type, ' ' ORDER BY table_name)
+			FROM information_schema.tables WHERE table_name IN ('flows', 'flow_records', 'verdicts')),
+			(SELECT count(*) FROM flows),
+			(SELECT count(*) FROM information_schema.columns WHERE table_name = 'flows' AND column_name = 'verdict_cause')`).
+			Scan(&objs, &flows, &verdictCols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flows != 3000 {
+			t.Errorf("%s: flows has %d rows, want 3000", objs, flows)
+		}
+		if want := int64(strings.Count(objs, "VIEW")); verdictCols != want {
+			t.Errorf("%s: flows has %d verdict_cause columns, want %d", objs, verdictCols, want)
+		}
+		return objs
+	}
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ingest", "--db", db, shop + "flowlogs"}, "flows:BASE TABLE"},
+		{[]string{"analyze", "--topology", shop + "topology", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flows:VIEW verdicts:BASE TABLE"},
+		{[]string{"analyze", "--topology", shop + "topology", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flows:VIEW verdicts:BASE TABLE"},
+		{[]string{"ingest", "--db", db, shop + "flowlogs"}, "flows:BASE TABLE"},
+	}
+	for i, st := range steps {
+		if status, _, errOut := runCLI(t, "", st.args...); status != exitOK {
+			t.Fatalf("step %d %v: status %d: %s", i, st.args[0], status, errOut)
+		}
+		if got := objects(); got != st.want {
+			t.Errorf("after step %d (%s): %s, want %s", i, st.args[0], got, st.want)
+		}
+	}
+}

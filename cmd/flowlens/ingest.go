@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -125,8 +126,11 @@ func sinkRecords(ctx context.Context, cfg ingestConfig, rd *ingest.Reader, start
 		errs := rd.ErrorsRecordReader(memory.DefaultAllocator)
 		defer errs.Release()
 		err := store.WriteRun(ctx, cfg.db, store.Run{Command: "ingest " + strings.Join(cfg.paths, " "), Started: started},
-			store.Table{Name: "flows", Reader: src},
-			store.Table{Name: "ingest_errors", Reader: errs})
+			store.Table{Name: results.FlowsView, Reader: src},
+			store.Table{Name: "ingest_errors", Reader: errs},
+			// the parts of an earlier analyze's flows, which this flows replaces
+			store.Table{Name: results.FlowRecordsTable, Drop: true},
+			store.Table{Name: results.VerdictsTable, Drop: true})
 		if err != nil {
 			if pq != nil {
 				pq.abort()

@@ -112,6 +112,50 @@ func textFlows(t testing.TB, mem memory.Allocator, header string, lines []string
 	return rr
 }
 
+// verdictIDs is the verdict_id column of a Reader's output record.
+func verdictIDs(rec arrow.Record) *array.Uint32 {
+	return rec.Column(rec.Schema().FieldIndices(ColVerdictID)[0]).(*array.Uint32)
+}
+
+// verdictText returns, per output row of r (drained by the caller through next), the verdict table's columns
+// as text ("" for NULL, which no verdict text is), in verdictFields order.
+func verdictText(t testing.TB, r *Reader) [][]string {
+	t.Helper()
+	var ids []uint32
+	for r.Next() {
+		ids = append(ids, verdictIDs(r.Record()).Uint32Values()...)
+	}
+	if r.Err() != nil {
+		t.Fatal(r.Err())
+	}
+	vt := r.Verdicts()
+	defer vt.Release()
+	if got := vt.Schema().Field(0).Name; got != ColVerdictID {
+		t.Fatalf("verdict table's first column is %q, want %q", got, ColVerdictID)
+	}
+	out := make([][]string, len(ids))
+	for j, id := range ids {
+		if got := vt.Column(0).(*array.Uint32).Value(int(id)); got != id {
+			t.Fatalf("verdict table row %d has verdict_id %d", id, got)
+		}
+		for _, f := range verdictFields {
+			c := vt.Column(vt.Schema().FieldIndices(f.Name)[0])
+			out[j] = append(out[j], cell(c, int(id)))
+		}
+	}
+	return out
+}
+
+// verdictField is the index of the verdict column name in verdictFields (and in verdictText's rows).
+func verdictField(name string) int {
+	for i, f := range verdictFields {
+		if f.Name == name {
+			return i
+		}
+	}
+	panic("no verdict column " + name)
+}
+
 // row is one output row's verdict columns as text ("" = NULL).
 type row struct {
 	Dir, Action, Agrees, Layer, Rule, Resource, Also, Cause, NACL, NACLRule, SG, Role, Init string
@@ -144,22 +188,26 @@ func replayText(t testing.TB, model *vpc.Model, cfg Config, header string, lines
 		t.Fatal(err)
 	}
 	defer r.Release()
-	var rows []row
+	var ids []uint32
 	var lineCol []int64
 	for r.Next() {
 		rec := r.Record()
-		sc := rec.Schema()
-		col := func(name string) arrow.Array { return rec.Column(sc.FieldIndices(name)[0]) }
-		for i := 0; i < int(rec.NumRows()); i++ {
-			rows = append(rows, row{
-				Dir: cell(col(ColDirection), i), Action: cell(col(ColModelAction), i), Agrees: cell(col(ColModelAgrees), i),
-				Layer: cell(col(ColVerdictLayer), i), Rule: cell(col(ColVerdictRule), i), Resource: cell(col(ColVerdictResource), i),
-				Also: cell(col(ColVerdictAlso), i), Cause: cell(col(ColVerdictCause), i), NACL: cell(col(ColNACLID), i),
-				NACLRule: cell(col(ColNACLRule), i), SG: cell(col(ColSGRule), i), Role: cell(col(ColFlowRole), i),
-				Init: cell(col(ColInitiator), i),
-			})
-			lineCol = append(lineCol, col("source_line").(*array.Int64).Value(i))
-		}
+		ids = append(ids, verdictIDs(rec).Uint32Values()...)
+		lineCol = append(lineCol, rec.Column(rec.Schema().FieldIndices("source_line")[0]).(*array.Int64).Int64Values()...)
+	}
+	vt := r.Verdicts()
+	defer vt.Release()
+	col := func(name string) arrow.Array { return vt.Column(vt.Schema().FieldIndices(name)[0]) }
+	var rows []row
+	for _, id := range ids {
+		i := int(id)
+		rows = append(rows, row{
+			Dir: cell(col(ColDirection), i), Action: cell(col(ColModelAction), i), Agrees: cell(col(ColModelAgrees), i),
+			Layer: cell(col(ColVerdictLayer), i), Rule: cell(col(ColVerdictRule), i), Resource: cell(col(ColVerdictResource), i),
+			Also: cell(col(ColVerdictAlso), i), Cause: cell(col(ColVerdictCause), i), NACL: cell(col(ColNACLID), i),
+			NACLRule: cell(col(ColNACLRule), i), SG: cell(col(ColSGRule), i), Role: cell(col(ColFlowRole), i),
+			Init: cell(col(ColInitiator), i),
+		})
 	}
 	if err := r.Err(); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,5 @@
-// Package results builds the Arrow tables flowlens writes beside flows: rule_hits and the loaded topology.
+// Package results names the tables flowlens writes and builds the small ones: rule_hits and the loaded
+// topology.
 package results
 
 import (
@@ -12,6 +13,20 @@ import (
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
+
+// What analyze writes for the replayed records. The rows go to FlowRecordsTable (the ingested columns plus
+// replay.ColVerdictID), their few distinct verdicts to VerdictsTable (replay.Reader.Verdicts), and FlowsView
+// joins the two into the flows users query: every input column, then the verdict columns, as one row per
+// record. Written this way the verdict text costs nothing per row (see replay.ColVerdictID).
+const (
+	FlowRecordsTable = "flow_records"
+	VerdictsTable    = "verdicts"
+	FlowsView        = "flows"
+)
+
+// FlowsQuery defines FlowsView.
+const FlowsQuery = `SELECT r.* EXCLUDE (` + replay.ColVerdictID + `), v.* EXCLUDE (` + replay.ColVerdictID + `)
+FROM ` + FlowRecordsTable + ` r JOIN ` + VerdictsTable + ` v ON r.` + replay.ColVerdictID + ` = v.` + replay.ColVerdictID
 
 // Table is one named result table as a single record; the caller releases Record.
 type Table struct {

@@ -28,6 +28,9 @@
 // preserve_insertion_order is off while writing: row order within a table is not kept (keeping it halves the
 // write's speed: BenchmarkWriteTables, view/new-file/batch64k 1.1M rows/s vs preserve-order 0.57M). Queries that need an order say ORDER BY (for flows: source_file, source_line).
 //
+// A write may also create views (Table.Query), after its tables, and drop names (Table.Drop); whatever the file
+// holds under a written name, table or view, is replaced. analyze uses a view for flows (pkg/results).
+//
 // Arrow dictionary-encoded string columns are accepted and become plain VARCHAR columns, so
 // WHERE action = 'REJECT' works; string_view and large_string become VARCHAR too.
 //
@@ -134,10 +137,17 @@ func (d *DB) Close() error {
 	return err
 }
 
-// Table is one table to (re)place with WriteTables.
+// Table is one table to (re)place with WriteTables, or a view, or a name to remove. Whatever the file holds
+// under Name (a table or a view) is replaced.
 type Table struct {
 	// Name is the table name; any name works ("end", "my flows"), it is quoted.
 	Name string
+	// Query, instead of Reader, makes Name a view defined by this SELECT. Views are created after every
+	// table of the write, in argument order, so they may read those tables; they are not counted (OnDone is
+	// not called, and their flowlens_runs row_count is NULL).
+	Query string
+	// Drop, instead of Reader or Query, only removes the table or view called Name, if the file has one.
+	Drop bool
 	// Reader yields the rows. WriteTables drains it but does not release it: the caller keeps ownership and
 	// releases it after WriteTables returns. A non-nil Err() after the last batch fails the whole write.
 	// Readers are drained one after the other, in argument order, on one DuckDB connection: a reader must not
@@ -188,8 +198,14 @@ func writeWith(ctx context.Context, path string, run *Run, tables []Table, opts 
 	seen := make(map[string]bool, len(tables))
 	for _, t := range tables {
 		key := strings.ToLower(t.Name) // DuckDB identifiers are case-insensitive
-		if t.Name == "" || t.Reader == nil {
-			return fmt.Errorf("store: table %q: empty name or nil reader", t.Name)
+		kinds := 0
+		for _, set := range []bool{t.Reader != nil, t.Query != "", t.Drop} {
+			if set {
+				kinds++
+			}
+		}
+		if t.Name == "" || kinds != 1 {
+			return fmt.Errorf("store: table %q: want a name and exactly one of a reader, a query or drop", t.Name)
 		}
 		if seen[key] {
 			return fmt.Errorf("store: table %q given twice", t.Name)
@@ -248,7 +264,7 @@ func writeExisting(ctx context.Context, path string, run *Run, tables []Table, o
 
 func notify(tables []Table, counts []int64) {
 	for i, t := range tables {
-		if t.OnDone != nil {
+		if t.OnDone != nil && t.Reader != nil {
 			t.OnDone(counts[i])
 		}
 	}
@@ -285,12 +301,16 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 	streams := make([]*streamReader, len(tables))
 	views := make([]string, len(tables))
 	for i, t := range tables {
-		streams[i] = &streamReader{ctx: ctx, src: t.Reader}
-		views[i] = fmt.Sprintf("flowlens_arrow_stream_%d", i)
+		if t.Reader != nil {
+			streams[i] = &streamReader{ctx: ctx, src: t.Reader}
+			views[i] = fmt.Sprintf("flowlens_arrow_stream_%d", i)
+		}
 	}
 	defer func() {
 		for _, s := range streams {
-			s.detach()
+			if s != nil {
+				s.detach()
+			}
 		}
 	}()
 	err = conn.Raw(func(dc any) error {
@@ -299,6 +319,9 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 			return err
 		}
 		for i, s := range streams {
+			if s == nil {
+				continue
+			}
 			rel, err := a.RegisterView(s, views[i])
 			if err != nil {
 				return fmt.Errorf("table %q: %w", tables[i].Name, err)
@@ -318,10 +341,13 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 	defer tx.Rollback() // no-op after Commit
 	counts = make([]int64, len(tables))
 	for i, t := range tables {
-		name := QuoteIdent(t.Name)
-		if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+name); err != nil {
+		if err := dropObject(ctx, tx, t.Name); err != nil {
 			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
 		}
+		if t.Reader == nil {
+			continue
+		}
+		name := QuoteIdent(t.Name)
 		res, err := createTable(ctx, tx, name, views[i], streams[i], !opts.noHints)
 		if serr := streams[i].Err(); serr != nil {
 			// The reader's (or the context's) own error says more than DuckDB's rendering of it.
@@ -338,6 +364,14 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 		}
 		if _, err := tx.ExecContext(ctx, "DROP VIEW "+QuoteIdent(views[i])); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	for _, t := range tables {
+		if t.Query == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE VIEW "+QuoteIdent(t.Name)+" AS "+t.Query); err != nil {
+			return nil, fmt.Errorf("store: view %q: %w", t.Name, err)
 		}
 	}
 	if run != nil {
@@ -374,13 +408,37 @@ func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts
 		started = finished
 	}
 	for i, t := range tables {
+		var count any // NULL for a view
+		switch {
+		case t.Drop:
+			continue
+		case t.Reader != nil:
+			count = counts[i]
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO `+RunsTable+` VALUES (?, ?, ?, ?, ?, ?)`,
-			id, started, finished, run.Command, t.Name, counts[i])
+			id, started, finished, run.Command, t.Name, count)
 		if err != nil {
 			return fmt.Errorf("store: %s: %w", RunsTable, err)
 		}
 	}
 	return nil
+}
+
+// dropObject drops the table or view called name in the main schema, if there is one (DROP TABLE IF EXISTS
+// fails on a view and DROP VIEW IF EXISTS on a table).
+func dropObject(ctx context.Context, tx *sql.Tx, name string) error {
+	var kind string
+	err := tx.QueryRowContext(ctx, `SELECT 'TABLE' FROM duckdb_tables() WHERE schema_name = 'main' AND lower(table_name) = lower(?)
+		UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE schema_name = 'main' AND lower(view_name) = lower(?) AND NOT internal`,
+		name, name).Scan(&kind)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "DROP "+kind+" "+QuoteIdent(name))
+	return err
 }
 
 // QuoteIdent quotes a DuckDB identifier, so reserved words such as "end" and any other name work as table or

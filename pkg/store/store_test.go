@@ -371,6 +371,65 @@ func TestWriteTablesReplacesExisting(t *testing.T) {
 	}
 }
 
+// TestWriteTablesViews: a view is created after the tables it reads, replaces a table of the same name (and
+// the other way round), is recorded in flowlens_runs without a row count, and Drop removes either kind.
+func TestWriteTablesViews(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := filepath.Join(t.TempDir(), "v.duckdb")
+	ctx := context.Background()
+	objects := func() [][]string {
+		db, err := OpenReadOnly(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		return queryRows(t, db.SQL(), `SELECT table_name, table_type FROM information_schema.tables
+			WHERE table_name <> '`+RunsTable+`' ORDER BY table_name`)
+	}
+	// flows as a table first (what ingest writes)
+	r := smallFlows(mem)
+	if err := WriteTables(ctx, path, Table{Name: "flows", Reader: r}); err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	// then as a view over two tables, the view listed first
+	r1, r2 := smallFlows(mem), errorsTable(mem, 7, 9)
+	err := WriteRun(ctx, path, Run{Command: "test"},
+		Table{Name: "Flows", Query: `SELECT f.srcaddr, e.source_line FROM flow_rows f, errs e WHERE f.srcaddr IS NOT NULL`},
+		Table{Name: "flow_rows", Reader: r1}, Table{Name: "errs", Reader: r2})
+	r1.Release()
+	r2.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"Flows", "VIEW"}, {"errs", "BASE TABLE"}, {"flow_rows", "BASE TABLE"}}
+	if d := cmp.Diff(want, objects()); d != "" {
+		t.Errorf("objects after the view write (-want +got):\n%s", d)
+	}
+	db, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := queryRows(t, db.SQL(), `SELECT count(*), sum(source_line)::BIGINT FROM flows`)
+	got = append(got, queryRows(t, db.SQL(), `SELECT table_name, coalesce(row_count::VARCHAR, 'NULL') FROM `+RunsTable+` ORDER BY table_name`)...)
+	db.Close()
+	if d := cmp.Diff([][]string{{"4", "32"}, {"Flows", "NULL"}, {"errs", "2"}, {"flow_rows", "3"}}, got); d != "" {
+		t.Errorf("view rows and run history (-want +got):\n%s", d)
+	}
+	// back to a table, and the view's tables dropped
+	r = smallFlows(mem)
+	err = WriteTables(ctx, path, Table{Name: "flows", Reader: r}, Table{Name: "flow_rows", Drop: true}, Table{Name: "errs", Drop: true},
+		Table{Name: "never_existed", Drop: true})
+	r.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([][]string{{"flows", "BASE TABLE"}}, objects()); d != "" {
+		t.Errorf("objects after replacing the view (-want +got):\n%s", d)
+	}
+}
+
 func emptyReader() array.RecordReader {
 	sc := arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64}}, nil)
 	rdr, _ := array.NewRecordReader(sc, nil)
@@ -389,6 +448,8 @@ func TestWriteTablesRejectsBadInput(t *testing.T) {
 		{"empty name", []Table{{Reader: r}}},
 		{"nil reader", []Table{{Name: "flows"}}},
 		{"duplicate", []Table{{Name: "flows", Reader: r}, {Name: "FLOWS", Reader: r}}},
+		{"reader and query", []Table{{Name: "flows", Reader: r, Query: "SELECT 1"}}},
+		{"query and drop", []Table{{Name: "flows", Query: "SELECT 1", Drop: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := WriteTables(context.Background(), path, tc.tables...); err == nil {
