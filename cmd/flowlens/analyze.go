@@ -73,7 +73,7 @@ func analyzeCommand() *command {
 				"writes flows (every record with its verdict columns), rule_hits, ingest_errors and topology_* to\n"+
 				"the DuckDB file, and prints a summary: REJECTs by layer, rule and cause, top rejected peers and\n"+
 				"ports, unexplained records, and how often the model agrees with the log. flows is a view joining\n"+
-				"the tables flow_records (the records and a verdict_id) and verdicts (one row per distinct verdict).")
+				"the tables flow_records (the records, with ids for strings and verdicts), flow_strings and verdicts.")
 			fs.StringArrayVar(&cfg.topology, "topology", nil, "AWS CLI JSON file or directory describing the VPC (repeatable; required)")
 			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB file to write (tables are replaced atomically)")
 			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input (default: the version-2 format)")
@@ -175,12 +175,26 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	defer errs.Release()
 	hits := arrowutil.Lazy(results.RuleHitsSchema, func() arrow.Record { return results.RuleHits(mem, rp.RuleHits()) })
 	defer hits.Release()
-	verdicts := arrowutil.Lazy(rp.VerdictSchema(), rp.Verdicts) // complete once flow_records is written
+	recs, err := store.InternStrings(rp, mem)
+	if err != nil {
+		return err
+	}
+	defer recs.Release()
+	// both complete once flow_records is written
+	strs := arrowutil.Lazy(store.StringsSchema, recs.Strings)
+	defer strs.Release()
+	verdicts := arrowutil.Lazy(rp.VerdictSchema(), rp.Verdicts)
 	defer verdicts.Release()
+	var verdictCols []string
+	for _, f := range rp.VerdictSchema().Fields()[1:] {
+		verdictCols = append(verdictCols, f.Name)
+	}
 	tables := []store.Table{
-		{Name: results.FlowRecordsTable, Reader: rp},
+		{Name: results.FlowRecordsTable, Reader: recs},
+		{Name: results.FlowStringsTable, Reader: strs},
 		{Name: results.VerdictsTable, Reader: verdicts},
-		{Name: results.FlowsView, Query: results.FlowsQuery},
+		{Name: results.FlowsView, Query: recs.Query(results.FlowRecordsTable, results.FlowStringsTable,
+			store.Dimension{Table: results.VerdictsTable, Key: replay.ColVerdictID, Columns: verdictCols})},
 		{Name: "rule_hits", Reader: hits},
 		{Name: "ingest_errors", Reader: errs},
 	}
@@ -310,7 +324,7 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 		humanCount(s.Late), humanCount(s.ForcedReleases), humanCount(int64(s.ConntrackPeak)), humanCount(int64(s.ConntrackMax)),
 		humanCount(s.ConntrackEvictions), humanCount(s.ConntrackUntracked))
 	fmt.Fprintf(w, "request/reply decided by: %s\n", countList(s.Inference))
-	fmt.Fprintf(w, "\nwrote %s: flows (a view of flow_records and verdicts), rule_hits, ingest_errors, topology_*; try\n", rep.DB)
+	fmt.Fprintf(w, "\nwrote %s: flows (a view of flow_records, flow_strings and verdicts), rule_hits, ingest_errors, topology_*; try\n", rep.DB)
 	fmt.Fprintf(w, "  flowlens explain --db %s --action REJECT --limit 5\n", rep.DB)
 }
 

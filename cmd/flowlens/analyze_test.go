@@ -178,7 +178,7 @@ func TestIngestAnalyzeSameFile(t *testing.T) {
 		var objs string
 		var flows, verdictCols int64
 		err = d.SQL().QueryRow(`SELECT (SELECT string_agg(table_name || ':' || table_type, ' ' ORDER BY table_name)
-			FROM information_schema.tables WHERE table_name IN ('flows', 'flow_records', 'verdicts')),
+			FROM information_schema.tables WHERE table_name IN ('flows', 'flow_records', 'flow_strings', 'verdicts')),
 			(SELECT count(*) FROM flows),
 			(SELECT count(*) FROM information_schema.columns WHERE table_name = 'flows' AND column_name = 'verdict_cause')`).
 			Scan(&objs, &flows, &verdictCols)
@@ -198,8 +198,8 @@ func TestIngestAnalyzeSameFile(t *testing.T) {
 		want string
 	}{
 		{[]string{"ingest", "--db", db, shop + "flowlogs"}, "flows:BASE TABLE"},
-		{[]string{"analyze", "--topology", shop + "topology", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flows:VIEW verdicts:BASE TABLE"},
-		{[]string{"analyze", "--topology", shop + "topology", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flows:VIEW verdicts:BASE TABLE"},
+		{[]string{"analyze", "--topology", shop + "topology", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flow_strings:BASE TABLE flows:VIEW verdicts:BASE TABLE"},
+		{[]string{"analyze", "--topology", shop + "topology", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flow_strings:BASE TABLE flows:VIEW verdicts:BASE TABLE"},
 		{[]string{"ingest", "--db", db, shop + "flowlogs"}, "flows:BASE TABLE"},
 	}
 	for i, st := range steps {

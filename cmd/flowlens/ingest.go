@@ -130,6 +130,7 @@ func sinkRecords(ctx context.Context, cfg ingestConfig, rd *ingest.Reader, start
 			store.Table{Name: "ingest_errors", Reader: errs},
 			// the parts of an earlier analyze's flows, which this flows replaces
 			store.Table{Name: results.FlowRecordsTable, Drop: true},
+			store.Table{Name: results.FlowStringsTable, Drop: true},
 			store.Table{Name: results.VerdictsTable, Drop: true})
 		if err != nil {
 			if pq != nil {

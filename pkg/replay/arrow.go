@@ -29,7 +29,7 @@ import (
 // stands for all of them. That is what makes the hand-off cheap: a DuckDB file stores a 4-byte id per row
 // about 14 times more cheaply than the thirteen text columns it replaces (measured 0.51 CPU-s per million rows
 // for the thirteen ENUM/boolean columns, 0.04 for the id), and the Reader writes no strings per row. A sink
-// joins the two on verdict_id to show every row with its verdict (pkg/results.FlowsView).
+// looks the verdict up by verdict_id to show every row with its verdict (pkg/results.FlowsView).
 const ColVerdictID = "verdict_id"
 
 // Columns of the verdict table besides verdict_id. All are Utf8 except model_agrees (Boolean); a value that

@@ -143,27 +143,32 @@ func compressionHint(col arrow.Array) string {
 	if !ok {
 		return ""
 	}
-	n := col.Len()
-	step := max(1, n/hintSample)
-	distinct := make(map[string]struct{}, min(n, hintSample)/4)
-	sampled := 0
-	for i := 0; i < n; i += step {
-		if col.IsNull(i) {
-			continue
-		}
-		sampled++
-		distinct[value(i)] = struct{}{}
-	}
+	distinct, sampled := sampleDistinct(col, value)
 	if sampled < hintMinSample {
 		return ""
 	}
-	switch ratio := float64(len(distinct)) / float64(sampled); {
+	switch ratio := float64(distinct) / float64(sampled); {
 	case ratio <= hintDictMaxRatio:
 		return "dictionary"
 	case ratio >= hintFSSTMinRatio:
 		return "fsst"
 	}
 	return ""
+}
+
+// sampleDistinct counts the non-NULL values of an evenly spread sample of about hintSample rows of col, and how
+// many of them are distinct; value reads a row.
+func sampleDistinct(col arrow.Array, value func(i int) string) (distinct, sampled int) {
+	n := col.Len()
+	step := max(1, n/hintSample)
+	seen := make(map[string]struct{}, min(n, hintSample)/4)
+	for i := 0; i < n; i += step {
+		if col.IsValid(i) {
+			sampled++
+			seen[value(i)] = struct{}{}
+		}
+	}
+	return len(seen), sampled
 }
 
 // stringGetter returns the i-th value of a string or dictionary-of-string array.
