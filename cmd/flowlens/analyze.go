@@ -147,6 +147,9 @@ type countRow struct {
 // 1 GB at no measurable cost in time (bench/RESULTS.md).
 const analyzeGCPercent = 50
 
+// analyzePrefetch is how many output records analyze prepares ahead of DuckDB.
+const analyzePrefetch = 4
+
 func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	started := time.Now()
 	if os.Getenv("GOGC") == "" {
@@ -180,6 +183,10 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 		return err
 	}
 	defer recs.Release()
+	// The replay's ordering and dispatch and the interning run on their own goroutine, not in DuckDB's scan.
+	recsAhead := arrowutil.Prefetch(recs, analyzePrefetch)
+	recs.Retain() // Prefetch takes a reference; recs stays ours for Strings and Query
+	defer recsAhead.Release()
 	// both complete once flow_records is written
 	strs := arrowutil.Lazy(store.StringsSchema, recs.Strings)
 	defer strs.Release()
@@ -190,7 +197,7 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 		verdictCols = append(verdictCols, f.Name)
 	}
 	tables := []store.Table{
-		{Name: results.FlowRecordsTable, Reader: recs},
+		{Name: results.FlowRecordsTable, Reader: recsAhead},
 		{Name: results.FlowStringsTable, Reader: strs},
 		{Name: results.VerdictsTable, Reader: verdicts},
 		{Name: results.FlowsView, Query: recs.Query(results.FlowRecordsTable, results.FlowStringsTable,
