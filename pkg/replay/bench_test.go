@@ -301,7 +301,7 @@ func BenchmarkVerdictID(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	keys := make([]rowVerdict, 1<<16)
 	for i := range keys {
-		n := int32(rng.ExpFloat64() * 300) % 2560
+		n := int32(rng.ExpFloat64()*300) % 2560
 		keys[i] = rowVerdict{eni: n % 200, nacl: n % 7, sg: n / 7 % 40, dir: vpc.Direction(1 + n%2),
 			model: Accept, logged: Accept, role: Role(1 + n/200%2), infer: Inference(1 + n%4)}
 	}
