@@ -9,15 +9,16 @@ import (
 
 // colBuf accumulates one column of a batch as plain Go slices; finish hands them to Arrow without copying.
 // Values are stored by row index into slices whose length is their capacity, so the per-value path writes
-// only integers and bytes (no slice headers, hence no GC write barriers) and grows rarely. The validity
-// bitmap exists only once a NULL has been seen: until then every row is valid, the common case.
+// only integers and bytes (no slice headers, hence no GC write barriers); the batch grows every column at
+// once, so a put never checks capacity. The validity bitmap exists only once a NULL has been seen, and it
+// starts (and grows) all ones, so only NULLs, rare, touch it.
 type colBuf struct {
 	i32   []int32
 	i64   []int64
 	offs  []int32 // string offsets: offs[row+1] ends row's value
 	data  []byte  // string bytes, data[:dn] in use
 	dn    int
-	valid []byte // validity bitmap; nil while there are no NULLs
+	valid []byte // validity bitmap, a bit per row of capacity; nil while there are no NULLs
 	nulls int
 }
 
@@ -34,43 +35,35 @@ func (c *colBuf) reset(kind kind, capRows, capBytes int) {
 	}
 }
 
-// grow makes room for row (amortised doubling).
-func (c *colBuf) grow(row int) {
-	n := 2*row + 16
+// growRows makes room for capRows rows.
+func (c *colBuf) growRows(capRows int) {
 	switch {
 	case c.i32 != nil:
-		c.i32 = append(c.i32[:row], make([]int32, n-row)...)
+		c.i32 = append(c.i32, make([]int32, capRows-len(c.i32))...)
 	case c.i64 != nil:
-		c.i64 = append(c.i64[:row], make([]int64, n-row)...)
+		c.i64 = append(c.i64, make([]int64, capRows-len(c.i64))...)
 	default:
-		c.offs = append(c.offs[:row+1], make([]int32, n-row)...)
+		c.offs = append(c.offs, make([]int32, capRows+1-len(c.offs))...)
+	}
+	if c.valid != nil {
+		c.valid = appendOnes(c.valid, int(bitutil.BytesForBits(int64(capRows)))-len(c.valid))
 	}
 }
 
-func (c *colBuf) putI32(row int, v int32) {
-	if row >= len(c.i32) {
-		c.grow(row)
+// appendOnes appends n 0xff bytes (n valid rows' worth of bitmap) to b.
+func appendOnes(b []byte, n int) []byte {
+	b = append(b, make([]byte, n)...)
+	for i := len(b) - n; i < len(b); i++ {
+		b[i] = 0xff
 	}
-	c.i32[row] = v
-	if c.valid != nil {
-		c.setValid(row)
-	}
+	return b
 }
 
-func (c *colBuf) putI64(row int, v int64) {
-	if row >= len(c.i64) {
-		c.grow(row)
-	}
-	c.i64[row] = v
-	if c.valid != nil {
-		c.setValid(row)
-	}
-}
+func (c *colBuf) putI32(row int, v int32) { c.i32[row] = v }
+
+func (c *colBuf) putI64(row int, v int64) { c.i64[row] = v }
 
 func (c *colBuf) putString(row int, v []byte) {
-	if row+1 >= len(c.offs) {
-		c.grow(row)
-	}
 	end := c.dn + len(v)
 	if end > len(c.data) {
 		c.data = append(c.data[:c.dn], make([]byte, len(c.data)+len(v)+64)...)
@@ -78,59 +71,34 @@ func (c *colBuf) putString(row int, v []byte) {
 	copy(c.data[c.dn:end], v)
 	c.dn = end
 	c.offs[row+1] = int32(end)
-	if c.valid != nil {
-		c.setValid(row)
-	}
 }
 
-// setValid marks row as non-NULL in an existing bitmap.
-func (c *colBuf) setValid(row int) {
-	c.growValid(row + 1)
-	c.valid[row>>3] |= 1 << (row & 7)
-}
-
-func (c *colBuf) growValid(rows int) {
-	if need := int(bitutil.BytesForBits(int64(rows))); need > len(c.valid) {
-		c.valid = append(c.valid, make([]byte, need-len(c.valid)+64)...)
-	}
-}
-
-// putNull stores a NULL at row, creating the bitmap (all earlier rows valid) at the first one.
+// putNull stores a NULL at row, creating the bitmap (every row valid) at the first one.
 func (c *colBuf) putNull(row int) {
+	capRows := 0
 	switch {
 	case c.i32 != nil:
-		if row >= len(c.i32) {
-			c.grow(row)
-		}
 		c.i32[row] = 0
+		capRows = len(c.i32)
 	case c.i64 != nil:
-		if row >= len(c.i64) {
-			c.grow(row)
-		}
 		c.i64[row] = 0
+		capRows = len(c.i64)
 	default:
-		if row+1 >= len(c.offs) {
-			c.grow(row)
-		}
 		c.offs[row+1] = int32(c.dn)
+		capRows = len(c.offs) - 1
 	}
 	if c.valid == nil {
-		c.valid = make([]byte, bitutil.BytesForBits(int64(max(row+1, len(c.i32), len(c.i64), len(c.offs)))))
-		bitutil.SetBitsTo(c.valid, 0, int64(row), true)
-	} else {
-		c.growValid(row + 1)
-		c.valid[row>>3] &^= 1 << (row & 7)
+		c.valid = appendOnes(nil, int(bitutil.BytesForBits(int64(capRows))))
 	}
+	c.valid[row>>3] &^= 1 << (row & 7)
 	c.nulls++
 }
 
 // truncate drops the value stored for row, the last one (rolling back a bad line).
 func (c *colBuf) truncate(row int) {
-	if c.valid != nil && row>>3 < len(c.valid) {
-		if c.valid[row>>3]&(1<<(row&7)) == 0 {
-			c.nulls--
-		}
-		c.valid[row>>3] &^= 1 << (row & 7)
+	if c.valid != nil && c.valid[row>>3]&(1<<(row&7)) == 0 {
+		c.nulls--
+		c.valid[row>>3] |= 1 << (row & 7)
 	}
 	if c.offs != nil {
 		c.dn = int(c.offs[row])
@@ -147,7 +115,6 @@ func (c *colBuf) stringAt(row int) []byte { return c.data[c.offs[row]:c.offs[row
 func (c *colBuf) finish(rows int) arrow.Array {
 	var validity *memory.Buffer
 	if c.nulls > 0 {
-		c.growValid(rows)
 		validity = memory.NewBufferBytes(c.valid[:bitutil.BytesForBits(int64(rows))])
 	}
 	switch {
@@ -174,6 +141,7 @@ func (c *colBuf) finish(rows int) arrow.Array {
 type batch struct {
 	out     *outSchema
 	rows    int
+	capRows int // rows every covered column has room for
 	cols    []colBuf
 	covered []bool // columns the input's layout fills; the others are all NULL
 	file    string
@@ -183,7 +151,7 @@ type batch struct {
 // newBatch sizes the columns for capRows rows; hint, when not nil, holds each column's string bytes in the
 // previous batch of the same worker, so string columns rarely grow.
 func newBatch(out *outSchema, l *layout, file string, capRows, capBytes int, hint []int) *batch {
-	b := &batch{out: out, cols: make([]colBuf, len(out.kinds)), covered: make([]bool, len(out.kinds)), file: file,
+	b := &batch{out: out, capRows: capRows, cols: make([]colBuf, len(out.kinds)), covered: make([]bool, len(out.kinds)), file: file,
 		lines: make([]int64, 0, capRows)}
 	if l != nil {
 		for _, c := range l.cols {
@@ -200,6 +168,16 @@ func newBatch(out *outSchema, l *layout, file string, capRows, capBytes int, hin
 		}
 	}
 	return b
+}
+
+// grow makes room for more rows in every covered column (amortised doubling).
+func (b *batch) grow() {
+	b.capRows = 2*b.capRows + 16
+	for i := range b.cols {
+		if b.covered[i] {
+			b.cols[i].growRows(b.capRows)
+		}
+	}
 }
 
 // record builds the batch's Arrow record. The caller owns (and releases) it.

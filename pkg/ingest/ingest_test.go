@@ -471,6 +471,40 @@ func TestRollback(t *testing.T) {
 	}
 }
 
+// TestGrow: a batch that starts too small grows every column, validity bitmaps included, and holds the
+// same rows as one-row batches of the same lines.
+func TestGrow(t *testing.T) {
+	lines := []string{
+		"2 123456789010 eni-1 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
+		"2 123456789010 eni-0 - - - - - - - 1 2 - NODATA",
+		"2 123456789010 eni-2 2001:db8::1 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 REJECT OK",
+		"2 123456789010 eni-3 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT BAD",
+		"- - eni-4 10.0.0.1 10.0.0.2 1 2 6 - 9 1 2 REJECT OK",
+	}
+	out, l, lp := parserFor(defaultFormat())
+	grown := newBatch(out, l, "x", 1, 1, nil)
+	var want strings.Builder
+	for i := 0; i < 200; i++ {
+		line := []byte(lines[i%len(lines)])
+		if i%7 == 3 {
+			line = []byte(lines[1])
+		}
+		lp.parse(grown, line, int64(i+1))
+		one := newBatch(out, l, "x", 1, 1, nil)
+		lp.parse(one, line, int64(i+1))
+		rec := one.record(memory.DefaultAllocator)
+		renderRows(&want, rec)
+		rec.Release()
+	}
+	rec := grown.record(memory.DefaultAllocator)
+	defer rec.Release()
+	var got strings.Builder
+	renderRows(&got, rec)
+	if diff := cmp.Diff(want.String(), got.String()); diff != "" {
+		t.Errorf("(-one by one +grown):\n%s", diff)
+	}
+}
+
 func TestSummaryCounts(t *testing.T) {
 	_, st, _ := readAll(t, []string{"testdata/examples.log", "testdata/malformed.log", "testdata/custom_v3.log"}, Options{ChunkBytes: 200})
 	want := Stats{
