@@ -100,7 +100,7 @@ func (p *lineParser) parse(b *batch, line []byte, lineNo int64) (Reason, int) {
 		}
 	}
 	p.count(act, status)
-	b.lines = append(b.lines, lineNo)
+	b.lines[b.rows] = lineNo
 	b.rows++
 	return 0, -1
 }

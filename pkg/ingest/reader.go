@@ -48,6 +48,7 @@ const defaultChunkBytes = 2 << 20
 type Reader struct {
 	refs   atomic.Int64
 	out    *outSchema
+	pool   *bufPool // column buffers, recycled from released records
 	opts   Options
 	inputs []*input
 	skips  []string
@@ -137,7 +138,7 @@ func NewReader(ctx context.Context, paths []string, opts Options) (*Reader, erro
 		return nil, fmt.Errorf("no flow log files found in %v", paths)
 	}
 	sb := newSchemaBuilder()
-	r := &Reader{opts: opts, skips: skipped, start: time.Now()}
+	r := &Reader{opts: opts, skips: skipped, start: time.Now(), pool: &bufPool{}}
 	for _, p := range expanded {
 		in, err := sniff(p, opts.Stdin, logFormat)
 		if err != nil {
@@ -348,7 +349,7 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	if lp.rows > 0 {
 		capRows = lp.rows + lp.rows/8 + 16
 	}
-	b := newBatch(r.out, job.layout, job.in.path, capRows, len(data), lp.hint)
+	b := newBatch(r.pool, r.out, job.layout, job.in.path, capRows, len(data), lp.hint)
 	hdr := job.layout.header
 	lineNo := c.firstLine
 	for len(data) > 0 {
@@ -387,6 +388,7 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	t.drainParser(lp, b.rows)
 	lp.remember(b)
 	if b.rows == 0 {
+		b.release()
 		return nil
 	}
 	return b.record(r.opts.Alloc)
