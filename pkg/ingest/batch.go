@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"encoding/binary"
+
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
@@ -100,6 +102,25 @@ func (c *colBuf) putString(row int, v []byte) {
 	copy(c.data[c.dn:end], v)
 	c.dn = end
 	c.offs[row+1] = int32(end)
+}
+
+// putToken stores line[start:end] like putString. A value of up to 32 bytes is moved as four words rather
+// than by a call to memmove, when that many bytes can be read from line (up to its capacity: the bytes
+// of the chunk after the line) and written to data; the bytes past the value are overwritten by the next
+// one, or lie beyond dn.
+func (c *colBuf) putToken(row int, line []byte, start, end int) {
+	src, dn := line[start:cap(line)], c.dn
+	if end-start > 32 || len(src) < 32 || dn+32 > len(c.data) {
+		c.putString(row, line[start:end])
+		return
+	}
+	src, dst := src[:32], c.data[dn:dn+32]
+	binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src))
+	binary.LittleEndian.PutUint64(dst[8:], binary.LittleEndian.Uint64(src[8:]))
+	binary.LittleEndian.PutUint64(dst[16:], binary.LittleEndian.Uint64(src[16:]))
+	binary.LittleEndian.PutUint64(dst[24:], binary.LittleEndian.Uint64(src[24:]))
+	c.dn = dn + end - start
+	c.offs[row+1] = int32(c.dn)
 }
 
 // growData makes room for at least n more string bytes (amortised doubling).

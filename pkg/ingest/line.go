@@ -234,7 +234,7 @@ func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, ok bool
 						break
 					}
 				}
-				c.putString(row, line[start:end])
+				c.putToken(row, line, start, end)
 			default:
 				end = scanToken(line, end)
 				tok := bstr(line[start:end])
@@ -257,7 +257,7 @@ func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, ok bool
 				if end == start {
 					break
 				}
-				c.putString(row, line[start:end])
+				c.putToken(row, line, start, end)
 			}
 		}
 		// A field ends at a single space, or at the end of the line after the last field.
