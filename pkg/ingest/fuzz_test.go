@@ -18,6 +18,7 @@ func FuzzParseLine(f *testing.F) {
 	f.Add([]byte("2 123456789010 eni-1 1.2.3.4 fe80::1%eth0 1 2 3 4 5 6 7 ACCEPT OK"))
 	f.Add([]byte("2 1 e 1.2.3.4 01.2.3.4 1 2 3 9223372036854775808 5 6 7 ACCEPT OK\r"))
 	f.Add([]byte("2 1 e 1.2.3.4 1.2.3.4 1 2 3 99999999999999999999 5 6 7 ACCEPT OK"))
+	f.Add([]byte("2 1 e 1.2.3.4 1.2.3.4 1 2 3 4 5 6 7 ACCEPT OK\n2 1 e 1.2.3.4 1.2.3.4 1 2 3 4 5 6 7 ACCEPT OK"))
 	f.Add([]byte("2 1 e 1.2.3.4 1.2.3.4 2147483648 2 3 0000000000000000000001 5 6 7 - -"))
 	var all Format
 	for _, kf := range knownFields {

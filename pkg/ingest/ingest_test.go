@@ -518,6 +518,25 @@ func TestRollback(t *testing.T) {
 	}
 }
 
+// TestRepeatedStringHeader: a repeated header whose every field is a valid value (a layout of string
+// columns) is still a header, also with CRLF line ends and at the end of a chunk.
+func TestRepeatedStringHeader(t *testing.T) {
+	for _, eol := range []string{"\n", "\r\n"} {
+		path := filepath.Join(t.TempDir(), "flows.log")
+		text := strings.Join([]string{"vpc-id subnet-id", "vpc-1 subnet-1", "vpc-id subnet-id", "vpc-2 subnet-2",
+			"vpc-id subnet-id"}, eol) + eol
+		os.WriteFile(path, []byte(text), 0o644)
+		for _, size := range []int{0, 17, 40} {
+			got, st, _ := readAll(t, []string{path}, Options{ChunkBytes: size})
+			if want := "flows.log:2 vpc_id=vpc-1 subnet_id=subnet-1\nflows.log:4 vpc_id=vpc-2 subnet_id=subnet-2\n"; got != want ||
+				st.HeaderLines != 3 || st.Records != 2 || st.BadLines != 0 {
+				t.Errorf("eol %q, chunk %d: %d headers, %d records, %d bad:\n%s", eol, size, st.HeaderLines, st.Records,
+					st.BadLines, got)
+			}
+		}
+	}
+}
+
 // TestGrow: a batch that starts too small grows every column, validity bitmaps included, and holds the
 // same rows as one-row batches of the same lines.
 func TestGrow(t *testing.T) {

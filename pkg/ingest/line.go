@@ -91,18 +91,38 @@ func (p *lineParser) parse(b *batch, line []byte, lineNo int64) (Reason, int) {
 	if b.rows == b.capRows {
 		b.grow()
 	}
-	act, status, ok := p.parseFast(b, line)
-	if !ok {
-		var reason Reason
-		var field int
-		if act, status, reason, field = p.parseGeneral(b, line); reason != 0 {
-			return reason, field
+	if act, status, n, ok := p.parseFast(b, line); ok {
+		if n == len(line) {
+			p.commit(b, act, status, lineNo)
+			return 0, -1
 		}
+		p.rollback(b) // line holds a newline
 	}
+	return p.parseSlow(b, line, lineNo)
+}
+
+// parseSlow is parse without the fast path, for a line parseFast has already turned down.
+func (p *lineParser) parseSlow(b *batch, line []byte, lineNo int64) (Reason, int) {
+	act, status, reason, field := p.parseGeneral(b, line)
+	if reason != 0 {
+		return reason, field
+	}
+	p.commit(b, act, status, lineNo)
+	return 0, -1
+}
+
+// commit makes the values just stored the batch's next row.
+func (p *lineParser) commit(b *batch, act, status byte, lineNo int64) {
 	p.count(act, status)
 	b.lines[b.rows] = lineNo
 	b.rows++
-	return 0, -1
+}
+
+// rollback drops the values stored for the row after the last one.
+func (p *lineParser) rollback(b *batch) {
+	for _, c := range p.l.cols {
+		b.cols[c].truncate(b.rows)
+	}
 }
 
 // count tallies a committed line's action and log-status by their first bytes.
@@ -132,14 +152,13 @@ func (p *lineParser) count(act, status byte) {
 }
 
 // parseFast parses a line as AWS writes it (printable ASCII fields separated by single spaces, each one
-// valid for its kind) in a single pass that finds, checks and stores each field together. On anything
-// else it rolls back what it stored and reports false, so that parseGeneral decides: the fast path never
-// accepts a line parseGeneral would reject, nor stores a different value. act and status are the first
-// bytes of the action and log-status fields, for the tallies.
-func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, ok bool) {
-	if len(line) > MaxLineBytes {
-		return 0, 0, false
-	}
+// valid for its kind) in a single pass that finds, checks and stores each field together. The line ends
+// at the first newline in line or at its end, so a chunk's lines need not be found first: every scan
+// stops at a newline, which is not a digit, a dot nor printable. On anything else it rolls back what it
+// stored and reports false, so that parseGeneral decides: the fast path never accepts a line
+// parseGeneral would reject, nor stores a different value. It does not commit the row. n is the line's
+// length; act and status are the first bytes of the action and log-status fields, for the tallies.
+func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, n int, ok bool) {
 	row := b.rows
 	cols, kinds := p.l.cols, p.l.kinds
 	last := len(kinds) - 1
@@ -151,7 +170,7 @@ func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, ok bool
 		}
 		c := &b.cols[cols[i]]
 		start, end := pos, pos
-		if line[start] == '-' && (start+1 == len(line) || line[start+1] == ' ') {
+		if line[start] == '-' && (start+1 == len(line) || line[start+1] == ' ' || line[start+1] == '\n') {
 			c.putNull(row)
 			switch kinds[i] {
 			case kindAction:
@@ -227,7 +246,7 @@ func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, ok bool
 						break scan
 					}
 				}
-				if !v4 || dots != 3 || digits == 0 || end < len(line) && line[end] != ' ' {
+				if !v4 || dots != 3 || digits == 0 || end < len(line) && line[end] != ' ' && line[end] != '\n' {
 					end = scanToken(line, end)
 					if !validAddr(line[start:end]) {
 						end = start
@@ -261,19 +280,20 @@ func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, ok bool
 			}
 		}
 		// A field ends at a single space, or at the end of the line after the last field.
-		if end == start || i < last && (end >= len(line) || line[end] != ' ') || i == last && end != len(line) {
+		if end == start || i < last && (end >= len(line) || line[end] != ' ') ||
+			i == last && end != len(line) && line[end] != '\n' {
 			break
 		}
 		pos = end + 1
 	}
-	if i == len(kinds) {
-		return act, status, true
+	if i == len(kinds) && pos-1 <= MaxLineBytes {
+		return act, status, pos - 1, true
 	}
 	// A value stored for field i before the break is dropped with the others.
 	for j := 0; j <= i && j < len(kinds); j++ {
 		b.cols[cols[j]].truncate(row)
 	}
-	return 0, 0, false
+	return 0, 0, 0, false
 }
 
 // scanToken returns the end of the token of printable, non-blank bytes that goes on at i.

@@ -354,6 +354,20 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	hdr := job.layout.header
 	lineNo := c.firstLine
 	for len(data) > 0 {
+		// Most lines are records that parseFast takes whole, finding the line's end as it goes.
+		if b.rows == b.capRows {
+			b.grow()
+		}
+		if act, status, n, ok := lp.parseFast(b, data); ok {
+			if !isHeader(data[:n], hdr) {
+				lp.commit(b, act, status, lineNo)
+				t.lines++
+				lineNo++
+				data = data[min(n+1, len(data)):]
+				continue
+			}
+			lp.rollback(b)
+		}
 		var line []byte
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
@@ -361,12 +375,12 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 			line, data = data, nil
 		}
 		t.lines++
-		if hdr != nil && len(line) >= len(hdr) && len(line) <= len(hdr)+1 && bytes.Equal(bytes.TrimSuffix(line, []byte{'\r'}), hdr) {
+		if isHeader(line, hdr) {
 			t.headers++
 			lineNo++
 			continue
 		}
-		if reason, fi := lp.parse(b, line, lineNo); reason != 0 {
+		if reason, fi := lp.parseSlow(b, line, lineNo); reason != 0 {
 			t.bad++
 			t.badBy[reason]++
 			if r.kept.Add(1) <= int64(r.opts.MaxErrorsKept) {
@@ -393,6 +407,12 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 		return nil
 	}
 	return b.record(r.opts.Alloc)
+}
+
+// isHeader reports whether line repeats the input's header line hdr (nil when it has none).
+func isHeader(line, hdr []byte) bool {
+	return hdr != nil && len(line) >= len(hdr) && len(line) <= len(hdr)+1 &&
+		bytes.Equal(bytes.TrimSuffix(line, []byte{'\r'}), hdr)
 }
 
 // tallyBatch counts the summary dimensions of a parsed batch, column by column.
