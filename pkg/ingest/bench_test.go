@@ -57,7 +57,7 @@ const benchHeader = "version account-id interface-id srcaddr dstaddr srcport dst
 func BenchmarkParseChunk(b *testing.B) {
 	data := synthLines(20000, 1)
 	out, l, lp := parserFor(defaultFormat())
-	r := &Reader{out: out, opts: Options{MaxErrorsKept: 10}}
+	r := &Reader{out: out, opts: Options{MaxErrorsKept: 10}, pool: &bufPool{}}
 	job := &fileJob{in: &input{path: "bench.log"}, layout: l}
 	t := newTally()
 	b.SetBytes(int64(len(data)))

@@ -214,6 +214,53 @@ func TestChunkBoundaries(t *testing.T) {
 	}
 }
 
+// TestRecycling: column buffers are reused only once the consumer has released a record. Records kept
+// to the end read the same as records rendered as they arrive, and released ones are recycled.
+func TestRecycling(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flows.log")
+	os.WriteFile(path, append([]byte(benchHeader), synthLines(20000, 5)...), 0o644)
+	opts := Options{ChunkBytes: 64 << 10}
+
+	// The rows of every other batch, rendered as they arrive.
+	var want strings.Builder
+	rd, err := NewReader(context.Background(), []string{path}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; rd.Next(); i++ {
+		if i%2 == 0 {
+			renderRows(&want, rd.Record())
+		}
+	}
+	rd.Release()
+
+	// The same batches kept until the end while the others are released and their buffers reused.
+	rd, err = NewReader(context.Background(), []string{path}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Release()
+	var kept []arrow.Record
+	for i := 0; rd.Next(); i++ {
+		if i%2 == 0 {
+			rd.Record().Retain()
+			kept = append(kept, rd.Record())
+		}
+	}
+	if len(kept) < 4 || rd.pool.held == 0 {
+		t.Errorf("%d batches kept, %d bytes recycled", len(kept), rd.pool.held)
+	}
+	var got strings.Builder
+	for _, rec := range kept {
+		renderRows(&got, rec)
+		rec.Release()
+	}
+	if diff := cmp.Diff(want.String(), got.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func gzipFile(t *testing.T, src, dst string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(src)
@@ -423,7 +470,7 @@ func TestEarlyRelease(t *testing.T) {
 func TestNoAllocsPerLine(t *testing.T) {
 	out, l, lp := parserFor(defaultFormat())
 	line := []byte("2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK")
-	b := newBatch(out, l, "x", 2000, 300000, nil)
+	b := newBatch(nil, out, l, "x", 2000, 300000, nil)
 	allocs := testing.AllocsPerRun(1000, func() {
 		if r, _ := lp.parse(b, line, 1); r != 0 {
 			t.Fatal(r)
@@ -437,7 +484,7 @@ func TestNoAllocsPerLine(t *testing.T) {
 // TestRollback: a line that fails late leaves no trace, including in validity bitmaps of later NULLs.
 func TestRollback(t *testing.T) {
 	out, l, lp := parserFor(defaultFormat())
-	b := newBatch(out, l, "x", 4, 1024, nil)
+	b := newBatch(nil, out, l, "x", 4, 1024, nil)
 	lines := []string{
 		"2 123456789010 eni-0 - - - - - - - 1 2 - NODATA", // gives the columns validity bitmaps
 		"2 123456789010 eni-1 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
@@ -468,6 +515,59 @@ func TestRollback(t *testing.T) {
 		if c.Len() != 4 {
 			t.Errorf("column %d has %d rows", i, c.Len())
 		}
+	}
+}
+
+// TestRepeatedStringHeader: a repeated header whose every field is a valid value (a layout of string
+// columns) is still a header, also with CRLF line ends and at the end of a chunk.
+func TestRepeatedStringHeader(t *testing.T) {
+	for _, eol := range []string{"\n", "\r\n"} {
+		path := filepath.Join(t.TempDir(), "flows.log")
+		text := strings.Join([]string{"vpc-id subnet-id", "vpc-1 subnet-1", "vpc-id subnet-id", "vpc-2 subnet-2",
+			"vpc-id subnet-id"}, eol) + eol
+		os.WriteFile(path, []byte(text), 0o644)
+		for _, size := range []int{0, 17, 40} {
+			got, st, _ := readAll(t, []string{path}, Options{ChunkBytes: size})
+			if want := "flows.log:2 vpc_id=vpc-1 subnet_id=subnet-1\nflows.log:4 vpc_id=vpc-2 subnet_id=subnet-2\n"; got != want ||
+				st.HeaderLines != 3 || st.Records != 2 || st.BadLines != 0 {
+				t.Errorf("eol %q, chunk %d: %d headers, %d records, %d bad:\n%s", eol, size, st.HeaderLines, st.Records,
+					st.BadLines, got)
+			}
+		}
+	}
+}
+
+// TestGrow: a batch that starts too small grows every column, validity bitmaps included, and holds the
+// same rows as one-row batches of the same lines.
+func TestGrow(t *testing.T) {
+	lines := []string{
+		"2 123456789010 eni-1 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
+		"2 123456789010 eni-0 - - - - - - - 1 2 - NODATA",
+		"2 123456789010 eni-2 2001:db8::1 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 REJECT OK",
+		"2 123456789010 eni-3 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT BAD",
+		"- - eni-4 10.0.0.1 10.0.0.2 1 2 6 - 9 1 2 REJECT OK",
+	}
+	out, l, lp := parserFor(defaultFormat())
+	grown := newBatch(nil, out, l, "x", 1, 1, nil)
+	var want strings.Builder
+	for i := 0; i < 200; i++ {
+		line := []byte(lines[i%len(lines)])
+		if i%7 == 3 {
+			line = []byte(lines[1])
+		}
+		lp.parse(grown, line, int64(i+1))
+		one := newBatch(nil, out, l, "x", 1, 1, nil)
+		lp.parse(one, line, int64(i+1))
+		rec := one.record(memory.DefaultAllocator)
+		renderRows(&want, rec)
+		rec.Release()
+	}
+	rec := grown.record(memory.DefaultAllocator)
+	defer rec.Release()
+	var got strings.Builder
+	renderRows(&got, rec)
+	if diff := cmp.Diff(want.String(), got.String()); diff != "" {
+		t.Errorf("(-one by one +grown):\n%s", diff)
 	}
 }
 

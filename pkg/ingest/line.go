@@ -88,19 +88,263 @@ func (p *lineParser) remember(b *batch) {
 // parse adds line to b when it is a valid record and otherwise returns why not and the offending field's
 // position (-1 when no single field is to blame). line has no line terminator.
 func (p *lineParser) parse(b *batch, line []byte, lineNo int64) (Reason, int) {
+	if b.rows == b.capRows {
+		b.grow()
+	}
+	if act, status, n, ok := p.parseFast(b, line); ok {
+		if n == len(line) {
+			p.commit(b, act, status, lineNo)
+			return 0, -1
+		}
+		p.rollback(b) // line holds a newline
+	}
+	return p.parseSlow(b, line, lineNo)
+}
+
+// parseSlow is parse without the fast path, for a line parseFast has already turned down.
+func (p *lineParser) parseSlow(b *batch, line []byte, lineNo int64) (Reason, int) {
+	act, status, reason, field := p.parseGeneral(b, line)
+	if reason != 0 {
+		return reason, field
+	}
+	p.commit(b, act, status, lineNo)
+	return 0, -1
+}
+
+// commit makes the values just stored the batch's next row.
+func (p *lineParser) commit(b *batch, act, status byte, lineNo int64) {
+	p.count(act, status)
+	b.lines[b.rows] = lineNo
+	b.rows++
+}
+
+// rollback drops the values stored for the row after the last one.
+func (p *lineParser) rollback(b *batch) {
+	for _, c := range p.l.cols {
+		b.cols[c].truncate(b.rows)
+	}
+}
+
+// count tallies a committed line's action and log-status by their first bytes.
+func (p *lineParser) count(act, status byte) {
+	if p.l.actionTok >= 0 {
+		switch act {
+		case 'A':
+			p.actions[0]++
+		case 'R':
+			p.actions[1]++
+		default:
+			p.actions[2]++
+		}
+	}
+	if p.l.statusTok >= 0 {
+		switch status {
+		case 'O':
+			p.statuses[0]++
+		case 'N':
+			p.statuses[1]++
+		case 'S':
+			p.statuses[2]++
+		default:
+			p.statuses[3]++
+		}
+	}
+}
+
+// parseFast parses a line as AWS writes it (printable ASCII fields separated by single spaces, each one
+// valid for its kind) in a single pass that finds, checks and stores each field together. The line ends
+// at the first newline in line or at its end, so a chunk's lines need not be found first: every scan
+// stops at a newline, which is not a digit, a dot nor printable. On anything else it rolls back what it
+// stored and reports false, so that parseGeneral decides: the fast path never accepts a line
+// parseGeneral would reject, nor stores a different value. It does not commit the row. n is the line's
+// length; act and status are the first bytes of the action and log-status fields, for the tallies.
+func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, n int, ok bool) {
+	row := b.rows
+	cols, kinds := p.l.cols, p.l.kinds
+	last := len(kinds) - 1
+	pos := 0
+	i := 0
+	for ; i < len(kinds); i++ {
+		if pos >= len(line) {
+			break // missing or empty field
+		}
+		c := &b.cols[cols[i]]
+		start, end := pos, pos
+		if line[start] == '-' && (start+1 == len(line) || line[start+1] == ' ' || line[start+1] == '\n') {
+			c.putNull(row)
+			switch kinds[i] {
+			case kindAction:
+				act = '-'
+			case kindLogStatus:
+				status = '-'
+			}
+			end++
+		} else {
+			k := kinds[i]
+			switch k {
+			case kindInt32, kindInt64:
+				var v uint64
+				if start+16 <= len(line) {
+					// Eight digits at a time; the loop below takes over after sixteen, or near the end of
+					// the line.
+					n, v0 := digits8(binary.LittleEndian.Uint64(line[start:]))
+					end, v = start+n, v0
+					if n == 8 {
+						n, v0 = digits8(binary.LittleEndian.Uint64(line[start+8:]))
+						end, v = end+n, v*pow10[n]+v0
+					}
+				}
+				for end < len(line) {
+					d := uint64(line[end]) - '0'
+					if d > 9 {
+						break
+					}
+					v = v*10 + d
+					end++
+				}
+				// parseUint's rules: 1 to 19 digits (so v has not wrapped) and within the column's range.
+				if end-start > 19 {
+					end = start
+					break
+				}
+				if k == kindInt32 {
+					if v > 1<<31-1 {
+						end = start
+						break
+					}
+					c.putI32(row, int32(v))
+				} else {
+					if v > 1<<63-1 {
+						end = start
+						break
+					}
+					c.putI64(row, int64(v))
+				}
+			case kindAddr:
+				// Dotted-quad IPv4 is checked while it is scanned, with fastIPv4's rules; anything else is
+				// scanned to the end of the token and left to validAddr.
+				dots, val, digits, v4 := 0, 0, 0, true
+			scan:
+				for ; end < len(line); end++ {
+					switch ch := line[end]; {
+					case ch >= '0' && ch <= '9':
+						if digits == 1 && val == 0 {
+							v4 = false // leading zero
+						}
+						val = val*10 + int(ch-'0')
+						digits++
+						if val > 255 {
+							v4 = false
+						}
+					case ch == '.':
+						if digits == 0 || dots == 3 {
+							v4 = false
+						}
+						dots++
+						val, digits = 0, 0
+					default:
+						break scan
+					}
+				}
+				if !v4 || dots != 3 || digits == 0 || end < len(line) && line[end] != ' ' && line[end] != '\n' {
+					end = scanToken(line, end)
+					if !validAddr(line[start:end]) {
+						end = start
+						break
+					}
+				}
+				c.putToken(row, line, start, end)
+			default:
+				end = scanToken(line, end)
+				tok := bstr(line[start:end])
+				switch k {
+				case kindAction:
+					if tok != "ACCEPT" && tok != "REJECT" {
+						end = start
+					}
+					act = line[start]
+				case kindLogStatus:
+					if tok != "OK" && tok != "NODATA" && tok != "SKIPDATA" {
+						end = start
+					}
+					status = line[start]
+				case kindDirection:
+					if tok != "ingress" && tok != "egress" {
+						end = start
+					}
+				}
+				if end == start {
+					break
+				}
+				c.putToken(row, line, start, end)
+			}
+		}
+		// A field ends at a single space, or at the end of the line after the last field.
+		if end == start || i < last && (end >= len(line) || line[end] != ' ') ||
+			i == last && end != len(line) && line[end] != '\n' {
+			break
+		}
+		pos = end + 1
+	}
+	if i == len(kinds) && pos-1 <= MaxLineBytes {
+		return act, status, pos - 1, true
+	}
+	// A value stored for field i before the break is dropped with the others.
+	for j := 0; j <= i && j < len(kinds); j++ {
+		b.cols[cols[j]].truncate(row)
+	}
+	return 0, 0, 0, false
+}
+
+// scanToken returns the end of the token of printable, non-blank bytes that goes on at i.
+func scanToken(line []byte, i int) int {
+	for ; i+8 <= len(line); i += 8 {
+		w := binary.LittleEndian.Uint64(line[i:])
+		// High bit set in the bytes outside 0x21..0x7e; a borrow or carry only reaches bytes after the
+		// first such byte, which do not matter.
+		if m := ((w-0x21*lo8)&^w | (w + lo8) | w) & hi8; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(line) && line[i]-0x21 < 0x7f-0x21 {
+		i++
+	}
+	return i
+}
+
+// digits8 reads w as eight bytes of text, the first in the low byte, and returns how many of them are
+// decimal digits before the first that is not, and the value of those digits.
+func digits8(w uint64) (int, uint64) {
+	x := w ^ 0x30*lo8 // digits become 0..9
+	// High bit set in the bytes above 9; a carry only reaches bytes after the first such byte.
+	n := bits.TrailingZeros64(((x+0x76*lo8)|x)&hi8) >> 3
+	// Shift the n digits to the high bytes: the zero bytes shifted in below them are leading zeros. Then
+	// combine neighbours into 2-digit, 4-digit and 8-digit values with one multiply each.
+	x <<= 64 - 8*n
+	x = (x * (10<<8 + 1)) >> 8 & 0x00ff00ff00ff00ff
+	x = (x * (100<<16 + 1)) >> 16 & 0x0000ffff0000ffff
+	x = (x * (10000<<32 + 1)) >> 32
+	return n, x
+}
+
+var pow10 = [9]uint64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
+
+// parseGeneral parses any line: blanks of any kind and length separate fields, and a bad line is
+// reported with the first field to blame. A bad field rolls the row back, so a bad line leaves nothing
+// behind.
+func (p *lineParser) parseGeneral(b *batch, line []byte) (act, status byte, reason Reason, field int) {
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
 	if len(line) > MaxLineBytes {
-		return ReasonLineTooLong, -1
+		return 0, 0, ReasonLineTooLong, -1
 	}
 	nt, reason := p.tokenize(line)
 	if reason != 0 {
-		return reason, -1
+		return 0, 0, reason, -1
 	}
 	toks := p.toks[:nt]
 
-	// Parse and append field by field; a bad field rolls the row back, so a bad line leaves nothing behind.
 	row := b.rows
 	cols, kinds := p.l.cols, p.l.kinds
 	for i, t := range toks {
@@ -145,37 +389,19 @@ func (p *lineParser) parse(b *batch, line []byte, lineNo int64) (Reason, int) {
 			for j := 0; j < i; j++ {
 				b.cols[cols[j]].truncate(row)
 			}
-			return reason, i
+			return 0, 0, reason, i
 		}
 		if c.offs != nil {
 			c.putString(row, tok)
 		}
 	}
 	if i := p.l.actionTok; i >= 0 {
-		switch line[toks[i][0]] {
-		case 'A':
-			p.actions[0]++
-		case 'R':
-			p.actions[1]++
-		default:
-			p.actions[2]++
-		}
+		act = line[toks[i][0]]
 	}
 	if i := p.l.statusTok; i >= 0 {
-		switch line[toks[i][0]] {
-		case 'O':
-			p.statuses[0]++
-		case 'N':
-			p.statuses[1]++
-		case 'S':
-			p.statuses[2]++
-		default:
-			p.statuses[3]++
-		}
+		status = line[toks[i][0]]
 	}
-	b.lines = append(b.lines, lineNo)
-	b.rows++
-	return 0, -1
+	return act, status, 0, -1
 }
 
 // tokenize splits line into p.toks and returns how many tokens it holds. The fast path handles what AWS

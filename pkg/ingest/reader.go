@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,7 @@ const defaultChunkBytes = 2 << 20
 type Reader struct {
 	refs   atomic.Int64
 	out    *outSchema
+	pool   *bufPool // column buffers, recycled from released records
 	opts   Options
 	inputs []*input
 	skips  []string
@@ -137,7 +139,7 @@ func NewReader(ctx context.Context, paths []string, opts Options) (*Reader, erro
 		return nil, fmt.Errorf("no flow log files found in %v", paths)
 	}
 	sb := newSchemaBuilder()
-	r := &Reader{opts: opts, skips: skipped, start: time.Now()}
+	r := &Reader{opts: opts, skips: skipped, start: time.Now(), pool: &bufPool{}}
 	for _, p := range expanded {
 		in, err := sniff(p, opts.Stdin, logFormat)
 		if err != nil {
@@ -348,10 +350,24 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	if lp.rows > 0 {
 		capRows = lp.rows + lp.rows/8 + 16
 	}
-	b := newBatch(r.out, job.layout, job.in.path, capRows, len(data), lp.hint)
+	b := newBatch(r.pool, r.out, job.layout, job.in.path, capRows, len(data), lp.hint)
 	hdr := job.layout.header
 	lineNo := c.firstLine
 	for len(data) > 0 {
+		// Most lines are records that parseFast takes whole, finding the line's end as it goes.
+		if b.rows == b.capRows {
+			b.grow()
+		}
+		if act, status, n, ok := lp.parseFast(b, data); ok {
+			if !isHeader(data[:n], hdr) {
+				lp.commit(b, act, status, lineNo)
+				t.lines++
+				lineNo++
+				data = data[min(n+1, len(data)):]
+				continue
+			}
+			lp.rollback(b)
+		}
 		var line []byte
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
@@ -359,12 +375,12 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 			line, data = data, nil
 		}
 		t.lines++
-		if hdr != nil && len(line) >= len(hdr) && len(line) <= len(hdr)+1 && bytes.Equal(bytes.TrimSuffix(line, []byte{'\r'}), hdr) {
+		if isHeader(line, hdr) {
 			t.headers++
 			lineNo++
 			continue
 		}
-		if reason, fi := lp.parse(b, line, lineNo); reason != 0 {
+		if reason, fi := lp.parseSlow(b, line, lineNo); reason != 0 {
 			t.bad++
 			t.badBy[reason]++
 			if r.kept.Add(1) <= int64(r.opts.MaxErrorsKept) {
@@ -387,9 +403,16 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	t.drainParser(lp, b.rows)
 	lp.remember(b)
 	if b.rows == 0 {
+		b.release()
 		return nil
 	}
 	return b.record(r.opts.Alloc)
+}
+
+// isHeader reports whether line repeats the input's header line hdr (nil when it has none).
+func isHeader(line, hdr []byte) bool {
+	return hdr != nil && len(line) >= len(hdr) && len(line) <= len(hdr)+1 &&
+		bytes.Equal(bytes.TrimSuffix(line, []byte{'\r'}), hdr)
 }
 
 // tallyBatch counts the summary dimensions of a parsed batch, column by column.
@@ -423,9 +446,7 @@ func (t *tally) tallyBatch(b *batch) {
 				continue
 			}
 			last = s
-			if _, seen := t.ifaces[bstr(s)]; !seen {
-				t.ifaces[string(s)] = struct{}{}
-			}
+			t.addIface(s)
 		}
 	}
 	if c, ok := idx["start"]; ok && b.covered[c] {
@@ -443,6 +464,28 @@ func (t *tally) tallyBatch(b *batch) {
 			}
 		}
 	}
+}
+
+// addIface adds an interface id to the set. Flow logs interleave a few hundred interfaces, so most ids
+// were seen recently: a direct-mapped cache of the set's own copies, indexed by a hash of the id's first
+// and last eight bytes, answers most of them with one comparison instead of a map lookup.
+func (t *tally) addIface(s []byte) {
+	if len(s) < 8 {
+		if _, seen := t.ifaces[bstr(s)]; !seen {
+			t.ifaces[string(s)] = string(s)
+		}
+		return
+	}
+	h := (binary.LittleEndian.Uint64(s) ^ binary.LittleEndian.Uint64(s[len(s)-8:])) * 0x9e3779b97f4a7c15 >> (64 - ifaceCacheBits)
+	if t.ifaceCache[h] == bstr(s) {
+		return
+	}
+	id, seen := t.ifaces[bstr(s)]
+	if !seen {
+		id = string(s)
+		t.ifaces[id] = id
+	}
+	t.ifaceCache[h] = id
 }
 
 // drainParser moves the parser's action and log-status counts into the tally (all NULL when the input has

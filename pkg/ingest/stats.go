@@ -63,6 +63,9 @@ type Stats struct {
 	RecordsPerS  float64          `json:"records_per_second"`
 }
 
+// ifaceCacheBits sizes the cache of seen interface ids (see addIface): 1024 entries, 16 KiB per worker.
+const ifaceCacheBits = 10
+
 // tally is one worker's share of the counts; merged into Stats at the end.
 type tally struct {
 	lines, records, headers, bad int64
@@ -72,13 +75,14 @@ type tally struct {
 	errs                         []LineError
 	byVersion                    map[int64]int64
 	byStatus, byAction           map[string]int64
-	ifaces                       map[string]struct{}
+	ifaces                       map[string]string // interface ids, each mapped to itself (see addIface)
+	ifaceCache                   *[1 << ifaceCacheBits]string
 	firstStart, lastEnd          int64
 }
 
 func newTally() *tally {
 	return &tally{byVersion: map[int64]int64{}, byStatus: map[string]int64{}, byAction: map[string]int64{},
-		ifaces: map[string]struct{}{}}
+		ifaces: map[string]string{}, ifaceCache: new([1 << ifaceCacheBits]string)}
 }
 
 func (t *tally) merge(o *tally) {
@@ -104,7 +108,7 @@ func (t *tally) merge(o *tally) {
 		t.byAction[k] += v
 	}
 	for k := range o.ifaces {
-		t.ifaces[k] = struct{}{}
+		t.ifaces[k] = k
 	}
 	if o.firstStart != 0 && (t.firstStart == 0 || o.firstStart < t.firstStart) {
 		t.firstStart = o.firstStart
