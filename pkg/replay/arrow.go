@@ -755,9 +755,6 @@ func (r *Reader) parseRange(cols *batchCols, flows []cflow, lo, hi int) int64 {
 			c.dir = 0
 			continue
 		}
-		// ENI, then direction from srcaddr/dstaddr; the worker then only needs the addresses the rules match
-		// (pkt-srcaddr/pkt-dstaddr when present). An undecided direction keeps srcaddr/dstaddr, so that the
-		// worker reaches the same "unknown direction".
 		ei := int32(-1)
 		if iface != "" {
 			ce := &cache[ifaceSlot(iface)]
@@ -773,28 +770,7 @@ func (r *Reader) parseRange(cols *batchCols, flows []cflow, lo, hi int) int64 {
 			f := Flow{Src: decodeAddr(&c.src, c.srcKind), Dst: decodeAddr(&c.dst, c.dstKind), Direction: c.dir}
 			ei = e.resolveENI(&f)
 		}
-		c.eni = ei
-		if ei < 0 {
-			c.dir = 0
-			continue
-		}
-		if c.dir == 0 {
-			info := &e.enis[ei]
-			switch {
-			case c.dstKind != 0 && info.hasAddr(&c.dst, c.dstKind):
-				c.dir = vpc.Ingress
-			case c.srcKind != 0 && info.hasAddr(&c.src, c.srcKind):
-				c.dir = vpc.Egress
-			}
-		}
-		if c.dir != 0 {
-			if pktKind[0] != 0 {
-				c.src, c.srcKind = pkt[0], pktKind[0]
-			}
-			if pktKind[1] != 0 {
-				c.dst, c.dstKind = pkt[1], pktKind[1]
-			}
-		}
+		e.place(c, ei, &pkt, &pktKind)
 	}
 	return bad
 }
@@ -821,8 +797,8 @@ func parseAddrInto(s string, b *[16]byte, bad *int64) (kind uint8) {
 	return kind
 }
 
-// keyed returns the row's connection key as judgeAt computes it (the addresses the rules match); not ok for
-// rows judgeAt stops at before tracking.
+// keyed returns the row's connection key (of the addresses the rules match); not ok for rows judgeAt stops
+// at before tracking.
 func (c *cflow) keyed() keyed {
 	if c.eni < 0 || c.dir == 0 || c.status != StatusOK {
 		return keyed{}
@@ -842,15 +818,6 @@ func (c *cflow) words(b *[16]byte, kind uint8) (hi, lo uint64) {
 		return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	}
 	return 0, 0
-}
-
-// flow rebuilds the Flow of a parsed row for judgeAt.
-func (c *cflow) flow(f *Flow) {
-	*f = Flow{
-		Src: decodeAddr(&c.src, c.srcKind), Dst: decodeAddr(&c.dst, c.dstKind),
-		SrcPort: c.srcPort, DstPort: c.dstPort, Proto: c.proto, Packets: c.packets, Bytes: c.bytes,
-		Start: c.start, End: c.end, Action: c.action, Status: c.status, TCPFlags: c.flags, Direction: c.dir, BPA: c.bpa,
-	}
 }
 
 // getBuffers returns the verdict buffer for a record of n rows, reusing those of emitted records.
@@ -909,9 +876,7 @@ func (r *Reader) allReleased(s *batchSlot) {
 // judgeItem parses a row from its retained record, judges it and stores the verdict (worker goroutine).
 func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, kd *keyed) {
 	row := int(p.row)
-	var f Flow // on the stack: rebuilding it costs no write barriers
-	p.f.flow(&f)
-	v := r.eng.judgeAt(sh.st, &f, p.f.eni, kd)
+	v := r.eng.judgeAt(sh.st, &p.f, kd)
 	if p.f.late {
 		sh.st.late++
 	}
