@@ -135,8 +135,8 @@ type Reader struct {
 	queue   []*batchSlot // input records in arrival order, not yet emitted
 	headSeq uint32       // sequence number of queue[0]
 	nextSeq uint32
-	ro      reorder
-	judgeFn releaseFunc
+	clk     clock
+	waiting []*batchSlot // records whose rows are all pushed but not all released
 	cur     arrow.Record
 	err     error
 	eof     bool
@@ -146,7 +146,7 @@ type Reader struct {
 	closed   bool
 	pool     [][]rowVerdict
 	scratch  []cflow        // the current input record's parsed rows, before the reorder buffer
-	free     chan []pending // chunk buffers returned by the workers
+	free     chan chunkBufs // chunk buffers returned by the workers
 	mu       sync.Mutex     // guards shard.done
 	progress *sync.Cond     // signalled when a shard finishes a chunk
 	badAddrs int64
@@ -158,29 +158,46 @@ type Reader struct {
 type shard struct {
 	st    *State
 	in    chan chunk
+	ro    reorder   // the worker's
 	items []pending // being filled by the reader goroutine
+	marks []mark    // clock moves between items (reader goroutine)
+	base  int64     // the clock's base as the shard last heard of it (reader goroutine)
+	told  bool      // base is set
 	sent  uint64    // chunks sent (reader goroutine)
+	want  uint64    // chunks some record waits for: sent up to here even if empty (reader goroutine)
 	done  uint64    // chunks judged (guarded by Reader.mu)
 
 	unexplainedEx, disagrEx []string
 }
 
-// chunk is a run of released rows for one shard, in judging order. slots is the Reader's queue when the chunk
-// was sent, from sequence number head: every row's record is in it.
+// chunk is a run of rows for one shard, in arrival order, with the clock's moves among them (marks) and its
+// base when the chunk was sent: the worker buffers the rows and releases (judges) what the clock lets go.
+// slots is the Reader's queue when the chunk was sent, from sequence number head: every record that a row
+// the worker holds belongs to is in it.
 type chunk struct {
 	rows  []pending
+	marks []mark
+	base  int64
 	slots []*batchSlot
 	head  uint32
 }
 
 const chunkItems = 1024
 
+// chunkBufs are a chunk's buffers, reused.
+type chunkBufs struct {
+	rows  []pending
+	marks []mark
+}
+
 // batchSlot is one input record in flight.
 type batchSlot struct {
 	rec      arrow.Record
 	verdicts []rowVerdict
-	released int      // rows handed to shards (reader goroutine only)
-	need     []uint64 // once all rows are released: per shard, the chunks that hold them all (shard.done >= need)
+	maxStart int64    // latest start of the rows buffered for reordering (those not judged on arrival)
+	buffered bool     // some row is buffered
+	released bool     // the clock has released every row (reader goroutine only)
+	need     []uint64 // once released: per shard, the chunks after which all its rows are judged (shard.done >= need)
 }
 
 // rowVerdict is a Verdict stored per row until its record is emitted: indexes instead of pointers, so that
@@ -256,18 +273,17 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 	r := &Reader{
 		ctx: ctx, eng: e, in: in, mem: mem, cols: c,
 		schema: arrow.NewSchema(fields, &md),
-		ro:     newReorder(reorderSecs(e.cfg.ReorderWindow), e.cfg.MaxBuffered),
+		clk:    newClock(reorderSecs(e.cfg.ReorderWindow), e.cfg.MaxBuffered),
 	}
-	r.judgeFn = r.release
 	r.progress = sync.NewCond(&r.mu)
 	r.refs.Store(1)
 	in.Retain()
 	n := e.cfg.Workers
 	perShard := (e.cfg.MaxTracked + n - 1) / n
 	const inFlight = 16 // chunks queued per shard: enough to keep a worker busy, little memory
-	r.free = make(chan []pending, n*(inFlight+2))
+	r.free = make(chan chunkBufs, n*(inFlight+2))
 	for k := 0; k < n; k++ {
-		sh := &shard{st: e.newState(perShard), in: make(chan chunk, inFlight)}
+		sh := &shard{st: e.newState(perShard), in: make(chan chunk, inFlight), ro: newReorder(reorderSecs(e.cfg.ReorderWindow))}
 		r.shards = append(r.shards, sh)
 		r.wg.Add(1)
 		go r.work(sh)
@@ -335,7 +351,7 @@ func (r *Reader) Next() bool {
 	for {
 		if len(r.queue) > 0 {
 			s := r.queue[0]
-			if s.released == len(s.verdicts) {
+			if s.released {
 				r.wait(s) // every row is with a worker: wait for them
 				r.queue[0] = nil
 				r.queue = r.queue[1:]
@@ -360,7 +376,8 @@ func (r *Reader) Next() bool {
 				continue
 			}
 			r.eof = true
-			r.ro.flush(r.judgeFn)
+			r.clk.flush()
+			r.noteReleases()
 			r.dispatch()
 			continue
 		}
@@ -369,19 +386,21 @@ func (r *Reader) Next() bool {
 	}
 }
 
-// dispatch sends every shard's pending items to its worker.
+// dispatch sends every shard's pending items, and the clock's base to the shards that a released record
+// waits for.
 func (r *Reader) dispatch() {
 	for _, sh := range r.shards {
-		if len(sh.items) > 0 {
+		if len(sh.items) > 0 || sh.sent < sh.want {
 			r.send(sh)
 		}
 	}
 }
 
 func (r *Reader) send(sh *shard) {
-	sh.in <- chunk{rows: sh.items, slots: r.queue, head: r.headSeq}
+	sh.in <- chunk{rows: sh.items, marks: sh.marks, base: r.clk.base, slots: r.queue, head: r.headSeq}
 	sh.sent++
-	sh.items = nil
+	sh.items, sh.marks = nil, nil
+	sh.base, sh.told = r.clk.base, true
 }
 
 // wait blocks until the workers have judged every row of s (all released, and dispatched).
@@ -396,39 +415,74 @@ func (r *Reader) wait(s *batchSlot) {
 	r.mu.Unlock()
 }
 
-// work judges one shard's chunks in the order they were released.
+// work buffers one shard's chunks and judges its records as the clock releases them.
 func (r *Reader) work(sh *shard) {
 	defer r.wg.Done()
-	// Rows' connection keys are computed ahead and their table slots loaded (ahead rows at a time), so that
-	// the cache misses of several records overlap.
-	const ahead = 8
-	var keys [2 * ahead]keyed
-	ct := &sh.st.ct
+	q := judgeQueue{r: r, sh: sh}
 	for c := range sh.in {
-		rows := c.rows
-		for j := 0; j < min(ahead, len(rows)); j++ {
-			keys[j] = rows[j].f.keyed()
-			ct.peek(keys[j].h)
-		}
-		for i := range rows {
-			if i%ahead == 0 {
-				for j := i + ahead; j < min(i+2*ahead, len(rows)); j++ {
-					k := &keys[j%(2*ahead)]
-					*k = rows[j].f.keyed()
-					ct.peek(k.h)
-				}
+		q.slots, q.head = c.slots, c.head
+		m := 0
+		for i := range c.rows {
+			for ; m < len(c.marks) && c.marks[m].at == i; m++ {
+				sh.ro.releaseBelow(c.marks[m].base, &q)
+				q.flush() // before the next push reuses released blocks
 			}
-			p := &rows[i]
-			r.judgeItem(sh, c.slots[p.seq-c.head], p, &keys[i%(2*ahead)])
+			if p := &c.rows[i]; p.f.now {
+				q.add(p)
+			} else {
+				sh.ro.push(p)
+			}
 		}
+		sh.ro.releaseBelow(c.base, &q)
+		q.flush()
 		r.mu.Lock()
 		sh.done++
 		r.progress.Broadcast()
 		r.mu.Unlock()
 		select {
-		case r.free <- c.rows[:0]:
+		case r.free <- chunkBufs{c.rows[:0], c.marks[:0]}:
 		default:
 		}
+	}
+}
+
+// judgeQueue judges a worker's released records in order, ahead records behind: a record's connection key
+// is computed and its table slot loaded when it enters, so that the cache misses of several records overlap
+// instead of stalling one record at a time.
+type judgeQueue struct {
+	r     *Reader
+	sh    *shard
+	slots []*batchSlot
+	head  uint32
+	ring  [judgeAhead]*pending
+	keys  [judgeAhead]keyed
+	i, n  int
+}
+
+const judgeAhead = 8
+
+func (q *judgeQueue) add(p *pending) {
+	if q.n == judgeAhead {
+		q.judgeOne()
+	}
+	j := (q.i + q.n) % judgeAhead
+	q.ring[j], q.keys[j] = p, p.f.keyed()
+	q.sh.st.ct.peek(q.keys[j].h)
+	q.n++
+}
+
+func (q *judgeQueue) judgeOne() {
+	p := q.ring[q.i]
+	q.r.judgeItem(q.sh, q.slots[p.seq-q.head], p, &q.keys[q.i])
+	q.ring[q.i] = nil
+	q.i = (q.i + 1) % judgeAhead
+	q.n--
+}
+
+// flush judges every queued record.
+func (q *judgeQueue) flush() {
+	for q.n > 0 {
+		q.judgeOne()
 	}
 }
 
@@ -622,6 +676,7 @@ type cflow struct {
 	status                     LogStatus
 	bpa                        bool
 	tie                        uint8
+	now                        bool // judged on arrival (late, or reordering off) instead of buffered
 	late                       bool // released behind newer records (reorder window exceeded)
 }
 
@@ -684,11 +739,10 @@ func (r *Reader) add(rec arrow.Record) {
 	var p pending
 	for i := range flows {
 		p.f, p.seq, p.row = flows[i], seq, int32(i)
-		r.ro.push(p.f.start, int(p.f.tie), &p, r.judgeFn)
+		r.push(s, &p)
 	}
-	if n == 0 {
-		r.allReleased(s)
-	}
+	r.waiting = append(r.waiting, s)
+	r.noteReleases()
 }
 
 // parseRange parses rows [lo, hi) of cols into flows and returns the number of unparsable addresses. It only
@@ -838,8 +892,14 @@ func (r *Reader) putBuffers(s *batchSlot) {
 	s.verdicts = nil
 }
 
-// release is the reorder buffer's callback: hand the row to its ENI's shard.
-func (r *Reader) release(p *pending, late bool) {
+// push runs a row through the clock and hands it to its ENI's shard, after the clock's move if it moved.
+func (r *Reader) push(s *batchSlot, p *pending) {
+	base := r.clk.base
+	p.f.now, p.f.late = r.clk.push(p.f.start)
+	if !p.f.now {
+		s.maxStart = max(s.maxStart, p.f.start)
+		s.buffered = true
+	}
 	k := 0
 	if ei := p.f.eni; ei > 0 {
 		k = int(ei) % len(r.shards)
@@ -847,30 +907,43 @@ func (r *Reader) release(p *pending, late bool) {
 	sh := r.shards[k]
 	if sh.items == nil {
 		select {
-		case sh.items = <-r.free:
+		case b := <-r.free:
+			sh.items, sh.marks = b.rows, b.marks
 		default:
 			sh.items = make([]pending, 0, chunkItems)
 		}
 	}
+	if !sh.told || sh.base != r.clk.base {
+		sh.marks = append(sh.marks, mark{at: len(sh.items), base: r.clk.base})
+		sh.base, sh.told = r.clk.base, true
+	}
 	sh.items = append(sh.items, *p)
-	sh.items[len(sh.items)-1].f.late = late
+	r.clk.bound()
 	if len(sh.items) == chunkItems {
 		r.send(sh)
 	}
-	s := r.queue[p.seq-r.headSeq]
-	if s.released++; s.released == len(s.verdicts) {
-		r.allReleased(s)
+	if r.clk.base != base {
+		r.noteReleases()
 	}
 }
 
-// allReleased notes, for each shard, the chunks that hold s's rows: those sent and the one being filled.
-func (r *Reader) allReleased(s *batchSlot) {
-	for k, sh := range r.shards {
-		s.need[k] = sh.sent
-		if len(sh.items) > 0 {
-			s.need[k]++
+// noteReleases marks the waiting records whose rows the clock has all released and notes, for each shard,
+// the chunk after which they are judged: the one being filled, which carries the clock's base.
+func (r *Reader) noteReleases() {
+	w := r.waiting[:0]
+	for _, s := range r.waiting {
+		if s.buffered && s.maxStart >= r.clk.base {
+			w = append(w, s)
+			continue
+		}
+		s.released = true
+		for k, sh := range r.shards {
+			s.need[k] = sh.sent + 1
+			sh.want = max(sh.want, sh.sent+1)
 		}
 	}
+	clear(r.waiting[len(w):])
+	r.waiting = w
 }
 
 // judgeItem parses a row from its retained record, judges it and stores the verdict (worker goroutine).
@@ -914,7 +987,7 @@ func (r *Reader) where(s *batchSlot, row int) string {
 func (r *Reader) Summary() Summary {
 	st := r.mergedState()
 	s := st.Summary()
-	s.ForcedReleases = r.ro.forced
+	s.ForcedReleases = r.clk.forced
 	s.BadAddresses = r.badAddrs
 	for _, sh := range r.shards {
 		s.UnexplainedExamples = append(s.UnexplainedExamples, sh.unexplainedEx...)
