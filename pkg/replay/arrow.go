@@ -118,10 +118,11 @@ var stringCols = map[string]bool{
 // (same rows, same order) with the verdict columns appended. An input record is emitted once all its rows are
 // judged, so up to ReorderWindow (or MaxBuffered records) of input is held.
 //
-// The calling goroutine reads the input, resolves each row's ENI and orders rows in the reorder buffer;
-// released rows go to Config.Workers judging goroutines, each owning the ENIs with index % Workers == k and
-// its own State (tracking table of MaxTracked/Workers entries, counters, rule hits). Tracking is per ENI, so
-// the shards never share state and each ENI's records are judged in order. Not safe for concurrent use.
+// The calling goroutine reads the input, resolves each row's ENI, runs the reorder clock (see order.go) and
+// hands each row to one of Config.Workers judging goroutines, each owning the ENIs with index % Workers == k,
+// their reorder buffer and its own State (tracking table of MaxTracked/Workers entries, counters, rule hits).
+// Tracking is per ENI, so the shards never share state and each ENI's records are judged in order. Not safe
+// for concurrent use.
 // Summary and RuleHits are complete once Next has returned false.
 type Reader struct {
 	refs   atomic.Int64
@@ -145,7 +146,7 @@ type Reader struct {
 	wg       sync.WaitGroup
 	closed   bool
 	pool     [][]rowVerdict
-	scratch  []cflow        // the current input record's parsed rows, before the reorder buffer
+	scratch  []cflow        // the current input record's parsed rows, before they go to the shards
 	free     chan chunkBufs // chunk buffers returned by the workers
 	mu       sync.Mutex     // guards shard.done
 	progress *sync.Cond     // signalled when a shard finishes a chunk
@@ -703,7 +704,7 @@ func decodeAddr(b *[16]byte, kind uint8) netip.Addr {
 }
 
 // add queues one input record: its rows are parsed (in parallel for large records), their ENI and direction
-// resolved, and pushed through the reorder buffer.
+// resolved, and pushed through the reorder clock to their shards.
 func (r *Reader) add(rec arrow.Record) {
 	rec.Retain()
 	n := int(rec.NumRows())
