@@ -146,11 +146,10 @@ type Reader struct {
 	wg       sync.WaitGroup
 	closed   bool
 	pool     [][]rowVerdict
-	scratch  []cflow        // the current input record's parsed rows, before they go to the shards
 	free     chan chunkBufs // chunk buffers returned by the workers
 	mu       sync.Mutex     // guards shard.done
 	progress *sync.Cond     // signalled when a shard finishes a chunk
-	badAddrs int64
+	ifaces   ifaceCache
 
 	out outBuilders
 }
@@ -160,7 +159,8 @@ type shard struct {
 	st    *State
 	in    chan chunk
 	ro    reorder   // the worker's
-	items []pending // being filled by the reader goroutine
+	now   []pending // the worker's: rows of the chunk being judged on arrival
+	items []item    // being filled by the reader goroutine
 	marks []mark    // clock moves between items (reader goroutine)
 	base  int64     // the clock's base as the shard last heard of it (reader goroutine)
 	told  bool      // base is set
@@ -168,7 +168,15 @@ type shard struct {
 	want  uint64    // chunks some record waits for: sent up to here even if empty (reader goroutine)
 	done  uint64    // chunks judged (guarded by Reader.mu)
 
+	badAddrs                int64 // the worker's
 	unexplainedEx, disagrEx []string
+}
+
+// item is a row on its way to its shard: where it is, its ENI, and what the clock decided.
+type item struct {
+	seq       uint32
+	row, eni  int32
+	now, late bool // judged on arrival (late, or reordering off) instead of buffered
 }
 
 // chunk is a run of rows for one shard, in arrival order, with the clock's moves among them (marks) and its
@@ -176,7 +184,7 @@ type shard struct {
 // slots is the Reader's queue when the chunk was sent, from sequence number head: every record that a row
 // the worker holds belongs to is in it.
 type chunk struct {
-	rows  []pending
+	rows  []item
 	marks []mark
 	base  int64
 	slots []*batchSlot
@@ -187,13 +195,14 @@ const chunkItems = 1024
 
 // chunkBufs are a chunk's buffers, reused.
 type chunkBufs struct {
-	rows  []pending
+	rows  []item
 	marks []mark
 }
 
 // batchSlot is one input record in flight.
 type batchSlot struct {
 	rec      arrow.Record
+	cols     batchCols
 	verdicts []rowVerdict
 	maxStart int64    // latest start of the rows buffered for reordering (those not judged on arrival)
 	buffered bool     // some row is buffered
@@ -284,7 +293,8 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 	const inFlight = 16 // chunks queued per shard: enough to keep a worker busy, little memory
 	r.free = make(chan chunkBufs, n*(inFlight+2))
 	for k := 0; k < n; k++ {
-		sh := &shard{st: e.newState(perShard), in: make(chan chunk, inFlight), ro: newReorder(reorderSecs(e.cfg.ReorderWindow))}
+		sh := &shard{st: e.newState(perShard), in: make(chan chunk, inFlight), ro: newReorder(reorderSecs(e.cfg.ReorderWindow)),
+			now: make([]pending, 0, chunkItems)}
 		r.shards = append(r.shards, sh)
 		r.wg.Add(1)
 		go r.work(sh)
@@ -428,14 +438,21 @@ func (r *Reader) work(sh *shard) {
 				sh.ro.releaseBelow(c.marks[m].base, &q)
 				q.flush() // before the next push reuses released blocks
 			}
-			if p := &c.rows[i]; p.f.now {
-				q.add(p)
+			it := &c.rows[i]
+			var p pending
+			p.seq, p.row = it.seq, it.row
+			sh.badAddrs += r.eng.parseRow(&c.slots[it.seq-c.head].cols, int(it.row), it.eni, &p.f)
+			if it.now {
+				p.f.late = it.late
+				sh.now = append(sh.now, p) // never grows: a chunk has at most chunkItems rows
+				q.add(&sh.now[len(sh.now)-1])
 			} else {
-				sh.ro.push(p)
+				sh.ro.push(&p)
 			}
 		}
 		sh.ro.releaseBelow(c.base, &q)
 		q.flush()
+		sh.now = sh.now[:0]
 		r.mu.Lock()
 		sh.done++
 		r.progress.Broadcast()
@@ -677,7 +694,6 @@ type cflow struct {
 	status                     LogStatus
 	bpa                        bool
 	tie                        uint8
-	now                        bool // judged on arrival (late, or reordering off) instead of buffered
 	late                       bool // released behind newer records (reorder window exceeded)
 }
 
@@ -703,140 +719,128 @@ func decodeAddr(b *[16]byte, kind uint8) netip.Addr {
 	return netip.Addr{}
 }
 
-// add queues one input record: its rows are parsed (in parallel for large records), their ENI and direction
-// resolved, and pushed through the reorder clock to their shards.
+// add queues one input record: each row's ENI is resolved and the row goes through the reorder clock to its
+// shard, whose worker parses it (parseRow).
 func (r *Reader) add(rec arrow.Record) {
 	rec.Retain()
 	n := int(rec.NumRows())
-	s := &batchSlot{rec: rec, verdicts: r.getBuffers(n), need: make([]uint64, len(r.shards))}
-	cols := r.batchCols(rec)
-	if cap(r.scratch) < n {
-		r.scratch = make([]cflow, n)
-	}
-	flows := r.scratch[:n]
+	s := &batchSlot{rec: rec, verdicts: r.getBuffers(n), need: make([]uint64, len(r.shards)), cols: r.batchCols(rec)}
 	r.queue = append(r.queue, s)
 	seq := r.nextSeq
 	r.nextSeq++
-	parts := len(r.shards)
-	if n < 4096 {
-		parts = 1
-	}
-	if parts == 1 {
-		r.badAddrs += r.parseRange(&cols, flows, 0, n)
-	} else {
-		var wg sync.WaitGroup
-		var bad atomic.Int64
-		for k := 0; k < parts; k++ {
-			lo, hi := n*k/parts, n*(k+1)/parts
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				bad.Add(r.parseRange(&cols, flows, lo, hi))
-			}()
-		}
-		wg.Wait()
-		r.badAddrs += bad.Load()
-	}
-	var p pending
-	for i := range flows {
-		p.f, p.seq, p.row = flows[i], seq, int32(i)
-		r.push(s, &p)
+	for i := 0; i < n; i++ {
+		start, _ := s.cols.start.get(i)
+		r.push(s, item{seq: seq, row: int32(i), eni: r.rowENI(&s.cols, i)}, start)
 	}
 	r.waiting = append(r.waiting, s)
 	r.noteReleases()
 }
 
-// parseRange parses rows [lo, hi) of cols into flows and returns the number of unparsable addresses. It only
-// reads the engine, so several run at once.
-func (r *Reader) parseRange(cols *batchCols, flows []cflow, lo, hi int) int64 {
-	var bad int64
-	e := r.eng
-	// interface_id -> ENI index, direct-mapped on the id's last bytes: records of one batch name few ENIs,
-	// and a hit costs a short string compare instead of a map lookup.
-	var cache [256]struct {
-		id string
-		ei int32
+// rowENI resolves row i's ENI as parseRow would see it (-1: unknown, or NODATA/SKIPDATA), by interface_id
+// through a small cache, else by address.
+func (r *Reader) rowENI(cols *batchCols, i int) int32 {
+	switch cols.status.get(i) {
+	case "NODATA", "SKIPDATA":
+		return -1
 	}
-	for i := lo; i < hi; i++ {
-		c := &flows[i]
-		*c = cflow{eni: -1, flags: -1}
-		iface := cols.iface.get(i)
-		var pkt [2][16]byte
-		var pktKind [2]uint8
-		c.srcKind = parseAddrInto(cols.src.get(i), &c.src, &bad)
-		c.dstKind = parseAddrInto(cols.dst.get(i), &c.dst, &bad)
-		if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
-			pktKind[0] = parseAddrInto(cols.pktSrc.get(i), &pkt[0], &bad)
-			pktKind[1] = parseAddrInto(cols.pktDst.get(i), &pkt[1], &bad)
-		}
-		v, _ := cols.srcPort.get(i)
-		c.srcPort = uint16(v)
-		v, _ = cols.dstPort.get(i)
-		c.dstPort = uint16(v)
-		v, _ = cols.proto.get(i)
-		c.proto = uint8(v)
-		c.packets, _ = cols.packets.get(i)
-		c.bytes, _ = cols.bytes.get(i)
-		c.start, _ = cols.start.get(i)
-		c.end, _ = cols.end.get(i)
-		if v, ok := cols.flags.get(i); ok {
-			c.flags = int16(v)
-		}
-		switch cols.action.get(i) {
-		case "ACCEPT":
-			c.action = Accept
-		case "REJECT":
-			c.action = Reject
-		}
-		if st := cols.status.get(i); st != "OK" {
-			switch st {
-			case "NODATA":
-				c.status = StatusNoData
-			case "SKIPDATA":
-				c.status = StatusSkipData
-			}
-		}
+	e := r.eng
+	iface := cols.iface.get(i)
+	if iface == "" {
+		var f Flow
+		var b [16]byte
+		kind := parseAddrInto(cols.src.get(i), &b, nil) // parseRow counts bad addresses
+		f.Src = decodeAddr(&b, kind)
+		b = [16]byte{}
+		kind = parseAddrInto(cols.dst.get(i), &b, nil)
+		f.Dst = decodeAddr(&b, kind)
 		switch cols.flowDir.get(i) {
 		case "ingress":
-			c.dir = vpc.Ingress
+			f.Direction = vpc.Ingress
 		case "egress":
-			c.dir = vpc.Egress
+			f.Direction = vpc.Egress
 		}
-		c.bpa = cols.reject.get(i) == "BPA"
-		if role, _ := inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort); role == RoleReply {
-			c.tie = 1
-		}
-		if c.status != StatusOK {
-			c.dir = 0
-			continue
-		}
-		ei := int32(-1)
-		if iface != "" {
-			ce := &cache[ifaceSlot(iface)]
-			if ce.id == iface && ce.id != "" {
-				ei = ce.ei
-			} else {
-				if x, ok := e.eniIndex[iface]; ok {
-					ei = x
-				}
-				ce.id, ce.ei = iface, ei
-			}
-		} else {
-			f := Flow{Src: decodeAddr(&c.src, c.srcKind), Dst: decodeAddr(&c.dst, c.dstKind), Direction: c.dir}
-			ei = e.resolveENI(&f)
-		}
-		e.place(c, ei, &pkt, &pktKind)
+		return e.resolveENI(&f)
 	}
-	return bad
+	ce := &r.ifaces[ifaceSlot(iface)]
+	if ce.id == iface && ce.id != "" {
+		return ce.ei
+	}
+	ei, ok := e.eniIndex[iface]
+	if !ok {
+		return -1
+	}
+	// The cache keeps the model's copy of the id: iface points into the input record.
+	ce.id, ce.ei = e.enis[ei].eni.ID, ei
+	return ei
 }
 
-// ifaceSlot hashes an interface id (eni- and hex digits) to a slot of parseRange's cache.
-func ifaceSlot(s string) uint8 {
+// ifaceCache maps interface_id to ENI index, direct-mapped: a hit costs a short string compare instead of a
+// map lookup.
+type ifaceCache [1 << 10]struct {
+	id string
+	ei int32
+}
+
+// ifaceSlot hashes an interface id's length and last 8 bytes (hex digits of eni- ids) to a slot of ifaceCache.
+func ifaceSlot(s string) int {
 	n := len(s)
-	if n < 3 {
-		return uint8(n)
+	var x uint64
+	for i := max(0, n-8); i < n; i++ {
+		x = x<<8 | uint64(s[i])
 	}
-	return s[n-1] ^ s[n-2]<<4 ^ s[n-3]<<2 ^ uint8(n)
+	x ^= uint64(n)
+	return int((x * 0x9E3779B97F4A7C15) >> (64 - 10))
+}
+
+// parseRow parses row i of cols into c, with ENI ei (see rowENI), and returns the number of unparsable
+// addresses. It only reads the engine, so the workers run it at once.
+func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64) {
+	*c = cflow{eni: -1, flags: -1}
+	var pkt [2][16]byte
+	var pktKind [2]uint8
+	c.srcKind = parseAddrInto(cols.src.get(i), &c.src, &bad)
+	c.dstKind = parseAddrInto(cols.dst.get(i), &c.dst, &bad)
+	if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
+		pktKind[0] = parseAddrInto(cols.pktSrc.get(i), &pkt[0], &bad)
+		pktKind[1] = parseAddrInto(cols.pktDst.get(i), &pkt[1], &bad)
+	}
+	v, _ := cols.srcPort.get(i)
+	c.srcPort = uint16(v)
+	v, _ = cols.dstPort.get(i)
+	c.dstPort = uint16(v)
+	v, _ = cols.proto.get(i)
+	c.proto = uint8(v)
+	c.packets, _ = cols.packets.get(i)
+	c.bytes, _ = cols.bytes.get(i)
+	c.start, _ = cols.start.get(i)
+	c.end, _ = cols.end.get(i)
+	if v, ok := cols.flags.get(i); ok {
+		c.flags = int16(v)
+	}
+	switch cols.action.get(i) {
+	case "ACCEPT":
+		c.action = Accept
+	case "REJECT":
+		c.action = Reject
+	}
+	switch cols.status.get(i) {
+	case "NODATA":
+		c.status = StatusNoData
+	case "SKIPDATA":
+		c.status = StatusSkipData
+	}
+	switch cols.flowDir.get(i) {
+	case "ingress":
+		c.dir = vpc.Ingress
+	case "egress":
+		c.dir = vpc.Egress
+	}
+	c.bpa = cols.reject.get(i) == "BPA"
+	if role, _ := inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort); role == RoleReply {
+		c.tie = 1
+	}
+	e.place(c, ei, &pkt, &pktKind)
+	return bad
 }
 
 // parseAddrInto is parseAddr into the cflow form: b (zero on entry) and the returned kind.
@@ -893,17 +897,18 @@ func (r *Reader) putBuffers(s *batchSlot) {
 	s.verdicts = nil
 }
 
-// push runs a row through the clock and hands it to its ENI's shard, after the clock's move if it moved.
-func (r *Reader) push(s *batchSlot, p *pending) {
+// push runs a row starting at start through the clock and hands it to its ENI's shard, after the clock's
+// move if it moved.
+func (r *Reader) push(s *batchSlot, it item, start int64) {
 	base := r.clk.base
-	p.f.now, p.f.late = r.clk.push(p.f.start)
-	if !p.f.now {
-		s.maxStart = max(s.maxStart, p.f.start)
+	it.now, it.late = r.clk.push(start)
+	if !it.now {
+		s.maxStart = max(s.maxStart, start)
 		s.buffered = true
 	}
 	k := 0
-	if ei := p.f.eni; ei > 0 {
-		k = int(ei) % len(r.shards)
+	if it.eni > 0 {
+		k = int(it.eni) % len(r.shards)
 	}
 	sh := r.shards[k]
 	if sh.items == nil {
@@ -911,14 +916,14 @@ func (r *Reader) push(s *batchSlot, p *pending) {
 		case b := <-r.free:
 			sh.items, sh.marks = b.rows, b.marks
 		default:
-			sh.items = make([]pending, 0, chunkItems)
+			sh.items = make([]item, 0, chunkItems)
 		}
 	}
 	if !sh.told || sh.base != r.clk.base {
 		sh.marks = append(sh.marks, mark{at: len(sh.items), base: r.clk.base})
 		sh.base, sh.told = r.clk.base, true
 	}
-	sh.items = append(sh.items, *p)
+	sh.items = append(sh.items, it)
 	r.clk.bound()
 	if len(sh.items) == chunkItems {
 		r.send(sh)
@@ -989,7 +994,9 @@ func (r *Reader) Summary() Summary {
 	st := r.mergedState()
 	s := st.Summary()
 	s.ForcedReleases = r.clk.forced
-	s.BadAddresses = r.badAddrs
+	for _, sh := range r.shards {
+		s.BadAddresses += sh.badAddrs
+	}
 	for _, sh := range r.shards {
 		s.UnexplainedExamples = append(s.UnexplainedExamples, sh.unexplainedEx...)
 		s.AcceptRejectedEx = append(s.AcceptRejectedEx, sh.disagrEx...)
