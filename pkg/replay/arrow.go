@@ -138,6 +138,7 @@ type Reader struct {
 	nextSeq uint32
 	clk     clock
 	waiting []*batchSlot // records whose rows are all pushed but not all released
+	ahead   int          // input records read since queue[0] was released (see maxAhead)
 	cur     arrow.Record
 	err     error
 	eof     bool
@@ -362,8 +363,9 @@ func (r *Reader) Next() bool {
 	for {
 		if len(r.queue) > 0 {
 			s := r.queue[0]
-			if s.released {
+			if s.released && (r.eof || r.err != nil || r.ahead >= maxAhead || r.judged(s)) {
 				r.wait(s) // every row is with a worker: wait for them
+				r.ahead = 0
 				r.queue[0] = nil
 				r.queue = r.queue[1:]
 				r.headSeq++
@@ -392,9 +394,29 @@ func (r *Reader) Next() bool {
 			r.dispatch()
 			continue
 		}
+		if len(r.queue) > 0 && r.queue[0].released {
+			r.ahead++
+		}
 		r.add(r.in.Record())
 		r.dispatch()
 	}
+}
+
+// maxAhead is how many input records Next reads while the oldest one is released but not yet judged. The
+// chunk that completes it is the newest one sent, so waiting at once would leave the workers idle while
+// this goroutine builds the output and reads on; reading ahead keeps them busy.
+const maxAhead = 2
+
+// judged reports, without blocking, whether the workers have judged every row of the released record s.
+func (r *Reader) judged(s *batchSlot) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, sh := range r.shards {
+		if sh.done < s.need[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // dispatch sends every shard's pending items, and the clock's base to the shards that a released record
