@@ -820,8 +820,12 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 	*c = cflow{eni: -1, flags: -1}
 	var pkt [2][16]byte
 	var pktKind [2]uint8
-	c.srcKind = parseAddrInto(cols.src.get(i), &c.src, &bad)
-	c.dstKind = parseAddrInto(cols.dst.get(i), &c.dst, &bad)
+	var own []addrText
+	if ei >= 0 {
+		own = e.enis[ei].texts
+	}
+	c.srcKind = parseAddrOwn(cols.src.get(i), &c.src, &bad, own)
+	c.dstKind = parseAddrOwn(cols.dst.get(i), &c.dst, &bad, own)
 	if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
 		pktKind[0] = parseAddrInto(cols.pktSrc.get(i), &pkt[0], &bad)
 		pktKind[1] = parseAddrInto(cols.pktDst.get(i), &pkt[1], &bad)
@@ -863,6 +867,19 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 	}
 	e.place(c, ei, &pkt, &pktKind)
 	return bad
+}
+
+// parseAddrOwn is parseAddrInto that first compares s with the ENI's own addresses as text (own): one of a
+// record's addresses usually is one, and a string compare is cheaper than parsing, IPv6 above all. Text that
+// differs (another spelling of the same address) is parsed to the same value.
+func parseAddrOwn(s string, b *[16]byte, bad *int64, own []addrText) (kind uint8) {
+	for k := range own {
+		if own[k].s == s {
+			*b = own[k].b
+			return own[k].kind
+		}
+	}
+	return parseAddrInto(s, b, bad)
 }
 
 // parseAddrInto is parseAddr into the cflow form: b (zero on entry) and the returned kind.

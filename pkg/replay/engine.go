@@ -90,6 +90,7 @@ type eniInfo struct {
 	eni     *vpc.ENI
 	cidrs   []netip.Prefix // the ENI's subnet CIDRs: peers inside them never meet the NACL
 	addrs4  []uint32       // the ENI's private IPv4 addresses (eni.Addrs), big-endian numbers
+	texts   []addrText     // eni.Addrs as text: one of a record's addresses is usually the ENI's own
 	nets4   [][2]uint32    // the IPv4 cidrs as (network, mask), big-endian numbers
 	nacl    *vpc.NACL
 	groups  string // comma-separated sg- ids (verdict_resource)
@@ -159,6 +160,9 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 			udpStrm: secsOr(eni.Timeouts.UDPStream, DefaultUDPStreamTimeout),
 		}
 		for _, a := range eni.Addrs {
+			t := addrText{s: a.String()}
+			t.b, t.kind = encodeAddr(a)
+			info.texts = append(info.texts, t)
 			if a.Is4() {
 				b := a.As4()
 				info.addrs4 = append(info.addrs4, binary.BigEndian.Uint32(b[:]))
@@ -397,6 +401,13 @@ func (e *Engine) resolveENI(f *Flow) int32 {
 		return i
 	}
 	return -1
+}
+
+// addrText is an address as netip writes it and in the cflow form.
+type addrText struct {
+	s    string
+	b    [16]byte
+	kind uint8
 }
 
 // hasAddr is eni.HasAddr for an address in the cflow form (kind 4 or 6).
