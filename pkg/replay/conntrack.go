@@ -117,10 +117,8 @@ func (e *connEntry) initA() bool { return e.flags&entInitA != 0 }
 // without rehashing a key. At the bound (max entries), inserting evicts by a clock sweep (second chance): the hand skips
 // and clears entries touched since it last passed, and takes the first that was not; an expired one is
 // reclaimed (counted in expired), a live one is counted in evicted; a reply to an evicted connection is then
-// judged as if no request was seen. A bounded table is allocated at the size its bound needs when the first
-// connection is inserted: growing it by doubling moved every entry and wrote every page of each new array
-// again, about 5% of a replay's CPU time on a large input. Where the slots are mapped outside the Go heap
-// (see allocSlots) their pages are only backed once touched. An unbounded table (max 0) grows by doubling.
+// judged as if no request was seen. The table grows by doubling up to the size the bound needs, so memory
+// follows the number of connections, not the input.
 type table struct {
 	slots []connEntry
 	mem   *slotMem // owns slots when they are off the Go heap (see allocSlots)
@@ -135,8 +133,12 @@ type table struct {
 	peak                        int
 }
 
-// minTableSlots (256 KiB) is the smallest table.
-const minTableSlots = 1 << 12
+// Tables start at minTableSlots (256 KiB) and grow by 4 while under bigTableSlots (16 MiB), then by 2 (memory
+// stays within twice what the connections need), up to the size the bound needs (maxSlots).
+const (
+	minTableSlots = 1 << 12
+	bigTableSlots = 1 << 18
+)
 
 // maxSlots is the size that holds t.max entries at most 3/4 full (0: unbounded).
 func (t *table) maxSlots() int {
@@ -279,9 +281,16 @@ func (t *table) insert(k *connKey, h uint64, now int64) int32 {
 		t.evictOne(now)
 	}
 	if t.slots == nil {
-		t.resize(max(minTableSlots, t.maxSlots()))
-	} else if t.n >= t.grow { // unbounded: a bounded table never fills 3/4 of maxSlots
-		t.resize(2 * len(t.slots))
+		t.resize(minTableSlots)
+	} else if t.n >= t.grow {
+		size := 2 * len(t.slots)
+		if size < bigTableSlots {
+			size *= 2
+		}
+		if m := t.maxSlots(); m > 0 {
+			size = max(min(size, m), 2*len(t.slots))
+		}
+		t.resize(size)
 	}
 	i := t.home(h)
 	for t.slots[i].flags&entUsed != 0 {

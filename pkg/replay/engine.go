@@ -40,9 +40,8 @@ type Config struct {
 	// MaxTracked bounds the connection-tracking table (all ENIs together). At the bound a connection not
 	// touched recently is evicted (a clock sweep approximating least recently used; an idled-out one first
 	// when the sweep meets it) and counted (Summary.ConntrackEvictions). The table holds 64 bytes per slot and
-	// is kept at most 3/4 full, so it takes 85-170 bytes per MaxTracked entry; it is allocated at that size on
-	// the first tracked connection. On Linux, tables of 2 MiB and more are mapped outside the Go heap, with
-	// transparent huge pages where the system allows them, and take memory only as their pages are touched.
+	// is kept at most 3/4 full, so at the bound it takes 85-170 bytes per MaxTracked entry. On Linux, tables of
+	// 2 MiB and more are mapped outside the Go heap, with transparent huge pages where the system allows them.
 	MaxTracked int
 	// ReorderWindow is how far back in record time (start) records may arrive and still be judged in order.
 	// Zero: DefaultReorderWindow; negative: no reordering (arrival order).
