@@ -612,13 +612,6 @@ func intArr(rec arrow.Record, i int) intCol {
 	return c
 }
 
-func str(a *array.String, i int) string {
-	if a == nil || a.IsNull(i) {
-		return ""
-	}
-	return a.Value(i)
-}
-
 // parseAddr parses an address column value; "" (NULL) and unparsable text are the zero Addr, the latter
 // counted in *bad when bad is not nil.
 func parseAddr(s string, bad *int64) netip.Addr {

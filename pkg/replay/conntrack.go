@@ -1,13 +1,9 @@
 package replay
 
 import (
-	"encoding/binary"
 	"math/bits"
-	"net/netip"
 	"time"
 	"unsafe"
-
-	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
 // Idle timeouts. AWS documents the first four [CT]; the last three are flowlens's choices (AWS documents none)
@@ -39,19 +35,8 @@ type connKey struct {
 	proto uint8
 }
 
-func addrWords(a netip.Addr) (hi, lo uint64) {
-	b := a.As16()
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-}
-
-// canonKey returns the key of p's connection on ENI eni and whether p's source is endpoint a.
-func canonKey(eni int32, p *vpc.Packet) (k connKey, srcIsA bool) {
-	sh, sl := addrWords(p.Src)
-	dh, dl := addrWords(p.Dst)
-	return canonWords(eni, sh, sl, dh, dl, p.SrcPort, p.DstPort, p.Proto)
-}
-
-// canonWords is canonKey from the addresses' 16-byte forms as two big-endian words each.
+// canonWords returns the key of a packet's connection on ENI eni, from its addresses' 16-byte forms as two
+// big-endian words each (IPv4 as IPv4-mapped IPv6), and whether the packet's source is endpoint a.
 func canonWords(eni int32, sh, sl, dh, dl uint64, sp, dp uint16, proto uint8) (k connKey, srcIsA bool) {
 	if proto != 6 && proto != 17 {
 		sp, dp = 0, 0

@@ -2,9 +2,9 @@ package replay
 
 // Records are reordered per ENI by record start (Unix seconds), in two halves. The Reader's goroutine keeps
 // the clock: it sees every record in arrival order and decides when each second is released. Each shard's
-// worker keeps the records of its ENIs in a reorder buffer and releases them when the clock says so (the
-// clock's base travels with the records, see mark), so records are copied into the buffer by the goroutine
-// that judges them and judged straight from it.
+// worker parses the records of its ENIs into a reorder buffer and releases them when the clock says so (the
+// clock's base travels with the records, see mark), so a record is written once, by the goroutine that
+// judges it, and judged straight from the buffer.
 //
 // A record is released (judged) once the newest start seen is more than window seconds later than its own, so
 // every ENI's records are judged in start order as long as none arrives more than window seconds after a newer
