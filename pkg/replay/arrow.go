@@ -506,7 +506,8 @@ func (q *judgeQueue) add(p *pending) {
 		q.judgeOne()
 	}
 	j := (q.i + q.n) % judgeAhead
-	q.ring[j], q.keys[j] = p, p.f.keyed()
+	q.ring[j] = p
+	p.f.key(&q.keys[j])
 	q.sh.st.ct.peek(q.keys[j].h)
 	q.n++
 }
@@ -888,16 +889,17 @@ func parseAddrInto(s string, b *[16]byte, bad *int64) (kind uint8) {
 	return kind
 }
 
-// keyed returns the row's connection key (of the addresses the rules match); not ok for rows judgeAt stops
+// key sets kd to the row's connection key (of the addresses the rules match); not ok for rows judgeAt stops
 // at before tracking.
-func (c *cflow) keyed() keyed {
+func (c *cflow) key(kd *keyed) {
 	if c.eni < 0 || c.dir == 0 || c.status != StatusOK {
-		return keyed{}
+		kd.ok = false
+		return
 	}
 	sh, sl := c.words(&c.src, c.srcKind)
 	dh, dl := c.words(&c.dst, c.dstKind)
-	k, srcIsA := canonWords(c.eni, sh, sl, dh, dl, c.srcPort, c.dstPort, c.proto)
-	return keyed{k: k, h: k.hash(), srcIsA: srcIsA, ok: true}
+	kd.srcIsA = canonWords(&kd.k, c.eni, sh, sl, dh, dl, c.srcPort, c.dstPort, c.proto)
+	kd.h, kd.ok = kd.k.hash(), true
 }
 
 // words is addrWords of decodeAddr(b, kind).

@@ -35,9 +35,11 @@ type connKey struct {
 	proto uint8
 }
 
-// canonWords returns the key of a packet's connection on ENI eni, from its addresses' 16-byte forms as two
-// big-endian words each (IPv4 as IPv4-mapped IPv6), and whether the packet's source is endpoint a.
-func canonWords(eni int32, sh, sl, dh, dl uint64, sp, dp uint16, proto uint8) (k connKey, srcIsA bool) {
+// canonWords sets k to the key of a packet's connection on ENI eni, from its addresses' 16-byte forms as two
+// big-endian words each (IPv4 as IPv4-mapped IPv6), and reports whether the packet's source is endpoint a.
+// It writes through k field by field: building the key on the stack and copying it reloaded words just
+// stored, a store-forwarding stall that cost more than the rest of the function.
+func canonWords(k *connKey, eni int32, sh, sl, dh, dl uint64, sp, dp uint16, proto uint8) (srcIsA bool) {
 	if proto != 6 && proto != 17 {
 		sp, dp = 0, 0
 	}
@@ -45,7 +47,9 @@ func canonWords(eni int32, sh, sl, dh, dl uint64, sp, dp uint16, proto uint8) (k
 	if !srcIsA {
 		sh, sl, dh, dl, sp, dp = dh, dl, sh, sl, dp, sp
 	}
-	return connKey{aHi: sh, aLo: sl, bHi: dh, bLo: dl, meta: uint64(uint32(eni))<<32 | uint64(sp)<<16 | uint64(dp), proto: proto}, srcIsA
+	k.aHi, k.aLo, k.bHi, k.bLo = sh, sl, dh, dl
+	k.meta, k.proto = uint64(uint32(eni))<<32|uint64(sp)<<16|uint64(dp), proto
+	return srcIsA
 }
 
 // hash mixes every word of the key (a fixed seed: replays are reproducible, including which connections are

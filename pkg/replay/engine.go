@@ -540,11 +540,10 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 
 	// Connection tracking: a live entry for the tuple (a further record of a tracked request) or for its
 	// reverse (a reply) lets the packet through the SG.
-	var kd keyed
-	if pre != nil && pre.ok {
-		kd = *pre
-	} else {
-		kd = c.keyed()
+	kd := pre
+	if kd == nil || !kd.ok {
+		kd = new(keyed) // does not escape: on the stack
+		c.key(kd)
 	}
 	srcIsA := kd.srcIsA
 	now := c.start
@@ -661,7 +660,7 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 		admit = c.action == Accept && !c.bpa
 	}
 	if admit {
-		e.track(st, info, tracked, &kd, &v, c, &p, dir)
+		e.track(st, info, tracked, kd, &v, c, &p, dir)
 	}
 	st.count(&v)
 	return v

@@ -287,7 +287,8 @@ func TestReaderJudgeNoAllocs(t *testing.T) {
 		for i := range flows {
 			rows[i] = pending{f: flows[i], row: int32(i)}
 			rows[i].f.start += step // later each round, so that connections stay live
-			kd := rows[i].f.keyed()
+			var kd keyed
+			rows[i].f.key(&kd)
 			r.judgeItem(sh, s, &rows[i], &kd)
 		}
 		step += 10
