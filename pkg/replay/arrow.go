@@ -725,6 +725,16 @@ func encodeAddr(a netip.Addr) (b [16]byte, kind uint8) {
 	return b, 0
 }
 
+// decodeAddrTo is *a = decodeAddr(b, kind), for a still zero.
+func decodeAddrTo(a *netip.Addr, b *[16]byte, kind uint8) {
+	switch kind {
+	case 4:
+		*a = netip.AddrFrom4([4]byte{b[0], b[1], b[2], b[3]})
+	case 6:
+		*a = netip.AddrFrom16(*b)
+	}
+}
+
 func decodeAddr(b *[16]byte, kind uint8) netip.Addr {
 	switch kind {
 	case 4:

@@ -524,11 +524,13 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 	}
 	v.Dir = dir
 
-	p := vpc.Packet{
-		Src: decodeAddr(&c.src, c.srcKind), Dst: decodeAddr(&c.dst, c.dstKind),
-		SrcPort: c.srcPort, DstPort: c.dstPort, Proto: c.proto,
-		ICMPType: vpc.ICMPUnknown, ICMPCode: vpc.ICMPUnknown,
-	}
+	// p is written field by field: a composite literal is built aside and copied in 16-byte loads of
+	// fields just stored one or two bytes at a time, which stalls on store forwarding.
+	var p vpc.Packet
+	p.SrcPort, p.DstPort, p.Proto = c.srcPort, c.dstPort, c.proto
+	p.ICMPType, p.ICMPCode = vpc.ICMPUnknown, vpc.ICMPUnknown
+	decodeAddrTo(&p.Src, &c.src, c.srcKind)
+	decodeAddrTo(&p.Dst, &c.dst, c.dstKind)
 	peer := p.Src
 	if dir == vpc.Egress {
 		peer = p.Dst
