@@ -460,16 +460,23 @@ func (r *Reader) work(sh *shard) {
 				sh.ro.releaseBelow(c.marks[m].base, &q)
 				q.flush() // before the next push reuses released blocks
 			}
+			// The row is parsed where it is kept: parsing aside and copying it in reloaded fields just
+			// stored, a store-forwarding stall.
 			it := &c.rows[i]
-			var p pending
+			cols, row := &c.slots[it.seq-c.head].cols, int(it.row)
+			var p *pending
+			if it.now {
+				sh.now = sh.now[:len(sh.now)+1] // within capacity: a chunk has at most chunkItems rows
+				p = &sh.now[len(sh.now)-1]
+			} else {
+				start, _ := cols.start.get(row)
+				p = sh.ro.slot(start, cols.tie(row))
+			}
 			p.seq, p.row = it.seq, it.row
-			sh.badAddrs += r.eng.parseRow(&c.slots[it.seq-c.head].cols, int(it.row), it.eni, &p.f)
+			sh.badAddrs += r.eng.parseRow(cols, row, it.eni, &p.f)
 			if it.now {
 				p.f.late = it.late
-				sh.now = append(sh.now, p) // never grows: a chunk has at most chunkItems rows
-				q.add(&sh.now[len(sh.now)-1])
-			} else {
-				sh.ro.push(&p)
+				q.add(p)
 			}
 		}
 		sh.ro.releaseBelow(c.base, &q)
@@ -683,6 +690,22 @@ func parseIPv4Bytes(s string) (uint32, bool) {
 	return a, i == len(s)
 }
 
+// tie is row i's place within its second in the reorder buffer: 0 request-like, 1 reply-like (see
+// inferRoleOf), from the fields parseRow reads.
+func (c *batchCols) tie(i int) int {
+	proto, _ := c.proto.get(i)
+	flags := int16(-1)
+	if v, ok := c.flags.get(i); ok {
+		flags = int16(v)
+	}
+	sp, _ := c.srcPort.get(i)
+	dp, _ := c.dstPort.get(i)
+	if role, _ := inferRoleOf(uint8(proto), flags, uint16(sp), uint16(dp)); role == RoleReply {
+		return 1
+	}
+	return 0
+}
+
 func (r *Reader) batchCols(rec arrow.Record) batchCols {
 	c := &r.cols
 	return batchCols{
@@ -709,7 +732,6 @@ type cflow struct {
 	action                     Action
 	status                     LogStatus
 	bpa                        bool
-	tie                        uint8
 	late                       bool // released behind newer records (reorder window exceeded)
 }
 
@@ -866,9 +888,6 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 		c.dir = vpc.Egress
 	}
 	c.bpa = cols.reject.get(i) == "BPA"
-	if role, _ := inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort); role == RoleReply {
-		c.tie = 1
-	}
 	e.place(c, ei, &pkt, &pktKind)
 	return bad
 }

@@ -145,9 +145,9 @@ func newReorder(windowSecs int64) reorder {
 	return reorder{ring: make([]bucket, n), mask: int64(n - 1)}
 }
 
-// push buffers p (not late: its start is at least the base of the last releaseBelow).
-func (r *reorder) push(p *pending) {
-	s, tie := p.f.start, int(p.f.tie)
+// slot returns where to write a record starting at s (not late: at least the base of the last releaseBelow)
+// with tie 0 (request-like) or 1 (reply-like).
+func (r *reorder) slot(s int64, tie int) *pending {
 	b := &r.ring[s&r.mask]
 	i := b.n[tie]
 	if i%blockLen == 0 {
@@ -159,9 +159,9 @@ func (r *reorder) push(p *pending) {
 		}
 		b.blocks[tie] = append(b.blocks[tie], blk)
 	}
-	b.blocks[tie][i/blockLen][i%blockLen] = *p
 	b.n[tie] = i + 1
 	r.n++
+	return &b.blocks[tie][i/blockLen][i%blockLen]
 }
 
 // releaseBelow hands every buffered record with start < to to q, in order, and moves base to to. The
