@@ -126,10 +126,11 @@ var stringCols = map[string]bool{
 // (same rows, same order) with the verdict columns appended. An input record is emitted once all its rows are
 // judged, so up to ReorderWindow (or MaxBuffered records) of input is held.
 //
-// The calling goroutine reads the input, resolves each row's ENI and orders rows in the reorder buffer;
-// released rows go to Config.Workers judging goroutines, each owning the ENIs with index % Workers == k and
-// its own State (tracking table of MaxTracked/Workers entries, counters, rule hits). Tracking is per ENI, so
-// the shards never share state and each ENI's records are judged in order. Not safe for concurrent use.
+// The calling goroutine reads the input, resolves each row's ENI, runs the reorder clock (see order.go) and
+// hands each row to one of Config.Workers judging goroutines, each owning the ENIs with index % Workers == k,
+// their reorder buffer and its own State (tracking table of MaxTracked/Workers entries, counters, rule hits).
+// Tracking is per ENI, so the shards never share state and each ENI's records are judged in order. Not safe
+// for concurrent use.
 // Summary and RuleHits are complete once Next has returned false.
 type Reader struct {
 	refs   atomic.Int64
@@ -143,8 +144,9 @@ type Reader struct {
 	queue   []*batchSlot // input records in arrival order, not yet emitted
 	headSeq uint32       // sequence number of queue[0]
 	nextSeq uint32
-	ro      reorder
-	judgeFn releaseFunc
+	clk     clock
+	waiting []*batchSlot // records whose rows are all pushed but not all released
+	ahead   int          // input records read since queue[0] was released (see maxAhead)
 	cur     arrow.Record
 	err     error
 	eof     bool
@@ -154,11 +156,10 @@ type Reader struct {
 	closed   bool
 	verdicts verdictSet
 	vschema  *arrow.Schema  // the verdict table's
-	scratch  []cflow        // the current input record's parsed rows, before the reorder buffer
-	free     chan []pending // chunk buffers returned by the workers
+	free     chan chunkBufs // chunk buffers returned by the workers
 	mu       sync.Mutex     // guards shard.done
 	progress *sync.Cond     // signalled when a shard finishes a chunk
-	badAddrs int64
+	ifaces   ifaceCache
 }
 
 // shard is one judging goroutine's input and state.
@@ -166,31 +167,58 @@ type shard struct {
 	st    *State
 	ids   verdictCache // verdict ids this shard has used: Reader.verdicts without its lock
 	in    chan chunk
-	items []pending // being filled by the reader goroutine
+	ro    reorder   // the worker's
+	now   []pending // the worker's: rows of the chunk being judged on arrival
+	items []item    // being filled by the reader goroutine
+	marks []mark    // clock moves between items (reader goroutine)
+	base  int64     // the clock's base as the shard last heard of it (reader goroutine)
+	told  bool      // base is set
 	sent  uint64    // chunks sent (reader goroutine)
+	want  uint64    // chunks some record waits for: sent up to here even if empty (reader goroutine)
 	done  uint64    // chunks judged (guarded by Reader.mu)
 
+	badAddrs                int64 // the worker's
 	unexplainedEx, disagrEx []string
 }
 
-// chunk is a run of released rows for one shard, in judging order. slots is the Reader's queue when the chunk
-// was sent, from sequence number head: every row's record is in it.
+// item is a row on its way to its shard: where it is, its ENI, and what the clock decided.
+type item struct {
+	seq       uint32
+	row, eni  int32
+	now, late bool // judged on arrival (late, or reordering off) instead of buffered
+}
+
+// chunk is a run of rows for one shard, in arrival order, with the clock's moves among them (marks) and its
+// base when the chunk was sent: the worker buffers the rows and releases (judges) what the clock lets go.
+// slots is the Reader's queue when the chunk was sent, from sequence number head: every record that a row
+// the worker holds belongs to is in it.
 type chunk struct {
-	rows  []pending
+	rows  []item
+	marks []mark
+	base  int64
 	slots []*batchSlot
 	head  uint32
 }
 
 const chunkItems = 1024
 
+// chunkBufs are a chunk's buffers, reused.
+type chunkBufs struct {
+	rows  []item
+	marks []mark
+}
+
 // batchSlot is one input record in flight.
 type batchSlot struct {
 	rec      arrow.Record
+	cols     batchCols
 	n        int            // rows
 	ids      *memory.Buffer // the rows' verdict ids (uint32), the verdict_id column once all are judged
 	vids     []uint32       // ids' contents
-	released int            // rows handed to shards (reader goroutine only)
-	need     []uint64       // once all rows are released: per shard, the chunks that hold them all (shard.done >= need)
+	maxStart int64          // latest start of the rows buffered for reordering (those not judged on arrival)
+	buffered bool           // some row is buffered
+	released bool           // the clock has released every row (reader goroutine only)
+	need     []uint64       // once released: per shard, the chunks after which all its rows are judged (shard.done >= need)
 }
 
 // rowVerdict is a Verdict reduced to what its text columns depend on (Engine.outKey): the verdict table's
@@ -317,18 +345,18 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 		ctx: ctx, eng: e, in: in, mem: mem, cols: c,
 		schema:  arrow.NewSchema(fields, &md),
 		vschema: arrow.NewSchema(vfields, nil),
-		ro:      newReorder(reorderSecs(e.cfg.ReorderWindow), e.cfg.MaxBuffered),
+		clk:     newClock(reorderSecs(e.cfg.ReorderWindow), e.cfg.MaxBuffered),
 	}
-	r.judgeFn = r.release
 	r.progress = sync.NewCond(&r.mu)
 	r.refs.Store(1)
 	in.Retain()
 	n := e.cfg.Workers
 	perShard := (e.cfg.MaxTracked + n - 1) / n
 	const inFlight = 16 // chunks queued per shard: enough to keep a worker busy, little memory
-	r.free = make(chan []pending, n*(inFlight+2))
+	r.free = make(chan chunkBufs, n*(inFlight+2))
 	for k := 0; k < n; k++ {
-		sh := &shard{st: e.newState(perShard), in: make(chan chunk, inFlight)}
+		sh := &shard{st: e.newState(perShard), in: make(chan chunk, inFlight), ro: newReorder(reorderSecs(e.cfg.ReorderWindow)),
+			now: make([]pending, 0, chunkItems)}
 		r.shards = append(r.shards, sh)
 		r.wg.Add(1)
 		go r.work(sh)
@@ -410,8 +438,9 @@ func (r *Reader) Next() bool {
 	for {
 		if len(r.queue) > 0 {
 			s := r.queue[0]
-			if s.released == s.n {
+			if s.released && (r.eof || r.err != nil || r.ahead >= maxAhead || r.judged(s)) {
 				r.wait(s) // every row is with a worker: wait for them
+				r.ahead = 0
 				r.queue[0] = nil
 				r.queue = r.queue[1:]
 				r.headSeq++
@@ -433,28 +462,51 @@ func (r *Reader) Next() bool {
 				continue
 			}
 			r.eof = true
-			r.ro.flush(r.judgeFn)
+			r.clk.flush()
+			r.noteReleases()
 			r.dispatch()
 			continue
+		}
+		if len(r.queue) > 0 && r.queue[0].released {
+			r.ahead++
 		}
 		r.add(r.in.Record())
 		r.dispatch()
 	}
 }
 
-// dispatch sends every shard's pending items to its worker.
+// maxAhead is how many input records Next reads while the oldest one is released but not yet judged. The
+// chunk that completes it is the newest one sent, so waiting at once would leave the workers idle while
+// this goroutine builds the output and reads on; reading ahead keeps them busy.
+const maxAhead = 2
+
+// judged reports, without blocking, whether the workers have judged every row of the released record s.
+func (r *Reader) judged(s *batchSlot) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, sh := range r.shards {
+		if sh.done < s.need[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// dispatch sends every shard's pending items, and the clock's base to the shards that a released record
+// waits for.
 func (r *Reader) dispatch() {
 	for _, sh := range r.shards {
-		if len(sh.items) > 0 {
+		if len(sh.items) > 0 || sh.sent < sh.want {
 			r.send(sh)
 		}
 	}
 }
 
 func (r *Reader) send(sh *shard) {
-	sh.in <- chunk{rows: sh.items, slots: r.queue, head: r.headSeq}
+	sh.in <- chunk{rows: sh.items, marks: sh.marks, base: r.clk.base, slots: r.queue, head: r.headSeq}
 	sh.sent++
-	sh.items = nil
+	sh.items, sh.marks = nil, nil
+	sh.base, sh.told = r.clk.base, true
 }
 
 // wait blocks until the workers have judged every row of s (all released, and dispatched).
@@ -469,39 +521,89 @@ func (r *Reader) wait(s *batchSlot) {
 	r.mu.Unlock()
 }
 
-// work judges one shard's chunks in the order they were released.
+// work buffers one shard's chunks and judges its records as the clock releases them.
 func (r *Reader) work(sh *shard) {
 	defer r.wg.Done()
-	// Rows' connection keys are computed ahead and their table slots loaded (ahead rows at a time), so that
-	// the cache misses of several records overlap.
-	const ahead = 8
-	var keys [2 * ahead]keyed
-	ct := &sh.st.ct
+	q := judgeQueue{r: r, sh: sh}
 	for c := range sh.in {
-		rows := c.rows
-		for j := 0; j < min(ahead, len(rows)); j++ {
-			keys[j] = rows[j].f.keyed()
-			ct.peek(keys[j].h)
-		}
-		for i := range rows {
-			if i%ahead == 0 {
-				for j := i + ahead; j < min(i+2*ahead, len(rows)); j++ {
-					k := &keys[j%(2*ahead)]
-					*k = rows[j].f.keyed()
-					ct.peek(k.h)
-				}
+		q.slots, q.head = c.slots, c.head
+		m := 0
+		for i := range c.rows {
+			for ; m < len(c.marks) && c.marks[m].at == i; m++ {
+				sh.ro.releaseBelow(c.marks[m].base, &q)
+				q.flush() // before the next push reuses released blocks
 			}
-			p := &rows[i]
-			r.judgeItem(sh, c.slots[p.seq-c.head], p, &keys[i%(2*ahead)])
+			// The row is parsed where it is kept: parsing aside and copying it in reloaded fields just
+			// stored, a store-forwarding stall.
+			it := &c.rows[i]
+			cols, row := &c.slots[it.seq-c.head].cols, int(it.row)
+			var p *pending
+			if it.now {
+				sh.now = sh.now[:len(sh.now)+1] // within capacity: a chunk has at most chunkItems rows
+				p = &sh.now[len(sh.now)-1]
+			} else {
+				start, _ := cols.start.get(row)
+				p = sh.ro.slot(start, cols.tie(row))
+			}
+			p.seq, p.row = it.seq, it.row
+			sh.badAddrs += r.eng.parseRow(cols, row, it.eni, &p.f)
+			if it.now {
+				p.f.late = it.late
+				q.add(p)
+			}
 		}
+		sh.ro.releaseBelow(c.base, &q)
+		q.flush()
+		sh.now = sh.now[:0]
 		r.mu.Lock()
 		sh.done++
 		r.progress.Broadcast()
 		r.mu.Unlock()
 		select {
-		case r.free <- c.rows[:0]:
+		case r.free <- chunkBufs{c.rows[:0], c.marks[:0]}:
 		default:
 		}
+	}
+}
+
+// judgeQueue judges a worker's released records in order, ahead records behind: a record's connection key
+// is computed and its table slot loaded when it enters, so that the cache misses of several records overlap
+// instead of stalling one record at a time.
+type judgeQueue struct {
+	r     *Reader
+	sh    *shard
+	slots []*batchSlot
+	head  uint32
+	ring  [judgeAhead]*pending
+	keys  [judgeAhead]keyed
+	i, n  int
+}
+
+const judgeAhead = 8
+
+func (q *judgeQueue) add(p *pending) {
+	if q.n == judgeAhead {
+		q.judgeOne()
+	}
+	j := (q.i + q.n) % judgeAhead
+	q.ring[j] = p
+	p.f.key(&q.keys[j])
+	q.sh.st.ct.peek(q.keys[j].h)
+	q.n++
+}
+
+func (q *judgeQueue) judgeOne() {
+	p := q.ring[q.i]
+	q.r.judgeItem(q.sh, q.slots[p.seq-q.head], p, &q.keys[q.i])
+	q.ring[q.i] = nil
+	q.i = (q.i + 1) % judgeAhead
+	q.n--
+}
+
+// flush judges every queued record.
+func (q *judgeQueue) flush() {
+	for q.n > 0 {
+		q.judgeOne()
 	}
 }
 
@@ -591,13 +693,6 @@ func intArr(rec arrow.Record, i int) intCol {
 	return c
 }
 
-func str(a *array.String, i int) string {
-	if a == nil || a.IsNull(i) {
-		return ""
-	}
-	return a.Value(i)
-}
-
 // parseAddr parses an address column value; "" (NULL) and unparsable text are the zero Addr, the latter
 // counted in *bad when bad is not nil.
 func parseAddr(s string, bad *int64) netip.Addr {
@@ -668,6 +763,22 @@ func parseIPv4Bytes(s string) (uint32, bool) {
 	return a, i == len(s)
 }
 
+// tie is row i's place within its second in the reorder buffer: 0 request-like, 1 reply-like (see
+// inferRoleOf), from the fields parseRow reads.
+func (c *batchCols) tie(i int) int {
+	proto, _ := c.proto.get(i)
+	flags := int16(-1)
+	if v, ok := c.flags.get(i); ok {
+		flags = int16(v)
+	}
+	sp, _ := c.srcPort.get(i)
+	dp, _ := c.dstPort.get(i)
+	if role, _ := inferRoleOf(uint8(proto), flags, uint16(sp), uint16(dp)); role == RoleReply {
+		return 1
+	}
+	return 0
+}
+
 func (r *Reader) batchCols(rec arrow.Record) batchCols {
 	c := &r.cols
 	return batchCols{
@@ -694,7 +805,6 @@ type cflow struct {
 	action                     Action
 	status                     LogStatus
 	bpa                        bool
-	tie                        uint8
 	late                       bool // released behind newer records (reorder window exceeded)
 }
 
@@ -710,6 +820,16 @@ func encodeAddr(a netip.Addr) (b [16]byte, kind uint8) {
 	return b, 0
 }
 
+// decodeAddrTo is *a = decodeAddr(b, kind), for a still zero.
+func decodeAddrTo(a *netip.Addr, b *[16]byte, kind uint8) {
+	switch kind {
+	case 4:
+		*a = netip.AddrFrom4([4]byte{b[0], b[1], b[2], b[3]})
+	case 6:
+		*a = netip.AddrFrom16(*b)
+	}
+}
+
 func decodeAddr(b *[16]byte, kind uint8) netip.Addr {
 	switch kind {
 	case 4:
@@ -720,165 +840,142 @@ func decodeAddr(b *[16]byte, kind uint8) netip.Addr {
 	return netip.Addr{}
 }
 
-// add queues one input record: its rows are parsed (in parallel for large records), their ENI and direction
-// resolved, and pushed through the reorder buffer.
+// add queues one input record: each row's ENI is resolved and the row goes through the reorder clock to its
+// shard, whose worker parses it (parseRow).
 func (r *Reader) add(rec arrow.Record) {
 	rec.Retain()
 	n := int(rec.NumRows())
 	s := r.newSlot(rec, n)
-	cols := r.batchCols(rec)
-	if cap(r.scratch) < n {
-		r.scratch = make([]cflow, n)
-	}
-	flows := r.scratch[:n]
 	r.queue = append(r.queue, s)
 	seq := r.nextSeq
 	r.nextSeq++
-	parts := len(r.shards)
-	if n < 4096 {
-		parts = 1
+	for i := 0; i < n; i++ {
+		start, _ := s.cols.start.get(i)
+		r.push(s, item{seq: seq, row: int32(i), eni: r.rowENI(&s.cols, i)}, start)
 	}
-	if parts == 1 {
-		r.badAddrs += r.parseRange(&cols, flows, 0, n)
-	} else {
-		var wg sync.WaitGroup
-		var bad atomic.Int64
-		for k := 0; k < parts; k++ {
-			lo, hi := n*k/parts, n*(k+1)/parts
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				bad.Add(r.parseRange(&cols, flows, lo, hi))
-			}()
-		}
-		wg.Wait()
-		r.badAddrs += bad.Load()
-	}
-	var p pending
-	for i := range flows {
-		p.f, p.seq, p.row = flows[i], seq, int32(i)
-		r.ro.push(p.f.start, int(p.f.tie), &p, r.judgeFn)
-	}
-	if n == 0 {
-		r.allReleased(s)
-	}
+	r.waiting = append(r.waiting, s)
+	r.noteReleases()
 }
 
-// parseRange parses rows [lo, hi) of cols into flows and returns the number of unparsable addresses. It only
-// reads the engine, so several run at once.
-func (r *Reader) parseRange(cols *batchCols, flows []cflow, lo, hi int) int64 {
-	var bad int64
-	e := r.eng
-	// interface_id -> ENI index, direct-mapped on the id's last bytes: records of one batch name few ENIs,
-	// and a hit costs a short string compare instead of a map lookup.
-	var cache [256]struct {
-		id string
-		ei int32
+// rowENI resolves row i's ENI as parseRow would see it (-1: unknown, or NODATA/SKIPDATA), by interface_id
+// through a small cache, else by address.
+func (r *Reader) rowENI(cols *batchCols, i int) int32 {
+	switch cols.status.get(i) {
+	case "NODATA", "SKIPDATA":
+		return -1
 	}
-	for i := lo; i < hi; i++ {
-		c := &flows[i]
-		*c = cflow{eni: -1, flags: -1}
-		iface := cols.iface.get(i)
-		var pkt [2][16]byte
-		var pktKind [2]uint8
-		c.srcKind = parseAddrInto(cols.src.get(i), &c.src, &bad)
-		c.dstKind = parseAddrInto(cols.dst.get(i), &c.dst, &bad)
-		if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
-			pktKind[0] = parseAddrInto(cols.pktSrc.get(i), &pkt[0], &bad)
-			pktKind[1] = parseAddrInto(cols.pktDst.get(i), &pkt[1], &bad)
-		}
-		v, _ := cols.srcPort.get(i)
-		c.srcPort = uint16(v)
-		v, _ = cols.dstPort.get(i)
-		c.dstPort = uint16(v)
-		v, _ = cols.proto.get(i)
-		c.proto = uint8(v)
-		c.packets, _ = cols.packets.get(i)
-		c.bytes, _ = cols.bytes.get(i)
-		c.start, _ = cols.start.get(i)
-		c.end, _ = cols.end.get(i)
-		if v, ok := cols.flags.get(i); ok {
-			c.flags = int16(v)
-		}
-		switch cols.action.get(i) {
-		case "ACCEPT":
-			c.action = Accept
-		case "REJECT":
-			c.action = Reject
-		}
-		if st := cols.status.get(i); st != "OK" {
-			switch st {
-			case "NODATA":
-				c.status = StatusNoData
-			case "SKIPDATA":
-				c.status = StatusSkipData
-			}
-		}
+	e := r.eng
+	iface := cols.iface.get(i)
+	if iface == "" {
+		var f Flow
+		var b [16]byte
+		kind := parseAddrInto(cols.src.get(i), &b, nil) // parseRow counts bad addresses
+		f.Src = decodeAddr(&b, kind)
+		b = [16]byte{}
+		kind = parseAddrInto(cols.dst.get(i), &b, nil)
+		f.Dst = decodeAddr(&b, kind)
 		switch cols.flowDir.get(i) {
 		case "ingress":
-			c.dir = vpc.Ingress
+			f.Direction = vpc.Ingress
 		case "egress":
-			c.dir = vpc.Egress
+			f.Direction = vpc.Egress
 		}
-		c.bpa = cols.reject.get(i) == "BPA"
-		if role, _ := inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort); role == RoleReply {
-			c.tie = 1
-		}
-		if c.status != StatusOK {
-			c.dir = 0
-			continue
-		}
-		// ENI, then direction from srcaddr/dstaddr; the worker then only needs the addresses the rules match
-		// (pkt-srcaddr/pkt-dstaddr when present). An undecided direction keeps srcaddr/dstaddr, so that the
-		// worker reaches the same "unknown direction".
-		ei := int32(-1)
-		if iface != "" {
-			ce := &cache[ifaceSlot(iface)]
-			if ce.id == iface && ce.id != "" {
-				ei = ce.ei
-			} else {
-				if x, ok := e.eniIndex[iface]; ok {
-					ei = x
-				}
-				ce.id, ce.ei = iface, ei
-			}
-		} else {
-			f := Flow{Src: decodeAddr(&c.src, c.srcKind), Dst: decodeAddr(&c.dst, c.dstKind), Direction: c.dir}
-			ei = e.resolveENI(&f)
-		}
-		c.eni = ei
-		if ei < 0 {
-			c.dir = 0
-			continue
-		}
-		if c.dir == 0 {
-			info := &e.enis[ei]
-			switch {
-			case c.dstKind != 0 && info.hasAddr(&c.dst, c.dstKind):
-				c.dir = vpc.Ingress
-			case c.srcKind != 0 && info.hasAddr(&c.src, c.srcKind):
-				c.dir = vpc.Egress
-			}
-		}
-		if c.dir != 0 {
-			if pktKind[0] != 0 {
-				c.src, c.srcKind = pkt[0], pktKind[0]
-			}
-			if pktKind[1] != 0 {
-				c.dst, c.dstKind = pkt[1], pktKind[1]
-			}
-		}
+		return e.resolveENI(&f)
 	}
+	ce := &r.ifaces[ifaceSlot(iface)]
+	if ce.id == iface && ce.id != "" {
+		return ce.ei
+	}
+	ei, ok := e.eniIndex[iface]
+	if !ok {
+		return -1
+	}
+	// The cache keeps the model's copy of the id: iface points into the input record.
+	ce.id, ce.ei = e.enis[ei].eni.ID, ei
+	return ei
+}
+
+// ifaceCache maps interface_id to ENI index, direct-mapped: a hit costs a short string compare instead of a
+// map lookup.
+type ifaceCache [1 << 10]struct {
+	id string
+	ei int32
+}
+
+// ifaceSlot hashes an interface id's length and last 8 bytes (hex digits of eni- ids) to a slot of ifaceCache.
+func ifaceSlot(s string) int {
+	n := len(s)
+	var x uint64
+	for i := max(0, n-8); i < n; i++ {
+		x = x<<8 | uint64(s[i])
+	}
+	x ^= uint64(n)
+	return int((x * 0x9E3779B97F4A7C15) >> (64 - 10))
+}
+
+// parseRow parses row i of cols into c, with ENI ei (see rowENI), and returns the number of unparsable
+// addresses. It only reads the engine, so the workers run it at once.
+func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64) {
+	*c = cflow{eni: -1, flags: -1}
+	var pkt [2][16]byte
+	var pktKind [2]uint8
+	var own []addrText
+	if ei >= 0 {
+		own = e.enis[ei].texts
+	}
+	c.srcKind = parseAddrOwn(cols.src.get(i), &c.src, &bad, own)
+	c.dstKind = parseAddrOwn(cols.dst.get(i), &c.dst, &bad, own)
+	if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
+		pktKind[0] = parseAddrInto(cols.pktSrc.get(i), &pkt[0], &bad)
+		pktKind[1] = parseAddrInto(cols.pktDst.get(i), &pkt[1], &bad)
+	}
+	v, _ := cols.srcPort.get(i)
+	c.srcPort = uint16(v)
+	v, _ = cols.dstPort.get(i)
+	c.dstPort = uint16(v)
+	v, _ = cols.proto.get(i)
+	c.proto = uint8(v)
+	c.packets, _ = cols.packets.get(i)
+	c.bytes, _ = cols.bytes.get(i)
+	c.start, _ = cols.start.get(i)
+	c.end, _ = cols.end.get(i)
+	if v, ok := cols.flags.get(i); ok {
+		c.flags = int16(v)
+	}
+	switch cols.action.get(i) {
+	case "ACCEPT":
+		c.action = Accept
+	case "REJECT":
+		c.action = Reject
+	}
+	switch cols.status.get(i) {
+	case "NODATA":
+		c.status = StatusNoData
+	case "SKIPDATA":
+		c.status = StatusSkipData
+	}
+	switch cols.flowDir.get(i) {
+	case "ingress":
+		c.dir = vpc.Ingress
+	case "egress":
+		c.dir = vpc.Egress
+	}
+	c.bpa = cols.reject.get(i) == "BPA"
+	e.place(c, ei, &pkt, &pktKind)
 	return bad
 }
 
-// ifaceSlot hashes an interface id (eni- and hex digits) to a slot of parseRange's cache.
-func ifaceSlot(s string) uint8 {
-	n := len(s)
-	if n < 3 {
-		return uint8(n)
+// parseAddrOwn is parseAddrInto that first compares s with the ENI's own addresses as text (own): one of a
+// record's addresses usually is one, and a string compare is cheaper than parsing, IPv6 above all. Text that
+// differs (another spelling of the same address) is parsed to the same value.
+func parseAddrOwn(s string, b *[16]byte, bad *int64, own []addrText) (kind uint8) {
+	for k := range own {
+		if own[k].s == s {
+			*b = own[k].b
+			return own[k].kind
+		}
 	}
-	return s[n-1] ^ s[n-2]<<4 ^ s[n-3]<<2 ^ uint8(n)
+	return parseAddrInto(s, b, bad)
 }
 
 // parseAddrInto is parseAddr into the cflow form: b (zero on entry) and the returned kind.
@@ -894,16 +991,17 @@ func parseAddrInto(s string, b *[16]byte, bad *int64) (kind uint8) {
 	return kind
 }
 
-// keyed returns the row's connection key as judgeAt computes it (the addresses the rules match); not ok for
-// rows judgeAt stops at before tracking.
-func (c *cflow) keyed() keyed {
+// key sets kd to the row's connection key (of the addresses the rules match); not ok for rows judgeAt stops
+// at before tracking.
+func (c *cflow) key(kd *keyed) {
 	if c.eni < 0 || c.dir == 0 || c.status != StatusOK {
-		return keyed{}
+		kd.ok = false
+		return
 	}
 	sh, sl := c.words(&c.src, c.srcKind)
 	dh, dl := c.words(&c.dst, c.dstKind)
-	k, srcIsA := canonWords(c.eni, sh, sl, dh, dl, c.srcPort, c.dstPort, c.proto)
-	return keyed{k: k, h: k.hash(), srcIsA: srcIsA, ok: true}
+	kd.srcIsA = canonWords(&kd.k, c.eni, sh, sl, dh, dl, c.srcPort, c.dstPort, c.proto)
+	kd.h, kd.ok = kd.k.hash(), true
 }
 
 // words is addrWords of decodeAddr(b, kind).
@@ -917,64 +1015,73 @@ func (c *cflow) words(b *[16]byte, kind uint8) (hi, lo uint64) {
 	return 0, 0
 }
 
-// flow rebuilds the Flow of a parsed row for judgeAt.
-func (c *cflow) flow(f *Flow) {
-	*f = Flow{
-		Src: decodeAddr(&c.src, c.srcKind), Dst: decodeAddr(&c.dst, c.dstKind),
-		SrcPort: c.srcPort, DstPort: c.dstPort, Proto: c.proto, Packets: c.packets, Bytes: c.bytes,
-		Start: c.start, End: c.end, Action: c.action, Status: c.status, TCPFlags: c.flags, Direction: c.dir, BPA: c.bpa,
-	}
-}
-
 // newSlot holds rec (retained by the caller) and a verdict id buffer for its n rows.
 func (r *Reader) newSlot(rec arrow.Record, n int) *batchSlot {
 	ids := memory.NewResizableBuffer(r.mem)
 	ids.Resize(4 * n)
 	return &batchSlot{rec: rec, n: n, ids: ids, vids: arrow.Uint32Traits.CastFromBytes(ids.Bytes()),
-		need: make([]uint64, len(r.shards))}
+		need: make([]uint64, len(r.shards)), cols: r.batchCols(rec)}
 }
 
-// release is the reorder buffer's callback: hand the row to its ENI's shard.
-func (r *Reader) release(p *pending, late bool) {
+// push runs a row starting at start through the clock and hands it to its ENI's shard, after the clock's
+// move if it moved.
+func (r *Reader) push(s *batchSlot, it item, start int64) {
+	base := r.clk.base
+	it.now, it.late = r.clk.push(start)
+	if !it.now {
+		s.maxStart = max(s.maxStart, start)
+		s.buffered = true
+	}
 	k := 0
-	if ei := p.f.eni; ei > 0 {
-		k = int(ei) % len(r.shards)
+	if it.eni > 0 {
+		k = int(it.eni) % len(r.shards)
 	}
 	sh := r.shards[k]
 	if sh.items == nil {
 		select {
-		case sh.items = <-r.free:
+		case b := <-r.free:
+			sh.items, sh.marks = b.rows, b.marks
 		default:
-			sh.items = make([]pending, 0, chunkItems)
+			sh.items = make([]item, 0, chunkItems)
 		}
 	}
-	sh.items = append(sh.items, *p)
-	sh.items[len(sh.items)-1].f.late = late
+	if !sh.told || sh.base != r.clk.base {
+		sh.marks = append(sh.marks, mark{at: len(sh.items), base: r.clk.base})
+		sh.base, sh.told = r.clk.base, true
+	}
+	sh.items = append(sh.items, it)
+	r.clk.bound()
 	if len(sh.items) == chunkItems {
 		r.send(sh)
 	}
-	s := r.queue[p.seq-r.headSeq]
-	if s.released++; s.released == s.n {
-		r.allReleased(s)
+	if r.clk.base != base {
+		r.noteReleases()
 	}
 }
 
-// allReleased notes, for each shard, the chunks that hold s's rows: those sent and the one being filled.
-func (r *Reader) allReleased(s *batchSlot) {
-	for k, sh := range r.shards {
-		s.need[k] = sh.sent
-		if len(sh.items) > 0 {
-			s.need[k]++
+// noteReleases marks the waiting records whose rows the clock has all released and notes, for each shard,
+// the chunk after which they are judged: the one being filled, which carries the clock's base.
+func (r *Reader) noteReleases() {
+	w := r.waiting[:0]
+	for _, s := range r.waiting {
+		if s.buffered && s.maxStart >= r.clk.base {
+			w = append(w, s)
+			continue
+		}
+		s.released = true
+		for k, sh := range r.shards {
+			s.need[k] = sh.sent + 1
+			sh.want = max(sh.want, sh.sent+1)
 		}
 	}
+	clear(r.waiting[len(w):])
+	r.waiting = w
 }
 
 // judgeItem parses a row from its retained record, judges it and stores the verdict (worker goroutine).
 func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, kd *keyed) {
 	row := int(p.row)
-	var f Flow // on the stack: rebuilding it costs no write barriers
-	p.f.flow(&f)
-	v := r.eng.judgeAt(sh.st, &f, p.f.eni, kd)
+	v := r.eng.judgeAt(sh.st, &p.f, kd)
 	if p.f.late {
 		sh.st.late++
 	}
@@ -1010,8 +1117,10 @@ func (r *Reader) where(s *batchSlot, row int) string {
 func (r *Reader) Summary() Summary {
 	st := r.mergedState()
 	s := st.Summary()
-	s.ForcedReleases = r.ro.forced
-	s.BadAddresses = r.badAddrs
+	s.ForcedReleases = r.clk.forced
+	for _, sh := range r.shards {
+		s.BadAddresses += sh.badAddrs
+	}
 	for _, sh := range r.shards {
 		s.UnexplainedExamples = append(s.UnexplainedExamples, sh.unexplainedEx...)
 		s.AcceptRejectedEx = append(s.AcceptRejectedEx, sh.disagrEx...)

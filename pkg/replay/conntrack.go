@@ -1,13 +1,9 @@
 package replay
 
 import (
-	"encoding/binary"
 	"math/bits"
-	"net/netip"
 	"time"
 	"unsafe"
-
-	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
 // Idle timeouts. AWS documents the first four [CT]; the last three are flowlens's choices (AWS documents none)
@@ -39,20 +35,11 @@ type connKey struct {
 	proto uint8
 }
 
-func addrWords(a netip.Addr) (hi, lo uint64) {
-	b := a.As16()
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-}
-
-// canonKey returns the key of p's connection on ENI eni and whether p's source is endpoint a.
-func canonKey(eni int32, p *vpc.Packet) (k connKey, srcIsA bool) {
-	sh, sl := addrWords(p.Src)
-	dh, dl := addrWords(p.Dst)
-	return canonWords(eni, sh, sl, dh, dl, p.SrcPort, p.DstPort, p.Proto)
-}
-
-// canonWords is canonKey from the addresses' 16-byte forms as two big-endian words each.
-func canonWords(eni int32, sh, sl, dh, dl uint64, sp, dp uint16, proto uint8) (k connKey, srcIsA bool) {
+// canonWords sets k to the key of a packet's connection on ENI eni, from its addresses' 16-byte forms as two
+// big-endian words each (IPv4 as IPv4-mapped IPv6), and reports whether the packet's source is endpoint a.
+// It writes through k field by field: building the key on the stack and copying it reloaded words just
+// stored, a store-forwarding stall that cost more than the rest of the function.
+func canonWords(k *connKey, eni int32, sh, sl, dh, dl uint64, sp, dp uint16, proto uint8) (srcIsA bool) {
 	if proto != 6 && proto != 17 {
 		sp, dp = 0, 0
 	}
@@ -60,7 +47,9 @@ func canonWords(eni int32, sh, sl, dh, dl uint64, sp, dp uint16, proto uint8) (k
 	if !srcIsA {
 		sh, sl, dh, dl, sp, dp = dh, dl, sh, sl, dp, sp
 	}
-	return connKey{aHi: sh, aLo: sl, bHi: dh, bLo: dl, meta: uint64(uint32(eni))<<32 | uint64(sp)<<16 | uint64(dp), proto: proto}, srcIsA
+	k.aHi, k.aLo, k.bHi, k.bLo = sh, sl, dh, dl
+	k.meta, k.proto = uint64(uint32(eni))<<32|uint64(sp)<<16|uint64(dp), proto
+	return srcIsA
 }
 
 // hash mixes every word of the key (a fixed seed: replays are reproducible, including which connections are
@@ -183,11 +172,15 @@ func (t *table) find(k *connKey, h uint64) int32 {
 	}
 }
 
-// peek prefetches the home slot of k: the worker calls it for the rows it will judge next, so that their
-// cache misses overlap instead of stalling one record at a time.
+// peek prefetches the home slot of k and the next one: the worker calls it for the rows it will judge next,
+// so that their cache misses overlap instead of stalling one record at a time. A slot is a cache line, and
+// a lookup that misses (a new connection: half the records of a large replay) reads the home slot's run up
+// to the first empty slot, two slots or more once the table is half full.
 func (t *table) peek(h uint64) {
 	if t.slots != nil {
-		prefetch(unsafe.Pointer(&t.slots[t.home(h)]))
+		i := t.home(h)
+		prefetch(unsafe.Pointer(&t.slots[i]))
+		prefetch(unsafe.Pointer(&t.slots[(i+1)&t.mask]))
 	}
 }
 

@@ -15,7 +15,8 @@ func TestTableAgainstMap(t *testing.T) {
 		ref := map[connKey]bool{}
 		key := func() connKey {
 			// few distinct keys, so that removals and re-inserts collide in probe runs
-			k, _ := canonWords(int32(rng.IntN(3)), 0, uint64(rng.IntN(50)), 0, uint64(rng.IntN(50)), uint16(rng.IntN(4)), 443, 6)
+			var k connKey
+			canonWords(&k, int32(rng.IntN(3)), 0, uint64(rng.IntN(50)), 0, uint64(rng.IntN(50)), uint16(rng.IntN(4)), 443, 6)
 			return k
 		}
 		steps := 200000

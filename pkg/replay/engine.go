@@ -89,6 +89,7 @@ type eniInfo struct {
 	eni     *vpc.ENI
 	cidrs   []netip.Prefix // the ENI's subnet CIDRs: peers inside them never meet the NACL
 	addrs4  []uint32       // the ENI's private IPv4 addresses (eni.Addrs), big-endian numbers
+	texts   []addrText     // eni.Addrs as text: one of a record's addresses is usually the ENI's own
 	nets4   [][2]uint32    // the IPv4 cidrs as (network, mask), big-endian numbers
 	nacl    *vpc.NACL
 	groups  string // comma-separated sg- ids (verdict_resource)
@@ -158,6 +159,9 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 			udpStrm: secsOr(eni.Timeouts.UDPStream, DefaultUDPStreamTimeout),
 		}
 		for _, a := range eni.Addrs {
+			t := addrText{s: a.String()}
+			t.b, t.kind = encodeAddr(a)
+			info.texts = append(info.texts, t)
 			if a.Is4() {
 				b := a.As4()
 				info.addrs4 = append(info.addrs4, binary.BigEndian.Uint32(b[:]))
@@ -343,14 +347,9 @@ func portRank(p uint16) int {
 	return 2
 }
 
-// inferRole guesses request versus reply without tracking state: SYN / SYN-ACK when tcp-flags has them, then
-// the port classes (the lower class is the service), else the record is the first seen of its conversation
-// and so taken as the request.
-func inferRole(f *Flow) (Role, Inference) {
-	return inferRoleOf(f.Proto, f.TCPFlags, f.SrcPort, f.DstPort)
-}
-
-// inferRoleOf is inferRole from the fields it reads.
+// inferRoleOf guesses request versus reply without tracking state: SYN / SYN-ACK when tcp-flags has them,
+// then the port classes (the lower class is the service), else the record is the first seen of its
+// conversation and so taken as the request.
 func inferRoleOf(proto uint8, flags int16, srcPort, dstPort uint16) (Role, Inference) {
 	if proto == 6 && flags >= 0 {
 		if flags&flagSYNACK == flagSYNACK {
@@ -403,18 +402,11 @@ func (e *Engine) resolveENI(f *Flow) int32 {
 	return -1
 }
 
-// direction of f at ENI info: flow-direction, else which address is the ENI's.
-func direction(f *Flow, eni *vpc.ENI) vpc.Direction {
-	if f.Direction != 0 {
-		return f.Direction
-	}
-	if f.Dst.IsValid() && eni.HasAddr(f.Dst) {
-		return vpc.Ingress
-	}
-	if f.Src.IsValid() && eni.HasAddr(f.Src) {
-		return vpc.Egress
-	}
-	return 0
+// addrText is an address as netip writes it and in the cflow form.
+type addrText struct {
+	s    string
+	b    [16]byte
+	kind uint8
 }
 
 // hasAddr is eni.HasAddr for an address in the cflow form (kind 4 or 6).
@@ -450,38 +442,72 @@ func (info *eniInfo) inSubnet(a netip.Addr) bool {
 	return false
 }
 
-func orAddr(a, b netip.Addr) netip.Addr {
-	if a.IsValid() {
-		return a
-	}
-	return b
-}
-
 // Judge evaluates one record against the policy, updating st (tracking table, counters, rule hits), and
 // returns the verdict. Records of one ENI must be judged in time order for tracking to be right (the Reader
 // orders them). Judge does not allocate in the steady state. st must belong to this engine.
 func (e *Engine) Judge(st *State, f *Flow) Verdict {
+	c := cflow{
+		srcPort: f.SrcPort, dstPort: f.DstPort, proto: f.Proto, packets: f.Packets, bytes: f.Bytes,
+		start: f.Start, end: f.End, flags: f.TCPFlags, action: f.Action, status: f.Status, dir: f.Direction, bpa: f.BPA,
+	}
+	c.src, c.srcKind = encodeAddr(f.Src)
+	c.dst, c.dstKind = encodeAddr(f.Dst)
 	ei := int32(-1)
 	if f.Status == StatusOK {
 		ei = e.resolveENI(f)
 	}
-	return e.judgeAt(st, f, ei, nil)
+	var pkt [2][16]byte
+	var pktKind [2]uint8
+	pkt[0], pktKind[0] = encodeAddr(f.PktSrc)
+	pkt[1], pktKind[1] = encodeAddr(f.PktDst)
+	e.place(&c, ei, &pkt, &pktKind)
+	return e.judgeAt(st, &c, nil)
 }
 
-// judgeAt is Judge with the ENI already resolved (ei = resolveENI(f), or anything for NODATA/SKIPDATA) and,
-// when pre is not nil and pre.ok, the record's connection key already computed.
-func (e *Engine) judgeAt(st *State, f *Flow, ei int32, pre *keyed) Verdict {
-	v := Verdict{Logged: f.Action, eni: -1, naclIdx: -1, sgIdx: -1}
+// place completes a parsed record (status, srcaddr/dstaddr, flow-direction) for judgeAt: its ENI ei
+// (resolveENI), its direction (flow-direction, else which address is the ENI's) and then the addresses the
+// rules match, pkt-srcaddr/pkt-dstaddr where logged (NAT gateway, secondary addresses, pods). A record with
+// an undecided direction keeps srcaddr/dstaddr and is judged "unknown direction".
+func (e *Engine) place(c *cflow, ei int32, pkt *[2][16]byte, pktKind *[2]uint8) {
+	if c.status != StatusOK || ei < 0 {
+		c.eni, c.dir = -1, 0
+		return
+	}
+	c.eni = ei
+	if c.dir == 0 {
+		info := &e.enis[ei]
+		switch {
+		case c.dstKind != 0 && info.hasAddr(&c.dst, c.dstKind):
+			c.dir = vpc.Ingress
+		case c.srcKind != 0 && info.hasAddr(&c.src, c.srcKind):
+			c.dir = vpc.Egress
+		}
+	}
+	if c.dir != 0 {
+		if pktKind[0] != 0 {
+			c.src, c.srcKind = pkt[0], pktKind[0]
+		}
+		if pktKind[1] != 0 {
+			c.dst, c.dstKind = pkt[1], pktKind[1]
+		}
+	}
+}
+
+// judgeAt is Judge of a placed record (see place) and, when pre is not nil and pre.ok, the record's
+// connection key already computed.
+func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
+	v := Verdict{Logged: c.action, eni: -1, naclIdx: -1, sgIdx: -1}
 	st.records++
-	if f.Status != StatusOK {
+	if c.status != StatusOK {
 		v.Cause = CauseNotJudged
-		if f.Status == StatusNoData {
+		if c.status == StatusNoData {
 			st.noData++
 		} else {
 			st.skipData++
 		}
 		return v
 	}
+	ei := c.eni
 	if ei < 0 {
 		v.Cause = CauseUnknownInterface
 		st.unknownInterface++
@@ -490,7 +516,7 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32, pre *keyed) Verdict {
 	info := &e.enis[ei]
 	eni := info.eni
 	v.ENI, v.eni = eni, ei
-	dir := direction(f, eni)
+	dir := c.dir
 	if dir == 0 {
 		v.Cause = CauseUnknownDirection
 		st.unknownDirection++
@@ -498,13 +524,13 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32, pre *keyed) Verdict {
 	}
 	v.Dir = dir
 
-	// Rules match the packet's own header: pkt-srcaddr/pkt-dstaddr when logged (NAT gateway, secondary
-	// addresses, pods), else srcaddr/dstaddr.
-	p := vpc.Packet{
-		Src: orAddr(f.PktSrc, f.Src), Dst: orAddr(f.PktDst, f.Dst),
-		SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: f.Proto,
-		ICMPType: vpc.ICMPUnknown, ICMPCode: vpc.ICMPUnknown,
-	}
+	// p is written field by field: a composite literal is built aside and copied in 16-byte loads of
+	// fields just stored one or two bytes at a time, which stalls on store forwarding.
+	var p vpc.Packet
+	p.SrcPort, p.DstPort, p.Proto = c.srcPort, c.dstPort, c.proto
+	p.ICMPType, p.ICMPCode = vpc.ICMPUnknown, vpc.ICMPUnknown
+	decodeAddrTo(&p.Src, &c.src, c.srcKind)
+	decodeAddrTo(&p.Dst, &c.dst, c.dstKind)
 	peer := p.Src
 	if dir == vpc.Egress {
 		peer = p.Dst
@@ -516,15 +542,13 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32, pre *keyed) Verdict {
 
 	// Connection tracking: a live entry for the tuple (a further record of a tracked request) or for its
 	// reverse (a reply) lets the packet through the SG.
-	var kd keyed
-	if pre != nil && pre.ok {
-		kd = *pre
-	} else {
-		kd.k, kd.srcIsA = canonKey(ei, &p)
-		kd.h = kd.k.hash()
+	kd := pre
+	if kd == nil || !kd.ok {
+		kd = new(keyed) // does not escape: on the stack
+		c.key(kd)
 	}
 	srcIsA := kd.srcIsA
-	now := f.Start
+	now := c.start
 	ct := &st.ct
 	tracked := ct.find(&kd.k, kd.h)
 	expired := false
@@ -543,7 +567,7 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32, pre *keyed) Verdict {
 		}
 	}
 	if tracked < 0 {
-		v.Role, v.Infer = inferRole(f)
+		v.Role, v.Infer = inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort)
 	}
 
 	// Security groups.
@@ -588,7 +612,7 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32, pre *keyed) Verdict {
 		first, second = sgLayer, naclLayer
 	}
 	switch {
-	case f.BPA:
+	case c.bpa:
 		v.Model, v.Layer, v.Cause, v.Also = Reject, LayerBPA, CauseBPA, blocked
 	case blocked.Has(first):
 		v.Model, v.Layer, v.Also = Reject, first, blocked&^(1<<first)
@@ -613,66 +637,66 @@ func (e *Engine) judgeAt(st *State, f *Flow, ei int32, pre *keyed) Verdict {
 			v.Cause = CauseEgressRestricted
 		}
 	}
-	if v.Model == Accept && f.Action == Reject {
+	if v.Model == Accept && c.action == Reject {
 		v.Cause = CauseUnexplained
 	}
 
 	// Rule hits: the rules the packet met in the model, in packet order, up to the first block.
-	if !f.BPA {
+	if !c.bpa {
 		if dir == vpc.Ingress {
-			st.hitNACL(v.naclIdx, f)
+			st.hitNACL(v.naclIdx, c)
 			if naclOK {
-				st.hitSG(v.sgIdx, f)
+				st.hitSG(v.sgIdx, c)
 			}
 		} else {
-			st.hitSG(v.sgIdx, f)
+			st.hitSG(v.sgIdx, c)
 			if sgOK {
-				st.hitNACL(v.naclIdx, f)
+				st.hitNACL(v.naclIdx, c)
 			}
 		}
 	}
 
 	// Tracking.
 	admit := v.Model == Accept
-	if e.cfg.Admit == AdmitLogged && f.Action != ActionNone {
-		admit = f.Action == Accept && !f.BPA
+	if e.cfg.Admit == AdmitLogged && c.action != ActionNone {
+		admit = c.action == Accept && !c.bpa
 	}
 	if admit {
-		e.track(st, info, tracked, &kd, &v, f, p, dir)
+		e.track(st, info, tracked, kd, &v, c, &p, dir)
 	}
 	st.count(&v)
 	return v
 }
 
 // track records an admitted packet in the tracking table.
-func (e *Engine) track(st *State, info *eniInfo, i int32, kd *keyed, v *Verdict, f *Flow, p vpc.Packet, dir vpc.Direction) {
+func (e *Engine) track(st *State, info *eniInfo, i int32, kd *keyed, v *Verdict, c *cflow, p *vpc.Packet, dir vpc.Direction) {
 	ct := &st.ct
 	if i < 0 {
-		if v.Pass == SGPassRule && info.eni.Untracked(dir, p, v.SGRule) {
+		if v.Pass == SGPassRule && info.eni.Untracked(dir, *p, v.SGRule) {
 			ct.untracked++
 			return
 		}
-		i = ct.insert(&kd.k, kd.h, f.Start)
+		i = ct.insert(&kd.k, kd.h, c.start)
 		ent := &ct.slots[i]
 		if kd.srcIsA == (v.Role != RoleReply) {
 			ent.flags |= entInitA
 		}
 		ent.state = tcpEstablished
-		if p.Proto == 6 && f.TCPFlags >= 0 && v.Role == RoleRequest && f.TCPFlags&flagSYN != 0 && f.TCPFlags&flagSYNACK != flagSYNACK {
+		if p.Proto == 6 && c.flags >= 0 && v.Role == RoleRequest && c.flags&flagSYN != 0 && c.flags&flagSYNACK != flagSYNACK {
 			ent.state = tcpHalfOpen
 		}
 	} else {
 		ct.touch(i)
 	}
 	ent := &ct.slots[i]
-	if f.End > ent.last {
-		ent.last = f.End
+	if c.end > ent.last {
+		ent.last = c.end
 	}
-	if f.Start > ent.last {
-		ent.last = f.Start
+	if c.start > ent.last {
+		ent.last = c.start
 	}
-	if f.Packets > 0 {
-		ent.packets = uint32(min(int64(ent.packets)+f.Packets, math.MaxUint32))
+	if c.packets > 0 {
+		ent.packets = uint32(min(int64(ent.packets)+c.packets, math.MaxUint32))
 	}
 	if v.Role == RoleReply {
 		ent.flags |= entReplied
@@ -680,7 +704,7 @@ func (e *Engine) track(st *State, info *eniInfo, i int32, kd *keyed, v *Verdict,
 			ent.state = tcpEstablished
 		}
 	}
-	if p.Proto == 6 && f.TCPFlags > 0 && f.TCPFlags&(flagFIN|flagRST) != 0 {
+	if p.Proto == 6 && c.flags > 0 && c.flags&(flagFIN|flagRST) != 0 {
 		ent.state = tcpClosing
 	}
 	switch p.Proto {

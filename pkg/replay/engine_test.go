@@ -278,11 +278,14 @@ func TestReaderJudgeNoAllocs(t *testing.T) {
 	sh := r.shards[0]
 	step := int64(0)
 	judgeAll := func() {
-		r.parseRange(&cols, flows, 0, n)
+		for i := range flows {
+			r.eng.parseRow(&cols, i, r.rowENI(&cols, i), &flows[i])
+		}
 		for i := range flows {
 			rows[i] = pending{f: flows[i], row: int32(i)}
 			rows[i].f.start += step // later each round, so that connections stay live
-			kd := rows[i].f.keyed()
+			var kd keyed
+			rows[i].f.key(&kd)
 			r.judgeItem(sh, s, &rows[i], &kd)
 		}
 		step += 10

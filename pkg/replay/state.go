@@ -120,27 +120,27 @@ func (s *ruleStat) merge(o *ruleStat) {
 	s.bytes += o.bytes
 }
 
-func (s *ruleStat) add(f *Flow) {
-	if s.hits == 0 || f.Start < s.first {
-		s.first = f.Start
+func (s *ruleStat) add(c *cflow) {
+	if s.hits == 0 || c.start < s.first {
+		s.first = c.start
 	}
-	if f.End > s.last {
-		s.last = f.End
+	if c.end > s.last {
+		s.last = c.end
 	}
 	s.hits++
-	s.packets += f.Packets
-	s.bytes += f.Bytes
+	s.packets += c.packets
+	s.bytes += c.bytes
 }
 
-func (st *State) hitNACL(i int32, f *Flow) {
+func (st *State) hitNACL(i int32, c *cflow) {
 	if i >= 0 {
-		st.naclHits[i].add(f)
+		st.naclHits[i].add(c)
 	}
 }
 
-func (st *State) hitSG(i int32, f *Flow) {
+func (st *State) hitSG(i int32, c *cflow) {
 	if i >= 0 {
-		st.sgHits[i].add(f)
+		st.sgHits[i].add(c)
 	}
 }
 

@@ -99,7 +99,10 @@ func defaultEntry(egress, v6 bool) NACLEntry {
 // Matches reports whether the rule allows p: the peer (p.Src for ingress rules, p.Dst for egress) is in the
 // rule's CIDR, prefix list or referenced group's member addresses; the protocol matches; for TCP/UDP,
 // p.DstPort is in FromPort..ToPort; for ICMP/ICMPv6, the type and code match (see UnknownICMPMatches).
-func (r *SGRule) Matches(p Packet) bool {
+func (r *SGRule) Matches(p Packet) bool { return r.match(&p) }
+
+// match is Matches without copying the packet for every rule EvalSG tries.
+func (r *SGRule) match(p *Packet) bool {
 	if r.Proto != ProtoAll {
 		if r.Proto != int16(p.Proto) {
 			return false
@@ -110,7 +113,7 @@ func (r *SGRule) Matches(p Packet) bool {
 				return false
 			}
 		case icmpChecked(r.Proto):
-			if !icmpMatches(int16(r.FromPort), int16(r.ToPort), &p) {
+			if !icmpMatches(int16(r.FromPort), int16(r.ToPort), p) {
 				return false
 			}
 		}
@@ -164,7 +167,7 @@ func (e *ENI) EvalSG(dir Direction, p Packet) *SGRule {
 		rules = e.Egress
 	}
 	for _, r := range rules {
-		if r.Matches(p) {
+		if r.match(&p) {
 			return r
 		}
 	}
