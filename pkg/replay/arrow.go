@@ -165,7 +165,7 @@ type Reader struct {
 // shard is one judging goroutine's input and state.
 type shard struct {
 	st    *State
-	ids   verdictCache // verdict ids this shard has used: Reader.verdicts without its lock
+	ids   shardIDs
 	in    chan chunk
 	ro    reorder   // the worker's
 	now   []pending // the worker's: rows of the chunk being judged on arrival
@@ -221,8 +221,8 @@ type batchSlot struct {
 	need     []uint64       // once released: per shard, the chunks after which all its rows are judged (shard.done >= need)
 }
 
-// rowVerdict is a Verdict reduced to what its text columns depend on (Engine.outKey): the verdict table's
-// key. Indexes instead of pointers, so that it is comparable and not scanned by the garbage collector.
+// rowVerdict is a Verdict reduced to what its text columns depend on (Engine.outKey), unpacked from a vkey to
+// write the verdict table.
 type rowVerdict struct {
 	eni, nacl, sg int32 // engine indexes, -1 none
 	dir           vpc.Direction
@@ -236,47 +236,96 @@ type rowVerdict struct {
 	naclMet       bool
 }
 
-// verdictSet numbers the distinct verdicts of a replay. Shards look ids up in their own map first and take
-// the lock only for a verdict they have not seen, so the lock is taken about once per distinct verdict.
+// verdictSet numbers the distinct verdicts of a replay. Shards look ids up in their own map first (shardIDs)
+// and take the lock only for a verdict they have not seen, so the lock is taken about once per distinct
+// verdict per shard.
 type verdictSet struct {
 	mu   sync.Mutex
-	ids  map[rowVerdict]uint32
-	keys []rowVerdict // by id
+	ids  map[vkey]uint32
+	keys []vkey // by id
 }
 
-// verdictCache is a shard's direct-mapped cache of verdict ids in front of the Reader's verdictSet: a hit
-// costs a multiply and a compare, where a Go map lookup of the 24-byte key cost about 40 ns per record.
-// A replay has a few thousand distinct verdicts, most records repeat a handful, so collisions only cost an
-// occasional trip to the locked set.
-type verdictCache [1 << verdictCacheBits]struct {
-	k  rowVerdict
-	id uint32
-	ok bool
+// shardIDs are the verdict ids a shard has used: the Reader's verdictSet without its lock. It is an
+// open-addressing table of packed keys, whose hash and compares are a few inline instructions: with a Go map
+// of rowVerdict (its hash and memequal calls) numbering verdicts took 9% of the replay's CPU.
+type shardIDs struct {
+	slots []idSlot // power of two; load at most one half
+	n     int
 }
 
-const verdictCacheBits = 12
+type idSlot struct {
+	k    vkey
+	id   uint32
+	used bool
+}
 
-func (c *verdictCache) id(k rowVerdict, set *verdictSet) uint32 {
-	small := uint32(k.dir) | uint32(k.model)<<2 | uint32(k.logged)<<4 | uint32(k.layer)<<6 | uint32(k.cause)<<9 |
-		uint32(k.also)<<14 | uint32(k.pass)<<19 | uint32(k.role)<<22 | uint32(k.infer)<<24
-	if k.naclMet {
-		small |= 1 << 27
+func (t *shardIDs) id(p vkey, set *verdictSet) uint32 {
+	h := p[0]*0x9E3779B97F4A7C15 ^ p[1]*0xC2B2AE3D27D4EB4F ^ p[2]*0x165667B19E3779F9
+	h ^= h >> 29
+	if t.slots == nil {
+		t.slots = make([]idSlot, 1<<10)
 	}
-	h := uint32(k.eni)*0x9E3779B1 ^ uint32(k.nacl)*0x85EBCA77 ^ uint32(k.sg)*0xC2B2AE3D ^ small*0x27D4EB2F
-	e := &c[h>>(32-verdictCacheBits)]
-	if !e.ok || e.k != k {
-		e.k, e.id, e.ok = k, set.id(k), true
+	mask := uint64(len(t.slots) - 1)
+	i := h & mask
+	for ; t.slots[i].used; i = (i + 1) & mask {
+		if t.slots[i].k == p {
+			return t.slots[i].id
+		}
 	}
-	return e.id
+	id := set.id(p)
+	t.slots[i] = idSlot{k: p, id: id, used: true}
+	if t.n++; 2*t.n > len(t.slots) {
+		old := t.slots
+		t.slots = make([]idSlot, 2*len(old))
+		mask = uint64(len(t.slots) - 1)
+		for _, s := range old {
+			if s.used {
+				h := s.k[0]*0x9E3779B97F4A7C15 ^ s.k[1]*0xC2B2AE3D27D4EB4F ^ s.k[2]*0x165667B19E3779F9
+				h ^= h >> 29
+				j := h & mask
+				for t.slots[j].used {
+					j = (j + 1) & mask
+				}
+				t.slots[j] = s
+			}
+		}
+	}
+	return id
 }
 
-func (vs *verdictSet) id(k rowVerdict) uint32 {
+// vkey is a rowVerdict packed into three words (packKey), which hash and compare in a few instructions.
+type vkey [3]uint64
+
+func packKey(eni, nacl, sg int32, infer Inference, met bool, dir vpc.Direction, model, logged Action, layer Layer,
+	cause Cause, also Layers, pass SGPass, role Role) vkey {
+	var m uint64
+	if met {
+		m = 1
+	}
+	return vkey{
+		uint64(uint32(eni)) | uint64(uint32(nacl))<<32,
+		uint64(uint32(sg)) | uint64(infer)<<32 | m<<40 | uint64(dir)<<48 | uint64(model)<<56,
+		uint64(logged) | uint64(layer)<<8 | uint64(cause)<<16 | uint64(also)<<24 | uint64(pass)<<32 | uint64(role)<<40,
+	}
+}
+
+// unpack is the inverse of packKey.
+func (p vkey) unpack() rowVerdict {
+	return rowVerdict{
+		eni: int32(uint32(p[0])), nacl: int32(uint32(p[0] >> 32)), sg: int32(uint32(p[1])),
+		infer: Inference(p[1] >> 32), naclMet: p[1]>>40&1 == 1, dir: vpc.Direction(p[1] >> 48), model: Action(p[1] >> 56),
+		logged: Action(p[2]), layer: Layer(p[2] >> 8), cause: Cause(p[2] >> 16), also: Layers(p[2] >> 24),
+		pass: SGPass(p[2] >> 32), role: Role(p[2] >> 40),
+	}
+}
+
+func (vs *verdictSet) id(k vkey) uint32 {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	id, ok := vs.ids[k]
 	if !ok {
 		if vs.ids == nil {
-			vs.ids = make(map[rowVerdict]uint32)
+			vs.ids = make(map[vkey]uint32)
 		}
 		id = uint32(len(vs.keys))
 		vs.ids[k] = id
@@ -382,7 +431,10 @@ func (r *Reader) VerdictSchema() *arrow.Schema { return r.vschema }
 // i). It is complete once Next has returned false; call it then.
 func (r *Reader) Verdicts() arrow.Record {
 	r.verdicts.mu.Lock()
-	keys := slices.Clone(r.verdicts.keys)
+	keys := make([]rowVerdict, len(r.verdicts.keys))
+	for i, k := range r.verdicts.keys {
+		keys[i] = k.unpack()
+	}
 	r.verdicts.mu.Unlock()
 	return r.buildVerdicts(keys)
 }
@@ -1085,8 +1137,7 @@ func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, kd *keyed) {
 	if p.f.late {
 		sh.st.late++
 	}
-	k := r.eng.outKey(&v)
-	s.vids[row] = sh.ids.id(k, &r.verdicts)
+	s.vids[row] = sh.ids.id(r.eng.outKey(&v), &r.verdicts)
 	max := r.eng.cfg.MaxExamples
 	switch {
 	case v.Cause == CauseUnexplained && len(sh.unexplainedEx) < max:

@@ -333,3 +333,19 @@ func TestReaderVerdictIDsSharded(t *testing.T) {
 		t.Errorf("verdict columns, 2 workers (-got) vs 1 (+want):\n%s", d)
 	}
 }
+
+// TestVerdictKeyRoundTrip: packKey keeps every field of a verdict key, at the ends of their ranges.
+func TestVerdictKeyRoundTrip(t *testing.T) {
+	for _, k := range []rowVerdict{
+		{eni: -1, nacl: -1, sg: -1},
+		{eni: 0, nacl: 1<<31 - 1, sg: 7, dir: vpc.Egress, model: Reject, logged: Accept, layer: LayerBPA,
+			cause: CauseUnexplained, also: 1<<numLayers - 1, pass: SGPassRule, role: RoleReply, infer: InferOrder, naclMet: true},
+		{eni: 1<<31 - 1, nacl: -1, sg: 1<<31 - 1, dir: vpc.Ingress, model: Accept, logged: Reject, layer: LayerSGOutbound,
+			cause: 255, also: 255, pass: 255, role: 255, infer: 255},
+	} {
+		p := packKey(k.eni, k.nacl, k.sg, k.infer, k.naclMet, k.dir, k.model, k.logged, k.layer, k.cause, k.also, k.pass, k.role)
+		if got := p.unpack(); got != k {
+			t.Errorf("unpack(pack(%+v)) = %+v", k, got)
+		}
+	}
+}

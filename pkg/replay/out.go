@@ -65,25 +65,26 @@ func (r *Reader) build(s *batchSlot) arrow.Record {
 
 // outKey reduces v to what its text columns depend on, so that verdicts that read the same share an id:
 // the ENI only when its resources are written (a REJECT's verdict_resource, a met NACL's id), rule indexes
-// only when their text is, the logged action only for model_agrees.
-func (e *Engine) outKey(v *Verdict) rowVerdict {
-	k := rowVerdict{eni: -1, nacl: -1, sg: -1, dir: v.Dir, model: v.Model, layer: v.Layer, cause: v.Cause,
-		also: v.Also, pass: v.Pass, role: v.Role, infer: v.Infer}
+// only when their text is, the logged action only for model_agrees. The result is packed (vkey), straight
+// from v: building a rowVerdict and packing it stalled on reloading the bytes just stored.
+func (e *Engine) outKey(v *Verdict) vkey {
+	eni, nacl, sg := int32(-1), int32(-1), int32(-1)
+	var logged Action
 	if v.Model != ActionNone {
-		k.logged = v.Logged
+		logged = v.Logged
 	}
-	k.naclMet = v.NACL != nil && v.eni >= 0 && e.enis[v.eni].nacl != nil
-	if v.Model == Reject || k.naclMet {
-		k.eni = v.eni
+	met := v.NACL != nil && v.eni >= 0 && e.enis[v.eni].nacl != nil
+	if v.Model == Reject || met {
+		eni = v.eni
 	}
 	naclRule := v.Layer == LayerNACLInbound || v.Layer == LayerNACLOutbound
-	if k.naclMet || (v.Model == Reject && naclRule) {
-		k.nacl = v.naclIdx
+	if met || (v.Model == Reject && naclRule) {
+		nacl = v.naclIdx
 	}
 	if v.Pass == SGPassRule {
-		k.sg = v.sgIdx
+		sg = v.sgIdx
 	}
-	return k
+	return packKey(eni, nacl, sg, v.Infer, met, v.Dir, v.Model, logged, v.Layer, v.Cause, v.Also, v.Pass, v.Role)
 }
 
 // buildVerdicts makes the verdict table of keys (row i: verdict_id i).
