@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -142,19 +141,11 @@ type countRow struct {
 	Count int64  `json:"count"`
 }
 
-// analyzeGCPercent is the GC target of analyze unless GOGC is set: the replay holds a few hundred MB of
-// reorder and batch state, and the default (100) lets the heap double that; 50 keeps a 10M-record run under
-// 1 GB at no measurable cost in time (bench/RESULTS.md).
-const analyzeGCPercent = 50
-
 // analyzePrefetch is how many output records analyze prepares ahead of DuckDB.
 const analyzePrefetch = 4
 
 func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	started := time.Now()
-	if os.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(analyzeGCPercent))
-	}
 	model, err := loadTopology(env, cfg.topology, cfg.allowFatal)
 	if err != nil {
 		return err
