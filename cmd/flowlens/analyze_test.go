@@ -211,3 +211,63 @@ func TestIngestAnalyzeSameFile(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeFlowsMatchIngest: analyze stores records as ids (flow_records, flow_strings) and shows them
+// through the flows view; for every input column that view must give exactly what ingest --db stores as a
+// plain table: same rows (duplicates counted), same NULLs and '' values, same column names, order and types.
+// Inputs cover the default format, NODATA/SKIPDATA and IPv6, custom orders with many string fields (v3, v5,
+// an unknown field) and malformed lines.
+func TestAnalyzeFlowsMatchIngest(t *testing.T) {
+	const testdata = "../../pkg/ingest/testdata/"
+	for _, logs := range [][]string{
+		{shop + "flowlogs", shop + "flowlogs-v5"},
+		{testdata + "examples.log", testdata + "custom_v3.log", testdata + "custom_v5.log", testdata + "malformed.log"},
+	} {
+		t.Run(filepath.Base(logs[0]), func(t *testing.T) {
+			dir := t.TempDir()
+			plain, viewed := filepath.Join(dir, "plain.duckdb"), filepath.Join(dir, "viewed.duckdb")
+			if status, _, errOut := runCLI(t, "", append([]string{"ingest", "--db", plain}, logs...)...); status != exitOK {
+				t.Fatalf("ingest: %d %s", status, errOut)
+			}
+			args := append([]string{"analyze", "--topology", shop + "topology", "--db", viewed}, logs...)
+			if status, _, errOut := runCLI(t, "", args...); status != exitOK {
+				t.Fatalf("analyze: %d %s", status, errOut)
+			}
+			d, err := store.OpenReadOnly(viewed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			db := d.SQL()
+			if _, err := db.Exec(`ATTACH ` + store.QuoteString(plain) + ` AS plain (READ_ONLY)`); err != nil {
+				t.Fatal(err)
+			}
+			var plainCols, viewCols, cols string
+			err = db.QueryRow(`SELECT
+				(SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns
+					WHERE table_catalog = 'plain' AND table_name = 'flows'),
+				(SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns
+					WHERE table_catalog = 'viewed' AND table_name = 'flows' AND ordinal_position <= (SELECT count(*)
+						FROM information_schema.columns WHERE table_catalog = 'plain' AND table_name = 'flows')),
+				(SELECT string_agg('"' || column_name || '"', ', ' ORDER BY ordinal_position) FROM information_schema.columns
+					WHERE table_catalog = 'plain' AND table_name = 'flows')`).Scan(&plainCols, &viewCols, &cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plainCols != viewCols || plainCols == "" {
+				t.Fatalf("columns differ:\ningest:  %s\nanalyze: %s", plainCols, viewCols)
+			}
+			var rows, missing, extra int64
+			err = db.QueryRow(`SELECT (SELECT count(*) FROM plain.flows),
+				(SELECT count(*) FROM (SELECT ` + cols + ` FROM plain.flows EXCEPT ALL SELECT ` + cols + ` FROM viewed.flows)),
+				(SELECT count(*) FROM (SELECT ` + cols + ` FROM viewed.flows EXCEPT ALL SELECT ` + cols + ` FROM plain.flows))`).
+				Scan(&rows, &missing, &extra)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows == 0 || missing != 0 || extra != 0 {
+				t.Errorf("%d rows ingested; %d missing from analyze's flows, %d extra", rows, missing, extra)
+			}
+		})
+	}
+}
