@@ -141,9 +141,6 @@ type countRow struct {
 	Count int64  `json:"count"`
 }
 
-// analyzePrefetch is how many output records analyze prepares ahead of DuckDB.
-const analyzePrefetch = 4
-
 func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	started := time.Now()
 	model, err := loadTopology(env, cfg.topology, cfg.allowFatal)
@@ -169,33 +166,22 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	defer errs.Release()
 	hits := arrowutil.Lazy(results.RuleHitsSchema, func() arrow.Record { return results.RuleHits(mem, rp.RuleHits()) })
 	defer hits.Release()
-	recs, err := store.InternStrings(rp, mem)
-	if err != nil {
-		return err
-	}
-	defer recs.Release()
-	// The replay's ordering and dispatch and the interning run on their own goroutine, not in DuckDB's scan.
-	recsAhead := arrowutil.Prefetch(recs, analyzePrefetch)
-	recs.Retain() // Prefetch takes a reference; recs stays ours for Strings and Query
-	defer recsAhead.Release()
-	// both complete once flow_records is written
-	strs := arrowutil.Lazy(store.StringsSchema, recs.Strings)
-	defer strs.Release()
-	verdicts := arrowutil.Lazy(rp.VerdictSchema(), rp.Verdicts)
+	verdicts := arrowutil.Lazy(rp.VerdictSchema(), rp.Verdicts) // complete once flow_records is written
 	defer verdicts.Release()
 	var verdictCols []string
 	for _, f := range rp.VerdictSchema().Fields()[1:] {
 		verdictCols = append(verdictCols, f.Name)
 	}
-	tables := []store.Table{
-		{Name: results.FlowRecordsTable, Reader: recsAhead},
-		{Name: results.FlowStringsTable, Reader: strs},
-		{Name: results.VerdictsTable, Reader: verdicts},
-		{Name: results.FlowsView, Query: recs.Query(results.FlowRecordsTable, results.FlowStringsTable,
-			store.Dimension{Table: results.VerdictsTable, Key: replay.ColVerdictID, Columns: verdictCols})},
-		{Name: "rule_hits", Reader: hits},
-		{Name: "ingest_errors", Reader: errs},
+	tables, release, err := flowsTables(rp, mem,
+		[]store.Dimension{{Table: results.VerdictsTable, Key: replay.ColVerdictID, Columns: verdictCols}},
+		[]store.Table{{Name: results.VerdictsTable, Reader: verdicts}})
+	if err != nil {
+		return err
 	}
+	defer release()
+	tables = append(tables,
+		store.Table{Name: "rule_hits", Reader: hits},
+		store.Table{Name: "ingest_errors", Reader: errs})
 	for _, t := range results.Topology(mem, model) {
 		r := results.Reader(t.Record)
 		defer r.Release()

@@ -164,9 +164,9 @@ func TestOutputDirMissing(t *testing.T) {
 	}
 }
 
-// TestIngestAnalyzeSameFile: ingest and analyze take turns on one file. analyze's flows is a view over
-// flow_records and verdicts, ingest's a table; each run replaces the other's flows (and ingest drops the
-// view's tables), and flows always has every record.
+// TestIngestAnalyzeSameFile: ingest and analyze take turns on one file. Both write flows as a view over
+// flow_records and flow_strings, analyze's with verdicts too; ingest drops an earlier analyze's verdicts, and
+// flows always has every record, with verdict columns exactly when analyze wrote it.
 func TestIngestAnalyzeSameFile(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "x.duckdb")
 	objects := func() string {
@@ -188,7 +188,7 @@ func TestIngestAnalyzeSameFile(t *testing.T) {
 		if flows != 3000 {
 			t.Errorf("%s: flows has %d rows, want 3000", objs, flows)
 		}
-		if want := int64(strings.Count(objs, "VIEW")); verdictCols != want {
+		if want := int64(strings.Count(objs, "verdicts")); verdictCols != want {
 			t.Errorf("%s: flows has %d verdict_cause columns, want %d", objs, verdictCols, want)
 		}
 		return objs
@@ -197,10 +197,10 @@ func TestIngestAnalyzeSameFile(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"ingest", "--db", db, shop + "flowlogs"}, "flows:BASE TABLE"},
+		{[]string{"ingest", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flow_strings:BASE TABLE flows:VIEW"},
 		{[]string{"analyze", "--topology", shop + "topology", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flow_strings:BASE TABLE flows:VIEW verdicts:BASE TABLE"},
 		{[]string{"analyze", "--topology", shop + "topology", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flow_strings:BASE TABLE flows:VIEW verdicts:BASE TABLE"},
-		{[]string{"ingest", "--db", db, shop + "flowlogs"}, "flows:BASE TABLE"},
+		{[]string{"ingest", "--db", db, shop + "flowlogs"}, "flow_records:BASE TABLE flow_strings:BASE TABLE flows:VIEW"},
 	}
 	for i, st := range steps {
 		if status, _, errOut := runCLI(t, "", st.args...); status != exitOK {
@@ -212,12 +212,13 @@ func TestIngestAnalyzeSameFile(t *testing.T) {
 	}
 }
 
-// TestAnalyzeFlowsMatchIngest: analyze stores records as ids (flow_records, flow_strings) and shows them
-// through the flows view; for every input column that view must give exactly what ingest --db stores as a
-// plain table: same rows (duplicates counted), same NULLs and '' values, same column names, order and types.
-// Inputs cover the default format, NODATA/SKIPDATA and IPv6, custom orders with many string fields (v3, v5,
-// an unknown field) and malformed lines.
-func TestAnalyzeFlowsMatchIngest(t *testing.T) {
+// TestFlowsViewsMatchParquet: ingest and analyze store records as ids (flow_records, flow_strings) and show
+// them through the flows view; for every input column both views must give exactly the rows of ingest's
+// Parquet output, which is written straight from the Arrow records: same rows (duplicates counted), same
+// NULLs and '' values, same column names and order; and the two views have the same column types. Inputs
+// cover the default format, NODATA/SKIPDATA and IPv6, custom orders with many string fields (v3, v5, an
+// unknown field) and malformed lines.
+func TestFlowsViewsMatchParquet(t *testing.T) {
 	const testdata = "../../pkg/ingest/testdata/"
 	for _, logs := range [][]string{
 		{shop + "flowlogs", shop + "flowlogs-v5"},
@@ -225,48 +226,55 @@ func TestAnalyzeFlowsMatchIngest(t *testing.T) {
 	} {
 		t.Run(filepath.Base(logs[0]), func(t *testing.T) {
 			dir := t.TempDir()
-			plain, viewed := filepath.Join(dir, "plain.duckdb"), filepath.Join(dir, "viewed.duckdb")
-			if status, _, errOut := runCLI(t, "", append([]string{"ingest", "--db", plain}, logs...)...); status != exitOK {
+			ingested, analyzed, pq := filepath.Join(dir, "i.duckdb"), filepath.Join(dir, "a.duckdb"), filepath.Join(dir, "f.parquet")
+			if status, _, errOut := runCLI(t, "", append([]string{"ingest", "--db", ingested, "--parquet", pq}, logs...)...); status != exitOK {
 				t.Fatalf("ingest: %d %s", status, errOut)
 			}
-			args := append([]string{"analyze", "--topology", shop + "topology", "--db", viewed}, logs...)
+			args := append([]string{"analyze", "--topology", shop + "topology", "--db", analyzed}, logs...)
 			if status, _, errOut := runCLI(t, "", args...); status != exitOK {
 				t.Fatalf("analyze: %d %s", status, errOut)
 			}
-			d, err := store.OpenReadOnly(viewed)
+			d, err := store.OpenReadOnly(analyzed)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer d.Close()
 			db := d.SQL()
-			if _, err := db.Exec(`ATTACH ` + store.QuoteString(plain) + ` AS plain (READ_ONLY)`); err != nil {
+			if _, err := db.Exec(`ATTACH ` + store.QuoteString(ingested) + ` AS i (READ_ONLY);
+				CREATE TEMP VIEW p AS SELECT * FROM read_parquet(` + store.QuoteString(pq) + `)`); err != nil {
 				t.Fatal(err)
 			}
-			var plainCols, viewCols, cols string
-			err = db.QueryRow(`SELECT
-				(SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns
-					WHERE table_catalog = 'plain' AND table_name = 'flows'),
-				(SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns
-					WHERE table_catalog = 'viewed' AND table_name = 'flows' AND ordinal_position <= (SELECT count(*)
-						FROM information_schema.columns WHERE table_catalog = 'plain' AND table_name = 'flows')),
-				(SELECT string_agg('"' || column_name || '"', ', ' ORDER BY ordinal_position) FROM information_schema.columns
-					WHERE table_catalog = 'plain' AND table_name = 'flows')`).Scan(&plainCols, &viewCols, &cols)
+			var pCols, iCols, aCols, iTypes, aTypes string
+			err = db.QueryRow(`WITH c AS (SELECT table_catalog AS db, table_name, column_name, data_type, ordinal_position AS pos
+					FROM information_schema.columns WHERE table_name IN ('p', 'flows')),
+				n AS (SELECT count(*) AS n FROM c WHERE table_name = 'p')
+				SELECT (SELECT string_agg('"' || column_name || '"', ', ' ORDER BY pos) FROM c WHERE table_name = 'p'),
+					(SELECT string_agg('"' || column_name || '"', ', ' ORDER BY pos) FROM c WHERE db = 'i' AND table_name = 'flows'),
+					(SELECT string_agg('"' || column_name || '"', ', ' ORDER BY pos) FROM c, n WHERE db = 'a' AND table_name = 'flows' AND pos <= n.n),
+					(SELECT string_agg(data_type, ', ' ORDER BY pos) FROM c WHERE db = 'i' AND table_name = 'flows'),
+					(SELECT string_agg(data_type, ', ' ORDER BY pos) FROM c, n WHERE db = 'a' AND table_name = 'flows' AND pos <= n.n)`).
+				Scan(&pCols, &iCols, &aCols, &iTypes, &aTypes)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if plainCols != viewCols || plainCols == "" {
-				t.Fatalf("columns differ:\ningest:  %s\nanalyze: %s", plainCols, viewCols)
+			if pCols == "" || iCols != pCols || aCols != pCols {
+				t.Fatalf("columns differ:\nparquet: %s\ningest:  %s\nanalyze: %s", pCols, iCols, aCols)
 			}
-			var rows, missing, extra int64
-			err = db.QueryRow(`SELECT (SELECT count(*) FROM plain.flows),
-				(SELECT count(*) FROM (SELECT ` + cols + ` FROM plain.flows EXCEPT ALL SELECT ` + cols + ` FROM viewed.flows)),
-				(SELECT count(*) FROM (SELECT ` + cols + ` FROM viewed.flows EXCEPT ALL SELECT ` + cols + ` FROM plain.flows))`).
-				Scan(&rows, &missing, &extra)
-			if err != nil {
-				t.Fatal(err)
+			if iTypes != aTypes {
+				t.Errorf("column types differ:\ningest:  %s\nanalyze: %s", iTypes, aTypes)
 			}
-			if rows == 0 || missing != 0 || extra != 0 {
-				t.Errorf("%d rows ingested; %d missing from analyze's flows, %d extra", rows, missing, extra)
+			for _, view := range []string{"i.flows", "a.flows"} {
+				var rows, missing, extra int64
+				err = db.QueryRow(`SELECT (SELECT count(*) FROM p),
+					(SELECT count(*) FROM (SELECT ` + pCols + ` FROM p EXCEPT ALL SELECT ` + pCols + ` FROM ` + view + `)),
+					(SELECT count(*) FROM (SELECT ` + pCols + ` FROM ` + view + ` EXCEPT ALL SELECT ` + pCols + ` FROM p))`).
+					Scan(&rows, &missing, &extra)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rows == 0 || missing != 0 || extra != 0 {
+					t.Errorf("%s: %d rows in the Parquet file; %d missing from the view, %d extra", view, rows, missing, extra)
+				}
 			}
 		})
 	}

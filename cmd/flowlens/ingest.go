@@ -40,7 +40,7 @@ func ingestCommand() *command {
 				"PATH is a flow log file (text, gzip or Parquet, recognised by content), a directory (walked\n"+
 				"recursively, S3 layouts included), a glob pattern, or - for standard input.")
 			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input, e.g. '${version} ${account-id} ...' (default: the version-2 format)")
-			fs.StringVar(&cfg.db, "db", "", "write the records to this DuckDB file (tables flows and ingest_errors, replaced atomically)")
+			fs.StringVar(&cfg.db, "db", "", "write the records to this DuckDB file (flows and ingest_errors, replaced atomically)")
 			fs.StringVar(&cfg.parquet, "parquet", "", "write the records to this Parquet file")
 			fs.StringVarP(&cfg.output, "output", "o", "table", "summary format: table or json")
 			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any line is bad or any file stops early")
@@ -125,13 +125,13 @@ func sinkRecords(ctx context.Context, cfg ingestConfig, rd *ingest.Reader, start
 	case cfg.db != "":
 		errs := rd.ErrorsRecordReader(memory.DefaultAllocator)
 		defer errs.Release()
-		err := store.WriteRun(ctx, cfg.db, store.Run{Command: "ingest " + strings.Join(cfg.paths, " "), Started: started},
-			store.Table{Name: results.FlowsView, Reader: src},
-			store.Table{Name: "ingest_errors", Reader: errs},
-			// the parts of an earlier analyze's flows, which this flows replaces
-			store.Table{Name: results.FlowRecordsTable, Drop: true},
-			store.Table{Name: results.FlowStringsTable, Drop: true},
-			store.Table{Name: results.VerdictsTable, Drop: true})
+		tables, release, err := flowsTables(src, memory.DefaultAllocator, nil, nil)
+		if err == nil {
+			tables = append(tables, store.Table{Name: "ingest_errors", Reader: errs},
+				store.Table{Name: results.VerdictsTable, Drop: true}) // an earlier analyze's
+			err = store.WriteRun(ctx, cfg.db, store.Run{Command: "ingest " + strings.Join(cfg.paths, " "), Started: started}, tables...)
+			release() // stops the goroutine reading src before pq is touched below
+		}
 		if err != nil {
 			if pq != nil {
 				pq.abort()
@@ -252,7 +252,7 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 	}
 	switch {
 	case cfg.db != "":
-		fmt.Fprintf(w, "wrote tables flows and ingest_errors to %s\n", cfg.db)
+		fmt.Fprintf(w, "wrote flows (a view of flow_records and flow_strings) and ingest_errors to %s\n", cfg.db)
 	case cfg.parquet != "":
 		fmt.Fprintf(w, "wrote %s\n", cfg.parquet)
 	}

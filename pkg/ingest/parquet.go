@@ -154,6 +154,53 @@ func appendToken(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
+// detachStrings returns rec with the value bytes of its string columns (dictionaries' included) copied to
+// memory of their own. The Parquet writer keeps a column chunk's string minimum and maximum as slices of the
+// values it was given until the file is closed, and the buffers of ingest's records are reused as soon as a
+// record is released (bufPool): without the copy, a file's statistics would read bytes of later batches.
+func detachStrings(rec arrow.Record) arrow.Record {
+	cols := make([]arrow.Array, rec.NumCols())
+	for i, c := range rec.Columns() {
+		d := detachData(c.Data())
+		cols[i] = array.MakeFromData(d)
+		d.Release()
+	}
+	out := array.NewRecord(rec.Schema(), cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
+}
+
+// detachData is detachStrings for one array: a new reference to d, or a copy whose string or binary value
+// buffer is copied.
+func detachData(d arrow.ArrayData) arrow.ArrayData {
+	var dict arrow.ArrayData
+	if dd, ok := d.Dictionary().(*array.Data); ok && dd != nil { // a typed nil when there is none
+		dict = detachData(dd)
+		defer dict.Release()
+	}
+	bufs := d.Buffers()
+	switch d.DataType().ID() {
+	case arrow.STRING, arrow.BINARY, arrow.LARGE_STRING, arrow.LARGE_BINARY:
+		if len(bufs) == 3 && bufs[2] != nil {
+			bufs = append([]*memory.Buffer(nil), bufs...)
+			bufs[2] = memory.NewBufferBytes(append([]byte(nil), bufs[2].Bytes()...))
+			defer bufs[2].Release()
+		}
+	default:
+		if dict == nil {
+			d.Retain()
+			return d
+		}
+	}
+	out := array.NewData(d.DataType(), d.Len(), bufs, d.Children(), d.NullN(), d.Offset())
+	if dict != nil {
+		out.SetDictionary(dict)
+	}
+	return out
+}
+
 // WriteParquet writes every record of rr to path as one Parquet file (zstd), replacing it only when the
 // whole stream was written: a failed run leaves no partial file behind. It returns the rows written.
 func WriteParquet(ctx context.Context, rr array.RecordReader, path string) (int64, error) {
@@ -175,12 +222,14 @@ func WriteParquet(ctx context.Context, rr array.RecordReader, path string) (int6
 			w.Close()
 			return rows, err
 		}
-		rec := rr.Record()
-		if err := w.WriteBuffered(rec); err != nil {
+		rec := detachStrings(rr.Record())
+		err := w.WriteBuffered(rec)
+		rows += rec.NumRows()
+		rec.Release()
+		if err != nil {
 			w.Close()
 			return rows, fmt.Errorf("%s: %w", path, err)
 		}
-		rows += rec.NumRows()
 	}
 	if err := rr.Err(); err != nil {
 		w.Close()
