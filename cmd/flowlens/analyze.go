@@ -71,7 +71,7 @@ func analyzeCommand() *command {
 				"and in time order through the NACLs and security groups of the topology (AWS CLI describe-* JSON),\n"+
 				"writes flows (every record with its verdict columns), rule_hits, ingest_errors and topology_* to\n"+
 				"the DuckDB file, and prints a summary: REJECTs by layer, rule and cause, top rejected peers and\n"+
-				"ports, unexplained records, and how often the model agrees with the log. flows is a view joining\n"+
+				"ports, unexplained records, and how often the model agrees with the log. flows is a view over\n"+
 				"the tables flow_records (the records, with ids for strings and verdicts), flow_strings and verdicts.")
 			fs.StringArrayVar(&cfg.topology, "topology", nil, "AWS CLI JSON file or directory describing the VPC (repeatable; required)")
 			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB file to write (tables are replaced atomically)")

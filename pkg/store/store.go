@@ -29,7 +29,7 @@
 // write's speed: BenchmarkWriteTables, view/new-file/batch64k 1.1M rows/s vs preserve-order 0.57M). Queries that need an order say ORDER BY (for flows: source_file, source_line).
 //
 // A write may also create views (Table.Query), after its tables, and drop names (Table.Drop); whatever the file
-// holds under a written name, table or view, is replaced. analyze uses a view for flows (pkg/results).
+// holds under a written name, table or view, is replaced. ingest and analyze write flows as a view (store.Interned).
 //
 // Arrow dictionary-encoded string columns are accepted and become plain VARCHAR columns, so
 // WHERE action = 'REJECT' works; string_view and large_string become VARCHAR too.
