@@ -215,7 +215,7 @@ func TestIngestAnalyzeSameFile(t *testing.T) {
 // TestFlowsViewsMatchParquet: ingest and analyze store records as ids (flow_records, flow_strings) and show
 // them through the flows view; for every input column both views must give exactly the rows of ingest's
 // Parquet output, which is written straight from the Arrow records: same rows (duplicates counted), same
-// NULLs and ” values, same column names and order; and the two views have the same column types. Inputs
+// NULLs and empty strings, same column names and order; and the two views have the same column types. Inputs
 // cover the default format, NODATA/SKIPDATA and IPv6, custom orders with many string fields (v3, v5, an
 // unknown field) and malformed lines.
 func TestFlowsViewsMatchParquet(t *testing.T) {
