@@ -86,7 +86,7 @@ func dimTable(mem memory.Allocator) array.RecordReader {
 }
 
 // TestInternedRoundTrip: the view over the interned table, the strings table and a dimension gives back
-// exactly the rows (NULLs and ” included) and columns of the input written as a plain table, with the
+// exactly the rows (NULLs and empty strings included) and columns of the input written as a plain table, with the
 // dimension's columns in place of its key; only the plain string columns that repeat are interned.
 func TestInternedRoundTrip(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
