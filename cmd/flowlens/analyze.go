@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 const DefaultDB = "flowlens.duckdb"
 
 type analyzeConfig struct {
+	cmdline      string // the command as given, for flowlens_runs
 	topology     []string
 	paths        []string
 	db           string
@@ -85,7 +85,7 @@ func analyzeCommand() *command {
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			cfg.paths = fs.Args()
+			cfg.paths, cfg.cmdline = fs.Args(), commandLine("analyze", args)
 			switch {
 			case len(cfg.topology) == 0:
 				return usageErrorf("--topology is required (the AWS CLI JSON of the VPC; see --help)")
@@ -187,7 +187,7 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 		defer r.Release()
 		tables = append(tables, store.Table{Name: t.Name, Reader: r})
 	}
-	err = store.WriteRun(ctx, cfg.db, store.Run{Command: "analyze " + strings.Join(os.Args[1:], " "), Started: started}, tables...)
+	err = store.WriteRun(ctx, cfg.db, store.Run{Command: cfg.cmdline, Started: started}, tables...)
 	stopProgress()
 	if err != nil {
 		return err

@@ -210,6 +210,23 @@ func TestIngestAnalyzeSameFile(t *testing.T) {
 			t.Errorf("after step %d (%s): %s, want %s", i, st.args[0], got, st.want)
 		}
 	}
+	// flowlens_runs keeps each run's command as given
+	d, err := store.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var cmds string
+	if err := d.SQL().QueryRow(`SELECT string_agg(DISTINCT command, '|' ORDER BY command) FROM flowlens_runs`).Scan(&cmds); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, st := range []int{1, 0} { // analyze sorts first
+		want = append(want, "flowlens "+strings.Join(steps[st].args, " "))
+	}
+	if w := strings.Join(want, "|"); cmds != w {
+		t.Errorf("flowlens_runs commands %q, want %q", cmds, w)
+	}
 }
 
 // TestFlowsViewsMatchParquet: ingest and analyze store records as ids (flow_records, flow_strings) and show

@@ -21,6 +21,7 @@ import (
 )
 
 type ingestConfig struct {
+	cmdline   string // the command as given, for flowlens_runs
 	paths     []string
 	logFormat string
 	db        string
@@ -48,7 +49,7 @@ func ingestCommand() *command {
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			cfg.paths = fs.Args()
+			cfg.paths, cfg.cmdline = fs.Args(), commandLine("ingest", args)
 			if len(cfg.paths) == 0 {
 				return usageErrorf("no input: give flow log files, directories, globs or - for stdin (see --help)")
 			}
@@ -129,7 +130,7 @@ func sinkRecords(ctx context.Context, cfg ingestConfig, rd *ingest.Reader, start
 		if err == nil {
 			tables = append(tables, store.Table{Name: "ingest_errors", Reader: errs},
 				store.Table{Name: results.VerdictsTable, Drop: true}) // an earlier analyze's
-			err = store.WriteRun(ctx, cfg.db, store.Run{Command: "ingest " + strings.Join(cfg.paths, " "), Started: started}, tables...)
+			err = store.WriteRun(ctx, cfg.db, store.Run{Command: cfg.cmdline, Started: started}, tables...)
 			release() // stops the goroutine reading src before pq is touched below
 		}
 		if err != nil {

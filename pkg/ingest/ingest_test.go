@@ -405,8 +405,8 @@ func TestParquetRoundTrip(t *testing.T) {
 	}
 	want, _, _ := readAll(t, []string{"testdata/examples.log", "testdata/custom_v5.log"}, Options{})
 	got, st, _ := readAll(t, []string{pq}, Options{})
-	if st.Records != 11 || st.BadLines != 0 {
-		t.Errorf("records %d bad %d", st.Records, st.BadLines)
+	if st.Records != 11 || st.BadLines != 0 || len(st.FileErrors) != 0 {
+		t.Errorf("records %d bad %d file errors %v", st.Records, st.BadLines, st.FileErrors)
 	}
 	// Provenance becomes the Parquet file and row; the flow columns are the same.
 	strip := func(s string) []string {

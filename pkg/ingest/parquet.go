@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -92,7 +94,8 @@ func (r *Reader) readParquet(job *fileJob) (int64, error) {
 		}
 		row += rec.NumRows()
 	}
-	if err := rr.Err(); err != nil {
+	// pqarrow's record reader reports the end of the file as io.EOF from Err: not an error.
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return row - 1, fmt.Errorf("parquet: %w", err)
 	}
 	return row - 1, nil
