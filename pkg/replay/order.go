@@ -109,7 +109,7 @@ type mark struct {
 // reorder is one shard's buffer: a ring of one bucket per second, like the clock's.
 type reorder struct {
 	ring    []bucket
-	spare   []*block // released blocks, reused
+	spare   []block // released blocks, reused
 	mask    int64
 	base    int64
 	n       int
@@ -119,13 +119,18 @@ type reorder struct {
 // bucket holds one second's records, request-like then reply-like, in fixed-size blocks: appending never
 // copies what is already buffered, and released blocks are reused.
 type bucket struct {
-	blocks [2][]*block
+	blocks [2][]block
 	n      [2]int
 }
 
 const blockLen = 64
 
-type block [blockLen]pending
+// block is a slice of blockLen records, not a pointer to an array: indexing a pointer makes the compiler
+// check it for nil by reading the block's first byte, and that read, on a block fresh from the OS, mapped the
+// shared zero page, which the first write then replaced in a second fault that flushed the TLB of every core
+// running the process (an IPI each): about a tenth of the replay's CPU time. A slice is checked against its
+// length instead, so a fresh block's first access is a write.
+type block []pending
 
 // pending is one buffered record: the parsed row itself, its input record (queue sequence number) and row.
 // Holding the parsed row (not a reference into its batch) makes releasing a second's records a sequential read
@@ -151,11 +156,11 @@ func (r *reorder) slot(s int64, tie int) *pending {
 	b := &r.ring[s&r.mask]
 	i := b.n[tie]
 	if i%blockLen == 0 {
-		var blk *block
+		var blk block
 		if k := len(r.spare); k > 0 {
 			blk, r.spare = r.spare[k-1], r.spare[:k-1]
 		} else {
-			blk = new(block)
+			blk = make(block, blockLen)
 		}
 		b.blocks[tie] = append(b.blocks[tie], blk)
 	}
