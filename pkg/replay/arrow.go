@@ -260,7 +260,7 @@ type idSlot struct {
 }
 
 func (t *shardIDs) id(p vkey, set *verdictSet) uint32 {
-	h := p[0]*0x9E3779B97F4A7C15 ^ p[1]*0xC2B2AE3D27D4EB4F ^ p[2]*0x165667B19E3779F9
+	h := p.a*0x9E3779B97F4A7C15 ^ p.b*0xC2B2AE3D27D4EB4F ^ p.c*0x165667B19E3779F9
 	h ^= h >> 29
 	if t.slots == nil {
 		t.slots = make([]idSlot, 1<<10)
@@ -280,7 +280,7 @@ func (t *shardIDs) id(p vkey, set *verdictSet) uint32 {
 		mask = uint64(len(t.slots) - 1)
 		for _, s := range old {
 			if s.used {
-				h := s.k[0]*0x9E3779B97F4A7C15 ^ s.k[1]*0xC2B2AE3D27D4EB4F ^ s.k[2]*0x165667B19E3779F9
+				h := s.k.a*0x9E3779B97F4A7C15 ^ s.k.b*0xC2B2AE3D27D4EB4F ^ s.k.c*0x165667B19E3779F9
 				h ^= h >> 29
 				j := h & mask
 				for t.slots[j].used {
@@ -293,8 +293,10 @@ func (t *shardIDs) id(p vkey, set *verdictSet) uint32 {
 	return id
 }
 
-// vkey is a rowVerdict packed into three words (packKey), which hash and compare in a few instructions.
-type vkey [3]uint64
+// vkey is a rowVerdict packed into three words (packKey), which hash and compare in a few instructions. A
+// struct, not an array: Go passes and returns it in registers, where an array went through the stack in
+// overlapping 16-byte copies whose reloads missed store forwarding.
+type vkey struct{ a, b, c uint64 }
 
 func packKey(eni, nacl, sg int32, infer Inference, met bool, dir vpc.Direction, model, logged Action, layer Layer,
 	cause Cause, also Layers, pass SGPass, role Role) vkey {
@@ -303,19 +305,19 @@ func packKey(eni, nacl, sg int32, infer Inference, met bool, dir vpc.Direction, 
 		m = 1
 	}
 	return vkey{
-		uint64(uint32(eni)) | uint64(uint32(nacl))<<32,
-		uint64(uint32(sg)) | uint64(infer)<<32 | m<<40 | uint64(dir)<<48 | uint64(model)<<56,
-		uint64(logged) | uint64(layer)<<8 | uint64(cause)<<16 | uint64(also)<<24 | uint64(pass)<<32 | uint64(role)<<40,
+		a: uint64(uint32(eni)) | uint64(uint32(nacl))<<32,
+		b: uint64(uint32(sg)) | uint64(infer)<<32 | m<<40 | uint64(dir)<<48 | uint64(model)<<56,
+		c: uint64(logged) | uint64(layer)<<8 | uint64(cause)<<16 | uint64(also)<<24 | uint64(pass)<<32 | uint64(role)<<40,
 	}
 }
 
 // unpack is the inverse of packKey.
 func (p vkey) unpack() rowVerdict {
 	return rowVerdict{
-		eni: int32(uint32(p[0])), nacl: int32(uint32(p[0] >> 32)), sg: int32(uint32(p[1])),
-		infer: Inference(p[1] >> 32), naclMet: p[1]>>40&1 == 1, dir: vpc.Direction(p[1] >> 48), model: Action(p[1] >> 56),
-		logged: Action(p[2]), layer: Layer(p[2] >> 8), cause: Cause(p[2] >> 16), also: Layers(p[2] >> 24),
-		pass: SGPass(p[2] >> 32), role: Role(p[2] >> 40),
+		eni: int32(uint32(p.a)), nacl: int32(uint32(p.a >> 32)), sg: int32(uint32(p.b)),
+		infer: Inference(p.b >> 32), naclMet: p.b>>40&1 == 1, dir: vpc.Direction(p.b >> 48), model: Action(p.b >> 56),
+		logged: Action(p.c), layer: Layer(p.c >> 8), cause: Cause(p.c >> 16), also: Layers(p.c >> 24),
+		pass: SGPass(p.c >> 32), role: Role(p.c >> 40),
 	}
 }
 
