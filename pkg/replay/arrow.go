@@ -1023,10 +1023,13 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 // record's addresses usually is one, and a string compare is cheaper than parsing, IPv6 above all. Text that
 // differs (another spelling of the same address) is parsed to the same value.
 func parseAddrOwn(s string, b *[16]byte, bad *int64, own []addrText) (kind uint8) {
+	n := len(s)
+	head, tail := textEnds(s)
 	for k := range own {
-		if own[k].s == s {
-			*b = own[k].b
-			return own[k].kind
+		o := &own[k]
+		if o.head == head && o.tail == tail && len(o.s) == n && ((n >= 8 && n <= 16) || o.s == s) {
+			*b = o.b
+			return o.kind
 		}
 	}
 	return parseAddrInto(s, b, bad)

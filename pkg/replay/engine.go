@@ -160,6 +160,7 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 		}
 		for _, a := range eni.Addrs {
 			t := addrText{s: a.String()}
+			t.head, t.tail = textEnds(t.s)
 			t.b, t.kind = encodeAddr(a)
 			info.texts = append(info.texts, t)
 			if a.Is4() {
@@ -404,9 +405,29 @@ func (e *Engine) resolveENI(f *Flow) int32 {
 
 // addrText is an address as netip writes it and in the cflow form.
 type addrText struct {
-	s    string
-	b    [16]byte
-	kind uint8
+	s          string
+	head, tail uint64 // textEnds(s)
+	b          [16]byte
+	kind       uint8
+}
+
+// textEnds returns the first and the last 8 bytes of s (zero when s is shorter). With the length they
+// identify a text of 8 to 16 bytes (an IPv4 address of 8 characters or more), and tell most other texts apart,
+// in two compares of words loaded in place: comparing the strings called memequal, which with the loop
+// around it took a third of the cost of reading a record's addresses.
+func textEnds(s string) (head, tail uint64) {
+	n := len(s)
+	if n < 8 {
+		return 0, 0
+	}
+	return le64(s[:8]), le64(s[n-8:])
+}
+
+// le64 is s[:8] as a little-endian word (one load).
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // hasAddr is eni.HasAddr for an address in the cflow form (kind 4 or 6).

@@ -23,3 +23,26 @@ func FuzzParseIPv4(f *testing.F) {
 		}
 	})
 }
+
+// TestParseAddrOwn: matching the ENI's own texts by their ends and length gives what parsing gives, for texts
+// that share an end, a length or a prefix with an own address, short texts and IPv6.
+func TestParseAddrOwn(t *testing.T) {
+	var own []addrText
+	for _, s := range []string{"10.20.1.46", "1.2.3.4", "2001:db8::1:0:0:46", "10.20.11.146"} {
+		a := netip.MustParseAddr(s)
+		o := addrText{s: s}
+		o.head, o.tail = textEnds(s)
+		o.b, o.kind = encodeAddr(a)
+		own = append(own, o)
+	}
+	for _, s := range []string{"10.20.1.46", "10.20.1.47", "10.21.1.46", "10.20.11.46", "10.20.11.146", "1.2.3.4", "1.2.3.5",
+		"2001:db8::1:0:0:46", "2001:db8::2:0:0:46", "2001:0db8::1:0:0:46", "", "bad", "10.20.1.460"} {
+		var got, want [16]byte
+		var badGot, badWant int64
+		gk := parseAddrOwn(s, &got, &badGot, own)
+		wk := parseAddrInto(s, &want, &badWant)
+		if gk != wk || got != want || badGot != badWant {
+			t.Errorf("%q: parseAddrOwn = %v %v bad %d, parseAddrInto = %v %v bad %d", s, gk, got, badGot, wk, want, badWant)
+		}
+	}
+}
