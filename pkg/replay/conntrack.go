@@ -179,8 +179,7 @@ func (t *table) find(k *connKey, h uint64) int32 {
 func (t *table) peek(h uint64) {
 	if t.slots != nil {
 		i := t.home(h)
-		prefetch(unsafe.Pointer(&t.slots[i]))
-		prefetch(unsafe.Pointer(&t.slots[(i+1)&t.mask]))
+		prefetch2(unsafe.Pointer(&t.slots[i]), unsafe.Pointer(&t.slots[(i+1)&t.mask]))
 	}
 }
 

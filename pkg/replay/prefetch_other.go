@@ -4,5 +4,5 @@ package replay
 
 import "unsafe"
 
-// prefetch is a no-op where no prefetch instruction is wired up (table.peek then costs nothing).
-func prefetch(p unsafe.Pointer) {}
+// prefetch2 is a no-op where no prefetch instruction is wired up (table.peek then costs nothing).
+func prefetch2(p, q unsafe.Pointer) {}
