@@ -141,15 +141,18 @@ type Reader struct {
 	schema *arrow.Schema
 	cols   inCols
 
-	queue   []*batchSlot // input records in arrival order, not yet emitted
-	headSeq uint32       // sequence number of queue[0]
-	nextSeq uint32
-	clk     clock
-	waiting []*batchSlot // records whose rows are all pushed but not all released
-	ahead   int          // input records read since queue[0] was released (see maxAhead)
-	cur     arrow.Record
-	err     error
-	eof     bool
+	queue    []*batchSlot // input records in arrival order, not yet emitted
+	headSeq  uint32       // sequence number of queue[0]
+	nextSeq  uint32
+	clk      clock
+	waiting  []*batchSlot // records whose rows are all pushed but not all released
+	ahead    int          // input records read since queue[0] was released (see maxAhead)
+	queued   int          // rows of the records in queue
+	queueCap int          // see queueFactor
+	peak     int          // most rows queued at once (tests)
+	cur      arrow.Record
+	err      error
+	eof      bool
 
 	shards   []*shard
 	wg       sync.WaitGroup
@@ -394,9 +397,10 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 	md := sc.Metadata()
 	r := &Reader{
 		ctx: ctx, eng: e, in: in, mem: mem, cols: c,
-		schema:  arrow.NewSchema(fields, &md),
-		vschema: arrow.NewSchema(vfields, nil),
-		clk:     newClock(reorderSecs(e.cfg.ReorderWindow), e.cfg.MaxBuffered),
+		schema:   arrow.NewSchema(fields, &md),
+		vschema:  arrow.NewSchema(vfields, nil),
+		clk:      newClock(reorderSecs(e.cfg.ReorderWindow), e.cfg.MaxBuffered),
+		queueCap: max(queueFactor*e.cfg.MaxBuffered, minQueueRows),
 	}
 	r.progress = sync.NewCond(&r.mu)
 	r.refs.Store(1)
@@ -492,14 +496,26 @@ func (r *Reader) Next() bool {
 	for {
 		if len(r.queue) > 0 {
 			s := r.queue[0]
-			if s.released && (r.eof || r.err != nil || r.ahead >= maxAhead || r.judged(s)) {
+			full := r.queued >= r.queueCap
+			if s.released && (r.eof || r.err != nil || r.ahead >= maxAhead || full || r.judged(s)) {
 				r.wait(s) // every row is with a worker: wait for them
 				r.ahead = 0
 				r.queue[0] = nil
 				r.queue = r.queue[1:]
 				r.headSeq++
+				r.queued -= s.n
 				r.cur = r.build(s)
 				return true
+			}
+			if !s.released && full {
+				// Records are emitted in arrival order, so everything read after s waits for s. When the
+				// input's time stops advancing (a later file repeating earlier times, say: all late), the
+				// clock never releases s's buffered rows, and reading on would hold the whole rest of the
+				// input. Release them now instead, counted as replayed early like the buffer bound's.
+				r.clk.force(s.maxStart + 1)
+				r.noteReleases()
+				r.dispatch()
+				continue
 			}
 		}
 		if r.eof || r.err != nil {
@@ -528,6 +544,14 @@ func (r *Reader) Next() bool {
 		r.dispatch()
 	}
 }
+
+// queueFactor bounds the rows of the input records held for in-order output: queueFactor times MaxBuffered,
+// at least minQueueRows (plus one record). Reading ahead (maxAhead) stops there too: when the workers are the
+// slower side, each emitted record would otherwise let two more in.
+const (
+	queueFactor  = 2
+	minQueueRows = 1 << 12
+)
 
 // maxAhead is how many input records Next reads while the oldest one is released but not yet judged. The
 // chunk that completes it is the newest one sent, so waiting at once would leave the workers idle while
@@ -901,6 +925,8 @@ func (r *Reader) add(rec arrow.Record) {
 	n := int(rec.NumRows())
 	s := r.newSlot(rec, n)
 	r.queue = append(r.queue, s)
+	r.queued += n
+	r.peak = max(r.peak, r.queued)
 	seq := r.nextSeq
 	r.nextSeq++
 	for i := 0; i < n; i++ {

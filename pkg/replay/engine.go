@@ -46,8 +46,8 @@ type Config struct {
 	// ReorderWindow is how far back in record time (start) records may arrive and still be judged in order.
 	// Zero: DefaultReorderWindow; negative: no reordering (arrival order).
 	ReorderWindow time.Duration
-	// MaxBuffered bounds the records held for reordering (about 100 bytes each, plus the input records they
-	// belong to); beyond it the oldest are judged early.
+	// MaxBuffered bounds the records held for reordering (about 100 bytes each); beyond it the oldest are
+	// judged early. The input records held for in-order output are bounded by twice as many rows.
 	MaxBuffered int
 	// Undocumented idle timeouts (see DefaultTCPHalfOpenTimeout, DefaultTCPClosingTimeout, DefaultICMPTimeout).
 	TCPHalfOpenTimeout, TCPClosingTimeout, ICMPTimeout time.Duration

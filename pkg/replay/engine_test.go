@@ -349,3 +349,43 @@ func TestVerdictKeyRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderQueueBounded: when the input's time stops advancing (here a second copy of the records, all
+// behind the reorder window), the records held for in-order output stay bounded (Reader.queueCap plus one
+// input record): the buffered rows of the oldest record are released early and
+// counted, instead of the rest of the input piling up behind it. Every row still comes out.
+func TestReaderQueueBounded(t *testing.T) {
+	model := benchModel(t)
+	once := benchFlowsJitter(20000, 0)
+	flows := append(append([]Flow(nil), once...), once...)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	const batch, maxBuffered = 500, 4000
+	sc, recs := benchRecords(t, mem, flows, batch)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	in, _ := array.NewRecordReader(sc, recs)
+	defer in.Release()
+	r, err := NewReader(context.Background(), model, in, Config{MaxBuffered: maxBuffered}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	rows := 0
+	for r.Next() {
+		rows += int(r.Record().NumRows())
+	}
+	if r.Err() != nil || rows != len(flows) {
+		t.Fatalf("%d rows out of %d, err %v", rows, len(flows), r.Err())
+	}
+	sum := r.Summary()
+	if limit := r.queueCap + batch; r.peak > limit || r.queueCap != queueFactor*maxBuffered {
+		t.Errorf("up to %d rows queued, want at most %d", r.peak, limit)
+	}
+	if sum.Late < int64(len(once))/2 || sum.ForcedReleases == 0 {
+		t.Errorf("late %d, replayed early %d: the second copy should be late and force releases", sum.Late, sum.ForcedReleases)
+	}
+}

@@ -79,6 +79,13 @@ func (c *clock) bound() {
 	}
 }
 
+// force releases every second below to now, counting the records as released early.
+func (c *clock) force(to int64) {
+	before := c.n
+	c.releaseBelow(to)
+	c.forced += int64(before - c.n)
+}
+
 // releaseBelow releases every second below to.
 func (c *clock) releaseBelow(to int64) {
 	if to <= c.base {
