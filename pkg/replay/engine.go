@@ -2,6 +2,7 @@ package replay
 
 import (
 	"encoding/binary"
+	"maps"
 	"math"
 	"net/netip"
 	"runtime"
@@ -146,7 +147,7 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 		closing:   secs(cfg.TCPClosingTimeout),
 		icmp:      secs(cfg.ICMPTimeout),
 	}
-	for _, id := range sortedKeys(model.ENIs) {
+	for _, id := range slices.Sorted(maps.Keys(model.ENIs)) {
 		eni := model.ENIs[id]
 		if eni == nil {
 			continue
@@ -187,7 +188,7 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 		e.enis = append(e.enis, info)
 	}
 	naclBase := map[*vpc.NACL][2]int32{}
-	for _, id := range sortedKeys(model.NACLs) {
+	for _, id := range slices.Sorted(maps.Keys(model.NACLs)) {
 		n := model.NACLs[id]
 		if n == nil {
 			continue
@@ -211,7 +212,7 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 			e.sgRules = append(e.sgRules, r)
 		}
 	}
-	for _, id := range sortedKeys(model.Groups) {
+	for _, id := range slices.Sorted(maps.Keys(model.Groups)) {
 		if g := model.Groups[id]; g != nil {
 			for _, r := range g.Ingress {
 				addRule(r)
@@ -303,15 +304,6 @@ func secsOr(d, def time.Duration) int32 {
 		return secs(d)
 	}
 	return secs(def)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // naclEntryIndex is the rule-hit index of en; -1 for entries outside the model (Evaluate's package-level

@@ -3,7 +3,8 @@
 package results
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -102,15 +103,6 @@ func RuleHits(mem memory.Allocator, hits []replay.RuleHit) arrow.Record {
 	return t.record()
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func joinAddrs[T interface{ String() string }](xs []T) string {
 	parts := make([]string, len(xs))
 	for i, x := range xs {
@@ -123,7 +115,7 @@ func joinAddrs[T interface{ String() string }](xs []T) string {
 // topology_nacl_entries, topology_sg_rules and topology_findings.
 func Topology(mem memory.Allocator, m *vpc.Model) []Table {
 	subnets := newTable(mem, str("subnet_id"), str("vpc_id"), str("az"), str("cidrs"), str("nacl_id"), boolean("nacl_explicit"))
-	for _, id := range sortedKeys(m.Subnets) {
+	for _, id := range slices.Sorted(maps.Keys(m.Subnets)) {
 		s := m.Subnets[id]
 		var nacl any
 		if s.NACL != nil {
@@ -133,7 +125,7 @@ func Topology(mem memory.Allocator, m *vpc.Model) []Table {
 	}
 	enis := newTable(mem, str("interface_id"), str("subnet_id"), str("vpc_id"), str("primary_address"), str("addresses"),
 		str("public_ips"), str("groups"), str("interface_type"), str("instance_id"), str("description"))
-	for _, id := range sortedKeys(m.ENIs) {
+	for _, id := range slices.Sorted(maps.Keys(m.ENIs)) {
 		e := m.ENIs[id]
 		var primary any
 		if e.Primary.IsValid() {
@@ -146,7 +138,7 @@ func Topology(mem memory.Allocator, m *vpc.Model) []Table {
 		i64("ingress_rules"), i64("egress_rules"))
 	rules := newTable(mem, str("group_id"), str("rule_id"), str("direction"), str("rule"), i64("protocol"),
 		i64("from_port"), i64("to_port"), str("peer_kind"), str("peer"), str("description"))
-	for _, id := range sortedKeys(m.Groups) {
+	for _, id := range slices.Sorted(maps.Keys(m.Groups)) {
 		g := m.Groups[id]
 		groups.row(g.ID, g.Name, g.VpcID, g.OwnerID, g.Description, len(g.Ingress), len(g.Egress))
 		for _, r := range append(append([]*vpc.SGRule(nil), g.Ingress...), g.Egress...) {
@@ -168,7 +160,7 @@ func Topology(mem memory.Allocator, m *vpc.Model) []Table {
 	entries := newTable(mem, str("nacl_id"), str("vpc_id"), boolean("is_default"), str("direction"), i64("rule_number"),
 		str("action"), str("cidr"), i64("protocol"), i64("from_port"), i64("to_port"), i64("icmp_type"), i64("icmp_code"),
 		i64("shadowed_by"), str("subnets"))
-	for _, id := range sortedKeys(m.NACLs) {
+	for _, id := range slices.Sorted(maps.Keys(m.NACLs)) {
 		n := m.NACLs[id]
 		for _, es := range []struct {
 			dir string

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -588,7 +589,7 @@ func (l *loader) buildSubnets() {
 			assocs[sn.ID] = n
 		}
 	}
-	for _, id := range sortedKeys(l.m.Subnets) {
+	for _, id := range slices.Sorted(maps.Keys(l.m.Subnets)) {
 		sn := l.m.Subnets[id]
 		if n := assocs[id]; n != nil {
 			sn.NACL, sn.NACLExplicit = n, true
@@ -620,15 +621,6 @@ func (l *loader) subnetCIDR(file string, sn *Subnet, field, s string, want4 bool
 		l.warn(file, sn.ID, "%s %s is not canonical; using %s", field, strings.TrimSpace(s), p)
 	}
 	sn.CIDRs = append(sn.CIDRs, p)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // buildGroups normalises both input forms to one rule per peer. A group with rules in the
@@ -999,7 +991,7 @@ func (l *loader) timeout(file, eniID, field string, sec *int64, lo, hi int64) ti
 
 // compileRules checks every ENI's groups, builds the group member sets and resolves rule peers.
 func (l *loader) compileRules() {
-	for _, id := range sortedKeys(l.m.ENIs) {
+	for _, id := range slices.Sorted(maps.Keys(l.m.ENIs)) {
 		e := l.m.ENIs[id]
 		for _, gid := range e.GroupIDs {
 			if l.m.Groups[gid] == nil {
@@ -1031,7 +1023,7 @@ func (l *loader) compileRules() {
 		}
 		plSets[id], _ = b.IPSet()
 	}
-	for _, gid := range sortedKeys(l.m.Groups) {
+	for _, gid := range slices.Sorted(maps.Keys(l.m.Groups)) {
 		g := l.m.Groups[gid]
 		for _, r := range append(slices.Clip(g.Ingress), g.Egress...) {
 			switch r.Peer {
@@ -1069,7 +1061,7 @@ func (l *loader) compileRules() {
 // buildIndexes builds the address -> ENI and CIDR -> subnet indexes. Both are global across VPCs, so the
 // same address or CIDR in two places is fatal: flows could not be attributed.
 func (l *loader) buildIndexes() {
-	for _, id := range sortedKeys(l.m.ENIs) {
+	for _, id := range slices.Sorted(maps.Keys(l.m.ENIs)) {
 		e := l.m.ENIs[id]
 		for _, a := range e.Addrs {
 			if prev := l.m.byAddr[a]; prev != nil {
@@ -1081,7 +1073,7 @@ func (l *loader) buildIndexes() {
 		}
 	}
 	bits4, bits6 := map[int]bool{}, map[int]bool{}
-	for _, id := range sortedKeys(l.m.Subnets) {
+	for _, id := range slices.Sorted(maps.Keys(l.m.Subnets)) {
 		sn := l.m.Subnets[id]
 		for _, p := range sn.CIDRs {
 			if prev := l.m.subnetByCIDR[p]; prev != nil {

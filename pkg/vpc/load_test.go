@@ -1,9 +1,11 @@
 package vpc
 
 import (
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +69,7 @@ func TestLoadBasic(t *testing.T) {
 			CIDRs    []netip.Prefix
 		}
 		var got []row
-		for _, id := range sortedKeys(m.Subnets) {
+		for _, id := range slices.Sorted(maps.Keys(m.Subnets)) {
 			s := m.Subnets[id]
 			got = append(got, row{id, s.NACL.ID, s.NACLExplicit, s.CIDRs})
 		}

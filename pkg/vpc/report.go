@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -86,7 +88,7 @@ func (m *Model) Summary() Summary {
 		VPCs: []VPCSummary{}, Subnets: []SubnetSummary{}, NACLs: []NACLSummary{}, Groups: []GroupSummary{},
 		ENIs: []ENISummary{}, PrefixLists: []PrefixListSummary{}, Findings: []FindingSummary{},
 	}
-	for _, id := range sortedKeys(m.VPCs) {
+	for _, id := range slices.Sorted(maps.Keys(m.VPCs)) {
 		v := m.VPCs[id]
 		vs := VPCSummary{ID: id, Subnets: nonNil(v.SubnetIDs)}
 		if v.DefaultNACL != nil {
@@ -94,7 +96,7 @@ func (m *Model) Summary() Summary {
 		}
 		s.VPCs = append(s.VPCs, vs)
 	}
-	for _, id := range sortedKeys(m.Subnets) {
+	for _, id := range slices.Sorted(maps.Keys(m.Subnets)) {
 		sn := m.Subnets[id]
 		ss := SubnetSummary{ID: id, VPC: sn.VpcID, AZ: sn.AZ, CIDRs: prefixStrings(sn.CIDRs), NACLExplicit: sn.NACLExplicit}
 		if sn.NACL != nil {
@@ -102,7 +104,7 @@ func (m *Model) Summary() Summary {
 		}
 		s.Subnets = append(s.Subnets, ss)
 	}
-	for _, id := range sortedKeys(m.NACLs) {
+	for _, id := range slices.Sorted(maps.Keys(m.NACLs)) {
 		n := m.NACLs[id]
 		ns := NACLSummary{ID: id, VPC: n.VpcID, IsDefault: n.IsDefault, Subnets: nonNil(n.SubnetIDs)}
 		for _, list := range [][]NACLEntry{n.Inbound, n.Outbound} {
@@ -122,17 +124,17 @@ func (m *Model) Summary() Summary {
 		}
 		s.NACLs = append(s.NACLs, ns)
 	}
-	for _, id := range sortedKeys(m.Groups) {
+	for _, id := range slices.Sorted(maps.Keys(m.Groups)) {
 		g := m.Groups[id]
 		s.Groups = append(s.Groups, GroupSummary{ID: id, Name: g.Name, VPC: g.VpcID, Inbound: len(g.Ingress),
 			Outbound: len(g.Egress), Members: len(m.members[id])})
 	}
-	for _, id := range sortedKeys(m.ENIs) {
+	for _, id := range slices.Sorted(maps.Keys(m.ENIs)) {
 		e := m.ENIs[id]
 		s.ENIs = append(s.ENIs, ENISummary{ID: id, Subnet: e.SubnetID, VPC: e.VpcID, Type: e.Type, InstanceID: e.InstanceID,
 			Addrs: addrStrings(e.Addrs), PublicIPs: addrStrings(e.PublicIPs), Groups: nonNil(e.GroupIDs)})
 	}
-	for _, id := range sortedKeys(m.PrefixLists) {
+	for _, id := range slices.Sorted(maps.Keys(m.PrefixLists)) {
 		s.PrefixLists = append(s.PrefixLists, PrefixListSummary{ID: id, Name: m.prefixListMeta[id].name,
 			Entries: prefixStrings(m.PrefixLists[id])})
 	}
