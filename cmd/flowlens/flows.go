@@ -1,8 +1,6 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
@@ -10,11 +8,6 @@ import (
 	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
 )
-
-// commandLine is how flowlens_runs records a command: "flowlens NAME ARGS...".
-func commandLine(name string, args []string) string {
-	return strings.Join(append([]string{"flowlens", name}, args...), " ")
-}
 
 // flowsPrefetch is how many records ingest and analyze prepare ahead of DuckDB.
 const flowsPrefetch = 4

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -152,6 +153,11 @@ Exit status: 0 success, 1 error, 2 usage error, 3 findings the user asked to fai
 }
 
 // newFlagSet returns a GNU-style flag set whose --help prints the command's usage.
+// commandLine is how flowlens_runs records a command: "flowlens NAME ARGS...".
+func commandLine(name string, args []string) string {
+	return strings.Join(append([]string{"flowlens", name}, args...), " ")
+}
+
 func newFlagSet(env *cmdEnv, name, usage string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("flowlens "+name, pflag.ContinueOnError)
 	fs.SetOutput(env.stderr)

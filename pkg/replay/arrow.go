@@ -73,12 +73,12 @@ var verdictFields = []arrow.Field{
 // set too, from the same text tables the output is written from, so that a sink can store every verdict
 // column as an enumeration.
 func (e *Engine) verdictFields() []arrow.Field {
-	set := func(groups ...[]ostr) []string {
+	set := func(groups ...[]string) []string {
 		seen := map[string]bool{}
 		var vals []string
 		for _, g := range groups {
 			for i := range g {
-				if v := g[i].s; v != "" && !seen[v] {
+				if v := g[i]; v != "" && !seen[v] {
 					seen[v] = true
 					vals = append(vals, v)
 				}
@@ -86,7 +86,7 @@ func (e *Engine) verdictFields() []arrow.Field {
 		}
 		return vals
 	}
-	var naclIDs, resources []ostr
+	var naclIDs, resources []string
 	for i := range e.enis {
 		info := &e.enis[i]
 		naclIDs = append(naclIDs, info.naclIDText)
@@ -94,7 +94,7 @@ func (e *Engine) verdictFields() []arrow.Field {
 	}
 	t := &outText
 	closed := map[string][]string{
-		ColVerdictRule:     set(e.naclRuleText, []ostr{t.implicitDeny}),
+		ColVerdictRule:     set(e.naclRuleText, []string{t.implicitDeny}),
 		ColVerdictResource: set(resources),
 		ColVerdictAlso:     set(t.also[:]),
 		ColNACLID:          set(naclIDs),

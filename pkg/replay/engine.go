@@ -103,8 +103,8 @@ type eniInfo struct {
 	naclBase [2]int32
 	sgIdx    [2][]int32
 
-	// output text (see Reader.build): the NACL's id ("" without one), groups, the VPC id
-	naclIDText, groupsText, vpcText ostr
+	// output text of the verdict table (Reader.buildVerdicts): the NACL's id ("" without one), groups, the VPC id
+	naclIDText, groupsText, vpcText string
 }
 
 // Engine is the compiled, read-only policy: a *vpc.Model plus indexes. It is safe for concurrent use by
@@ -123,7 +123,7 @@ type Engine struct {
 	sgIndex     map[*vpc.SGRule]int32
 
 	// output text per rule-hit index: the NACL entries' rule numbers, the SG rules' ids
-	naclRuleText, sgRuleText []ostr
+	naclRuleText, sgRuleText []string
 
 	halfOpen, closing, icmp int32 // seconds
 }
@@ -240,17 +240,17 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 			info.naclBase = b
 		}
 		if info.nacl != nil {
-			info.naclIDText = newOstr(info.nacl.ID)
+			info.naclIDText = info.nacl.ID
 		}
-		info.groupsText, info.vpcText = newOstr(info.groups), newOstr(info.eni.VpcID)
+		info.groupsText, info.vpcText = info.groups, info.eni.VpcID
 	}
-	e.naclRuleText = make([]ostr, len(e.naclEntries))
+	e.naclRuleText = make([]string, len(e.naclEntries))
 	for i, n := range e.naclEntries {
-		e.naclRuleText[i] = newOstr(ruleText(n.entry))
+		e.naclRuleText[i] = ruleText(n.entry)
 	}
-	e.sgRuleText = make([]ostr, len(e.sgRules))
+	e.sgRuleText = make([]string, len(e.sgRules))
 	for i, r := range e.sgRules {
-		e.sgRuleText[i] = newOstr(r.ID)
+		e.sgRuleText[i] = r.ID
 	}
 	return e
 }

@@ -8,19 +8,6 @@ import (
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
-// ostr is an output text of the engine's tables (the NACL, group and rule texts of eniInfo and Engine).
-type ostr struct{ s string }
-
-func newOstr(s string) ostr { return ostr{s: s} }
-
-func ostrs(ss []string) []ostr {
-	out := make([]ostr, len(ss))
-	for i, s := range ss {
-		out[i] = newOstr(s)
-	}
-	return out
-}
-
 // strCol builds one Utf8 column of the verdict table; "" is NULL.
 type strCol struct{ b *array.StringBuilder }
 
@@ -28,8 +15,6 @@ func (c *strCol) reset(mem memory.Allocator, n int) {
 	c.b = array.NewStringBuilder(mem)
 	c.b.Reserve(n)
 }
-
-func (c *strCol) put(o *ostr) { c.add(o.s) }
 
 func (c *strCol) add(s string) {
 	if s == "" {
@@ -102,40 +87,40 @@ func (r *Reader) buildVerdicts(keys []rowVerdict) arrow.Record {
 	for i := range keys {
 		v := &keys[i]
 		ids.Append(uint32(i))
-		dir.put(&t.dir[v.dir&3])
-		action.put(&t.action[v.model&3])
+		dir.add(t.dir[v.dir&3])
+		action.add(t.action[v.model&3])
 		if v.model != ActionNone && v.logged != ActionNone {
 			agrees.Append(v.model == v.logged)
 		} else {
 			agrees.AppendNull()
 		}
-		layer.put(&t.layer[v.layer%numLayers])
-		also.put(&t.also[v.also&(1<<numLayers-1)])
+		layer.add(t.layer[v.layer%numLayers])
+		also.add(t.also[v.also&(1<<numLayers-1)])
 		if v.model == Reject {
 			info := &e.enis[v.eni] // a modeled REJECT has its ENI
-			rt, rs := &t.none, &t.none
+			rt, rs := "", ""
 			switch v.layer {
 			case LayerNACLInbound, LayerNACLOutbound:
 				if v.nacl >= 0 {
-					rt = &e.naclRuleText[v.nacl]
+					rt = e.naclRuleText[v.nacl]
 				}
-				rs = &info.naclIDText
+				rs = info.naclIDText
 			case LayerSGInbound, LayerSGOutbound:
-				rt, rs = &t.implicitDeny, &info.groupsText
+				rt, rs = t.implicitDeny, info.groupsText
 			case LayerBPA:
-				rs = &info.vpcText
+				rs = info.vpcText
 			}
-			rule.put(rt)
-			resource.put(rs)
+			rule.add(rt)
+			resource.add(rs)
 		} else {
 			rule.add("")
 			resource.add("")
 		}
-		cause.put(&t.cause[v.cause%numCauses])
+		cause.add(t.cause[v.cause%numCauses])
 		if v.naclMet {
-			naclID.put(&e.enis[v.eni].naclIDText)
+			naclID.add(e.enis[v.eni].naclIDText)
 			if v.nacl >= 0 {
-				naclRule.put(&e.naclRuleText[v.nacl])
+				naclRule.add(e.naclRuleText[v.nacl])
 			} else {
 				naclRule.add("")
 			}
@@ -144,12 +129,12 @@ func (r *Reader) buildVerdicts(keys []rowVerdict) arrow.Record {
 			naclRule.add("")
 		}
 		if v.pass == SGPassRule && v.sg >= 0 {
-			sgRule.put(&e.sgRuleText[v.sg])
+			sgRule.add(e.sgRuleText[v.sg])
 		} else {
-			sgRule.put(&t.sgPass[v.pass%numSGPass])
+			sgRule.add(t.sgPass[v.pass%numSGPass])
 		}
-		role.put(&t.role[v.role&3])
-		initiator.put(&t.infer[v.infer%numInferences])
+		role.add(t.role[v.role&3])
+		initiator.add(t.infer[v.infer%numInferences])
 	}
 	arrs := []arrow.Array{ids.NewArray()}
 	for i, c := range cols {
@@ -167,35 +152,35 @@ func (r *Reader) buildVerdicts(keys []rowVerdict) arrow.Record {
 
 // outText holds the fixed output strings, indexed by the verdict's codes.
 var outText = func() (t struct {
-	dir, action, role  [4]ostr
-	layer              [numLayers]ostr
-	also               [1 << numLayers]ostr
-	cause              [numCauses]ostr
-	infer              [numInferences]ostr
-	sgPass             [numSGPass]ostr
-	none, implicitDeny ostr
+	dir, action, role [4]string
+	layer             [numLayers]string
+	also              [1 << numLayers]string
+	cause             [numCauses]string
+	infer             [numInferences]string
+	sgPass            [numSGPass]string
+	implicitDeny      string
 }) {
 	for i := range t.dir {
-		t.dir[i] = newOstr(dirName(vpc.Direction(i)))
-		t.action[i] = newOstr(Action(i).String())
-		t.role[i] = newOstr(Role(i).String())
+		t.dir[i] = dirName(vpc.Direction(i))
+		t.action[i] = Action(i).String()
+		t.role[i] = Role(i).String()
 	}
 	for i := range t.layer {
-		t.layer[i] = newOstr(Layer(i).String())
+		t.layer[i] = Layer(i).String()
 	}
 	for i := range t.also {
-		t.also[i] = newOstr(Layers(i).String())
+		t.also[i] = Layers(i).String()
 	}
 	for i := range t.cause {
-		t.cause[i] = newOstr(Cause(i).String())
+		t.cause[i] = Cause(i).String()
 	}
 	for i := range t.infer {
-		t.infer[i] = newOstr(Inference(i).String())
+		t.infer[i] = Inference(i).String()
 	}
 	for i := range t.sgPass {
-		t.sgPass[i] = newOstr(sgPassText[i])
+		t.sgPass[i] = sgPassText[i]
 	}
-	t.implicitDeny = newOstr("implicit-deny")
+	t.implicitDeny = "implicit-deny"
 	return t
 }()
 

@@ -57,8 +57,7 @@ type Interned struct {
 	mem      memory.Allocator
 	inSc     *arrow.Schema
 	schema   *arrow.Schema
-	cols     []int        // input indices of the interned columns
-	interned map[int]bool // the same, as a set
+	interned []bool // per input column
 	set      stringSet
 	first    arrow.Record // the input's first record, read ahead to choose the columns; nil once returned
 	cur      arrow.Record
@@ -72,7 +71,7 @@ func InternStrings(in array.RecordReader, mem memory.Allocator) (*Interned, erro
 		mem = memory.DefaultAllocator
 	}
 	inSc := in.Schema()
-	r := &Interned{in: in, mem: mem, inSc: inSc, interned: map[int]bool{}, set: newStringSet()}
+	r := &Interned{in: in, mem: mem, inSc: inSc, interned: make([]bool, inSc.NumFields()), set: newStringSet()}
 	in.Retain()
 	r.refs.Store(1)
 	if in.Next() {
@@ -96,7 +95,6 @@ func InternStrings(in array.RecordReader, mem memory.Allocator) (*Interned, erro
 			return nil, fmt.Errorf("store: cannot intern column %q: the input already has a column %q", f.Name, name)
 		}
 		fields[i] = arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Uint32}
-		r.cols = append(r.cols, i)
 		r.interned[i] = true
 	}
 	md := inSc.Metadata()
@@ -156,13 +154,12 @@ func (r *Interned) Next() bool {
 	defer rec.Release()
 	arrs := make([]arrow.Array, rec.NumCols())
 	for i, c := range rec.Columns() {
-		if !r.interned[i] {
+		if r.interned[i] {
+			arrs[i] = r.intern(c.(*array.String))
+		} else {
 			c.Retain()
 			arrs[i] = c
 		}
-	}
-	for _, i := range r.cols {
-		arrs[i] = r.intern(rec.Column(i).(*array.String))
 	}
 	r.cur = array.NewRecord(r.schema, arrs, rec.NumRows())
 	for _, a := range arrs {
