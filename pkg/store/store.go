@@ -334,7 +334,11 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 		return nil, fmt.Errorf("store: register arrow streams: %w", err)
 	}
 
-	tx, err := conn.BeginTx(ctx, nil)
+	// The transaction does not watch ctx: database/sql would then roll it back (and discard the connection) on
+	// its own goroutine when ctx is cancelled, and the deferred Rollback and Close below could return while
+	// DuckDB is still shutting the file down, leaving a .wal behind. Statements still stop on ctx (ExecContext
+	// interrupts DuckDB, the stream reader checks it), and the rollback happens here, before Close.
+	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
