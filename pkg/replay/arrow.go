@@ -986,8 +986,12 @@ type ifaceCache [1 << 10]struct {
 func ifaceSlot(s string) int {
 	n := len(s)
 	var x uint64
-	for i := max(0, n-8); i < n; i++ {
-		x = x<<8 | uint64(s[i])
+	if n >= 8 {
+		x = le64(s[n-8:])
+	} else {
+		for i := range n {
+			x = x<<8 | uint64(s[i])
+		}
 	}
 	x ^= uint64(n)
 	return int((x * 0x9E3779B97F4A7C15) >> (64 - 10))
@@ -1003,8 +1007,9 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 	if ei >= 0 {
 		own = e.enis[ei].texts
 	}
-	c.srcKind = parseAddrOwn(cols.src.get(i), &c.src, &bad, own)
-	c.dstKind = parseAddrOwn(cols.dst.get(i), &c.dst, &bad, own)
+	var srcOwn, dstOwn bool
+	c.srcKind, srcOwn = parseAddrOwn(cols.src.get(i), &c.src, &bad, own)
+	c.dstKind, dstOwn = parseAddrOwn(cols.dst.get(i), &c.dst, &bad, own)
 	if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
 		pktKind[0] = parseAddrInto(cols.pktSrc.get(i), &pkt[0], &bad)
 		pktKind[1] = parseAddrInto(cols.pktDst.get(i), &pkt[1], &bad)
@@ -1041,24 +1046,36 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 		c.dir = vpc.Egress
 	}
 	c.bpa = cols.reject.get(i) == "BPA"
+	if c.dir == 0 {
+		// Direction from the address texts that matched the ENI's own, as place would find it: the
+		// destination first. An IPv4 text that did not match is not the ENI's (IPv4 has one spelling);
+		// an IPv6 one may be another spelling of it, so place decides.
+		switch {
+		case dstOwn:
+			c.dir = vpc.Ingress
+		case c.dstKind == 6:
+		case srcOwn:
+			c.dir = vpc.Egress
+		}
+	}
 	e.place(c, ei, &pkt, &pktKind)
 	return bad
 }
 
 // parseAddrOwn is parseAddrInto that first compares s with the ENI's own addresses as text (own): one of a
 // record's addresses usually is one, and a string compare is cheaper than parsing, IPv6 above all. Text that
-// differs (another spelling of the same address) is parsed to the same value.
-func parseAddrOwn(s string, b *[16]byte, bad *int64, own []addrText) (kind uint8) {
+// differs (another spelling of the same address) is parsed to the same value. isOwn reports a text match.
+func parseAddrOwn(s string, b *[16]byte, bad *int64, own []addrText) (kind uint8, isOwn bool) {
 	n := len(s)
 	head, tail := textEnds(s)
 	for k := range own {
 		o := &own[k]
 		if o.head == head && o.tail == tail && len(o.s) == n && ((n >= 8 && n <= 16) || o.s == s) {
 			*b = o.b
-			return o.kind
+			return o.kind, true
 		}
 	}
-	return parseAddrInto(s, b, bad)
+	return parseAddrInto(s, b, bad), false
 }
 
 // parseAddrInto is parseAddr into the cflow form: b (zero on entry) and the returned kind.

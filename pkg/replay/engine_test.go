@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -387,5 +388,39 @@ func TestReaderQueueBounded(t *testing.T) {
 	}
 	if sum.Late < int64(len(once))/2 || sum.ForcedReleases == 0 {
 		t.Errorf("late %d, replayed early %d: the second copy should be late and force releases", sum.Late, sum.ForcedReleases)
+	}
+}
+
+// TestReaderDirectionFromAddresses: without flow-direction, the Reader (which matches address texts against
+// the ENI's own before parsing) finds the direction Judge finds from parsed addresses, including another
+// spelling of the ENI's IPv6 address, on either side and beside an own IPv4 text.
+func TestReaderDirectionFromAddresses(t *testing.T) {
+	const eni = "eni-1235b8ca123456789" // 172.31.16.139 and 2001:db8:1234:a100:8d6e:3477:df66:f105
+	cases := []struct {
+		name, src, dst, want string
+	}{
+		{"dst own IPv4", "203.0.113.12", "172.31.16.139", "ingress"},
+		{"src own IPv4", "172.31.16.139", "203.0.113.12", "egress"},
+		{"both own: dst decides", "172.31.16.139", "172.31.16.139", "ingress"},
+		{"dst own IPv6 as written", "2001:db8::5", "2001:db8:1234:a100:8d6e:3477:df66:f105", "ingress"},
+		{"src own IPv6 as written", "2001:db8:1234:a100:8d6e:3477:df66:f105", "2001:db8::5", "egress"},
+		{"dst own IPv6 in capitals", "2001:db8::5", "2001:DB8:1234:A100:8D6E:3477:DF66:F105", "ingress"},
+		{"src own IPv4, dst own IPv6 spelled otherwise", "172.31.16.139", "2001:0db8:1234:a100:8d6e:3477:df66:f105", "ingress"},
+		{"src own IPv6 spelled otherwise", "2001:DB8:1234:A100:8D6E:3477:DF66:F105", "203.0.113.9", "egress"},
+		{"neither", "203.0.113.12", "198.51.100.7", ""},
+	}
+	model := loadModel(t)
+	e := NewEngine(model, Config{})
+	var lines []string
+	for i, tc := range cases {
+		lines = append(lines, fmt.Sprintf("2 123456789010 %s %s %s 50000 443 6 10 1000 %d %d ACCEPT OK", eni, tc.src, tc.dst, 1000+i, 1060+i))
+	}
+	got, _, _ := replayText(t, model, Config{}, v2Header, lines, 4)
+	for i, tc := range cases {
+		f := flow(eni, tc.src, tc.dst, 50000, 443, 6, int64(1000+i), Accept)
+		judged := dirName(e.Judge(e.NewState(), &f).Dir)
+		if got[i].Dir != tc.want || judged != tc.want {
+			t.Errorf("%s: Reader direction %q, Judge %q, want %q", tc.name, got[i].Dir, judged, tc.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -25,10 +26,12 @@ func FuzzParseIPv4(f *testing.F) {
 }
 
 // TestParseAddrOwn: matching the ENI's own texts by their ends and length gives what parsing gives, for texts
-// that share an end, a length or a prefix with an own address, short texts and IPv6.
+// that share an end, a length or a prefix with an own address, short texts and IPv6, and reports a match
+// exactly for an own text (another spelling of an own IPv6 address is parsed, not matched).
 func TestParseAddrOwn(t *testing.T) {
 	var own []addrText
-	for _, s := range []string{"10.20.1.46", "1.2.3.4", "2001:db8::1:0:0:46", "10.20.11.146"} {
+	ownTexts := []string{"10.20.1.46", "1.2.3.4", "2001:db8::1:0:0:46", "10.20.11.146"}
+	for _, s := range ownTexts {
 		a := netip.MustParseAddr(s)
 		o := addrText{s: s}
 		o.head, o.tail = textEnds(s)
@@ -39,10 +42,13 @@ func TestParseAddrOwn(t *testing.T) {
 		"2001:db8::1:0:0:46", "2001:db8::2:0:0:46", "2001:0db8::1:0:0:46", "", "bad", "10.20.1.460"} {
 		var got, want [16]byte
 		var badGot, badWant int64
-		gk := parseAddrOwn(s, &got, &badGot, own)
+		gk, isOwn := parseAddrOwn(s, &got, &badGot, own)
 		wk := parseAddrInto(s, &want, &badWant)
 		if gk != wk || got != want || badGot != badWant {
 			t.Errorf("%q: parseAddrOwn = %v %v bad %d, parseAddrInto = %v %v bad %d", s, gk, got, badGot, wk, want, badWant)
+		}
+		if wantOwn := slices.Contains(ownTexts, s); isOwn != wantOwn {
+			t.Errorf("%q: isOwn = %t, want %t", s, isOwn, wantOwn)
 		}
 	}
 }
