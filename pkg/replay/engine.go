@@ -255,39 +255,30 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 	return e
 }
 
-// naclIndexAt is naclEntryIndex for an entry returned by info.nacl.Evaluate: a position in the NACL's list
-// instead of a map lookup.
-func (e *Engine) naclIndexAt(info *eniInfo, dir vpc.Direction, en *vpc.NACLEntry) int32 {
-	list, d := info.nacl.Inbound, 0
+// naclIndexAt is naclEntryIndex for entry en at position pos of info.nacl's list in dir (as EvaluateAt
+// returns them): a sum instead of a map lookup.
+func (e *Engine) naclIndexAt(info *eniInfo, dir vpc.Direction, en *vpc.NACLEntry, pos int) int32 {
+	d := 0
 	if dir == vpc.Egress {
-		list, d = info.nacl.Outbound, 1
+		d = 1
 	}
-	if info.naclBase[d] >= 0 {
-		for j := range list {
-			if &list[j] == en {
-				return info.naclBase[d] + int32(j)
-			}
-		}
+	if info.naclBase[d] >= 0 && pos >= 0 {
+		return info.naclBase[d] + int32(pos)
 	}
 	return e.naclEntryIndex(en)
 }
 
 // evalSG is eni.EvalSG with the rule-hit index of the allowing rule (-1 none).
-func (info *eniInfo) evalSG(dir vpc.Direction, p vpc.Packet) (*vpc.SGRule, int32) {
-	r := info.eni.EvalSG(dir, p)
+func (info *eniInfo) evalSG(dir vpc.Direction, p *vpc.Packet) (*vpc.SGRule, int32) {
+	r, j := info.eni.EvalSGAt(dir, p)
 	if r == nil {
 		return nil, -1
 	}
-	rules, idx := info.eni.Ingress, info.sgIdx[0]
+	idx := info.sgIdx[0]
 	if dir == vpc.Egress {
-		rules, idx = info.eni.Egress, info.sgIdx[1]
+		idx = info.sgIdx[1]
 	}
-	for j, x := range rules {
-		if x == r {
-			return r, idx[j]
-		}
-	}
-	return r, -1
+	return r, idx[j]
 }
 
 // Model returns the engine's model.
@@ -591,7 +582,7 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 	case !eni.HasSG():
 		v.Pass = SGPassNoGroups
 	default:
-		if r, i := info.evalSG(dir, p); r != nil {
+		if r, i := info.evalSG(dir, &p); r != nil {
 			v.Pass, v.SGRule, v.sgIdx = SGPassRule, r, i
 		} else if v.Role == RoleReply && !expired {
 			v.Pass = SGPassAssumed
@@ -603,9 +594,10 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 	naclOK := true
 	if nacl != nil {
 		v.NACL = nacl
-		v.NACLEntry = nacl.Evaluate(dir, p)
-		naclOK = v.NACLEntry.Action == vpc.Allow
-		v.naclIdx = e.naclIndexAt(info, dir, v.NACLEntry)
+		en, pos := nacl.EvaluateAt(dir, &p)
+		v.NACLEntry = en
+		naclOK = en.Action == vpc.Allow
+		v.naclIdx = e.naclIndexAt(info, dir, en, pos)
 	}
 
 	// Packet order: ingress meets the NACL then the SG; egress the SG then the NACL.

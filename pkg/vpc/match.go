@@ -64,19 +64,26 @@ func (e *NACLEntry) RestrictsICMP() bool {
 // matching '*' entry, which Load never builds, yields a package-level deny entry) and returns a pointer into
 // Inbound or Outbound otherwise.
 func (n *NACL) Evaluate(dir Direction, p Packet) *NACLEntry {
+	en, _ := n.EvaluateAt(dir, &p)
+	return en
+}
+
+// EvaluateAt is Evaluate that also returns the entry's position in Inbound or Outbound (-1 for the
+// package-level deny), and reads p in place.
+func (n *NACL) EvaluateAt(dir Direction, p *Packet) (*NACLEntry, int) {
 	entries, peer, i := n.Inbound, p.Src, 0
 	if dir == Egress {
 		entries, peer, i = n.Outbound, p.Dst, 2
 	}
 	for j := range entries {
-		if entries[j].match(peer, &p) {
-			return &entries[j]
+		if entries[j].match(peer, p) {
+			return &entries[j], j
 		}
 	}
 	if peer.Is6() {
 		i++
 	}
-	return &fallbackDeny[i]
+	return &fallbackDeny[i], -1
 }
 
 // fallbackDeny is returned by Evaluate for packets that no entry matches (a zero Addr, or a NACL built
@@ -162,16 +169,23 @@ func (e *ENI) HasSG() bool { return len(e.GroupIDs) > 0 }
 
 // EvalSG returns the first of the ENI's rules in dir that matches p, or nil (implicit deny). Allocation-free.
 func (e *ENI) EvalSG(dir Direction, p Packet) *SGRule {
+	r, _ := e.EvalSGAt(dir, &p)
+	return r
+}
+
+// EvalSGAt is EvalSG that also returns the rule's position in Ingress or Egress (-1 for none), and reads p
+// in place.
+func (e *ENI) EvalSGAt(dir Direction, p *Packet) (*SGRule, int) {
 	rules := e.Ingress
 	if dir == Egress {
 		rules = e.Egress
 	}
-	for _, r := range rules {
-		if r.match(&p) {
-			return r
+	for j, r := range rules {
+		if r.match(p) {
+			return r, j
 		}
 	}
-	return nil
+	return nil, -1
 }
 
 // Untracked reports whether a TCP/UDP flow admitted in dir by rule r is untracked ([CT]): r's peer is

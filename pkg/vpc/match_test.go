@@ -134,6 +134,15 @@ func TestNACLEvaluate(t *testing.T) {
 			if got.RuleNumber != tt.wantRule || got.Action != tt.wantAction {
 				t.Errorf("Evaluate = %s %s, want %d %s", got.Rule(), got.Action, tt.wantRule, tt.wantAction)
 			}
+			// EvaluateAt gives the same entry and its position in the direction's list.
+			list := n.Inbound
+			if tt.dir == Egress {
+				list = n.Outbound
+			}
+			at, pos := n.EvaluateAt(tt.dir, &tt.pkt)
+			if at != got || pos < 0 || pos >= len(list) || &list[pos] != got {
+				t.Errorf("EvaluateAt = %p at %d, want %p (Evaluate) at its position in %d entries", at, pos, got, len(list))
+			}
 		})
 	}
 	t.Run("returns a pointer into the entries", func(t *testing.T) {
@@ -321,11 +330,21 @@ func TestEvalSG(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := m.ENIByID(tt.eni)
 			got := ""
-			if r := e.EvalSG(tt.dir, tt.pkt); r != nil {
+			r := e.EvalSG(tt.dir, tt.pkt)
+			if r != nil {
 				got = r.ID
 			}
 			if got != tt.want {
 				t.Errorf("EvalSG = %q, want %q", got, tt.want)
+			}
+			// EvalSGAt gives the same rule and its position in the direction's list (-1 for none).
+			rules := e.Ingress
+			if tt.dir == Egress {
+				rules = e.Egress
+			}
+			at, pos := e.EvalSGAt(tt.dir, &tt.pkt)
+			if at != r || (r == nil) != (pos == -1) || (r != nil && (pos >= len(rules) || rules[pos] != r)) {
+				t.Errorf("EvalSGAt = %v at %d, want %v (EvalSG) at its position", at, pos, r)
 			}
 		})
 	}
