@@ -148,7 +148,10 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 		return err
 	}
 	mem := memory.DefaultAllocator
-	in, err := ingest.NewReader(ctx, cfg.paths, ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin})
+	// The parser hands replay the IPv4 addresses as numbers too, so that replay does not parse their text again;
+	// they are dropped before storage.
+	in, err := ingest.NewReader(ctx, cfg.paths, ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin,
+		IPv4Numbers: true})
 	if err != nil {
 		return err
 	}
@@ -172,7 +175,9 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	for _, f := range rp.VerdictSchema().Fields()[1:] {
 		verdictCols = append(verdictCols, f.Name)
 	}
-	tables, release, err := flowsTables(rp, mem,
+	stored := arrowutil.Without(rp, func(f arrow.Field) bool { return strings.HasSuffix(f.Name, ingest.IPv4Suffix) })
+	defer stored.Release()
+	tables, release, err := flowsTables(stored, mem,
 		[]store.Dimension{{Table: results.VerdictsTable, Key: replay.ColVerdictID, Columns: verdictCols}},
 		[]store.Table{{Name: results.VerdictsTable, Reader: verdicts}})
 	if err != nil {

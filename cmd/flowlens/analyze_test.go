@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -279,6 +280,15 @@ func TestFlowsViewsMatchParquet(t *testing.T) {
 			}
 			if iTypes != aTypes {
 				t.Errorf("column types differ:\ningest:  %s\nanalyze: %s", iTypes, aTypes)
+			}
+			// The IPv4 numbers analyze has ingest make for replay are not stored.
+			var numCols string
+			if err := db.QueryRow(`SELECT coalesce(string_agg(table_name || '.' || column_name, ', '), '') FROM information_schema.columns
+				WHERE table_catalog = 'a' AND column_name LIKE '%` + ingest.IPv4Suffix + `'`).Scan(&numCols); err != nil {
+				t.Fatal(err)
+			}
+			if numCols != "" {
+				t.Errorf("analyze stored the IPv4 number columns %s", numCols)
 			}
 			for _, view := range []string{"i.flows", "a.flows"} {
 				var rows, missing, extra int64

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -24,10 +25,17 @@ type colBuf struct {
 	dn    int
 	valid []byte // validity bitmap, a bit per row of capacity; nil while there are no NULLs
 	nulls int
+	n4buf []byte   // the buffer that n4 views
+	n4    []uint32 // an address column's IPv4 numbers (Options.IPv4Numbers), 0 for every other value
 }
 
-func (c *colBuf) reset(pool *bufPool, kind kind, capRows, capBytes int) {
+// reset makes c an empty column of kind for capRows rows; ipv4 adds the IPv4 numbers of an address column.
+func (c *colBuf) reset(pool *bufPool, kind kind, capRows, capBytes int, ipv4 bool) {
 	*c = colBuf{pool: pool}
+	if ipv4 {
+		c.n4buf = pool.get(4 * capRows)
+		c.n4 = arrow.Uint32Traits.CastFromBytes(c.n4buf)
+	}
 	switch kind.arrowType().ID() {
 	case arrow.INT32:
 		c.vals = pool.get(4 * capRows)
@@ -72,12 +80,19 @@ func (c *colBuf) growRows(capRows int) {
 	if c.valid != nil {
 		c.valid = appendOnes(c.valid, int(bitutil.BytesForBits(int64(capRows)))-len(c.valid))
 	}
+	if c.n4 != nil {
+		n4 := c.pool.get(4 * capRows)
+		copy(n4, c.n4buf)
+		c.pool.put(c.n4buf)
+		c.n4buf, c.n4 = n4, arrow.Uint32Traits.CastFromBytes(n4)
+	}
 }
 
 // release returns the buffers of a column that was not finished.
 func (c *colBuf) release() {
 	c.pool.put(c.vals)
 	c.pool.put(c.data)
+	c.pool.put(c.n4buf)
 	*c = colBuf{}
 }
 
@@ -150,10 +165,23 @@ func (c *colBuf) putNull(row int) {
 	}
 	c.valid[row>>3] &^= 1 << (row & 7)
 	c.nulls++
+	if c.n4 != nil {
+		c.n4[row] = 0
+	}
+}
+
+// putIPv4 stores row's IPv4 number (0: not dotted-quad IPv4), when the column keeps them.
+func (c *colBuf) putIPv4(row int, a uint32) {
+	if c.n4 != nil {
+		c.n4[row] = a
+	}
 }
 
 // truncate drops the value stored for row, the last one (rolling back a bad line).
 func (c *colBuf) truncate(row int) {
+	if c.n4 != nil {
+		c.n4[row] = 0
+	}
 	if c.valid != nil && c.valid[row>>3]&(1<<(row&7)) == 0 {
 		c.nulls--
 		c.valid[row>>3] |= 1 << (row & 7)
@@ -168,8 +196,29 @@ func (c *colBuf) isNull(row int) bool { return c.valid != nil && !bitSet(c.valid
 
 func (c *colBuf) stringAt(row int) []byte { return c.data[c.offs[row]:c.offs[row+1]] }
 
+// finishIPv4 returns the column's IPv4 numbers as an Arrow array of rows rows, which owns their buffer.
+func (c *colBuf) finishIPv4(rows int) arrow.Array {
+	vals := c.pool.buffer(c.n4buf[:4*rows])
+	c.n4buf, c.n4 = nil, nil
+	d := array.NewData(arrow.PrimitiveTypes.Uint32, rows, []*memory.Buffer{nil, vals}, nil, 0, 0)
+	vals.Release()
+	defer d.Release()
+	return array.MakeFromData(d)
+}
+
+// zeroUint32 is an array of n zeros from pool.
+func zeroUint32(pool *bufPool, n int) arrow.Array {
+	b := pool.get(4 * n)
+	clear(b)
+	vals := pool.buffer(b)
+	d := array.NewData(arrow.PrimitiveTypes.Uint32, n, []*memory.Buffer{nil, vals}, nil, 0, 0)
+	vals.Release()
+	defer d.Release()
+	return array.MakeFromData(d)
+}
+
 // finish returns the column as an Arrow array of rows rows. The array owns c's buffers, which go back to
-// the pool when it is released: c must not be used afterwards.
+// the pool when it is released: c must not be used afterwards. The IPv4 numbers go first (finishIPv4).
 func (c *colBuf) finish(rows int) arrow.Array {
 	var validity *memory.Buffer
 	if c.nulls > 0 {
@@ -227,7 +276,7 @@ func newBatch(pool *bufPool, out *outSchema, l *layout, file string, capRows, ca
 			if hint != nil && hint[i] > 0 {
 				sz = hint[i] + hint[i]/8 + 64
 			}
-			b.cols[i].reset(pool, k, capRows, sz)
+			b.cols[i].reset(pool, k, capRows, sz, slices.Contains(out.ipv4, i))
 		}
 	}
 	return b
@@ -262,7 +311,15 @@ func (b *batch) release() {
 // releases) it.
 func (b *batch) record(mem memory.Allocator) arrow.Record {
 	n := b.rows
-	arrs := make([]arrow.Array, 0, len(b.cols)+2)
+	arrs := make([]arrow.Array, 0, len(b.cols)+2+len(b.out.ipv4))
+	var nums []arrow.Array
+	for _, i := range b.out.ipv4 {
+		if b.covered[i] {
+			nums = append(nums, b.cols[i].finishIPv4(n))
+		} else {
+			nums = append(nums, zeroUint32(b.pool, n))
+		}
+	}
 	for i := range b.cols {
 		if b.covered[i] {
 			arrs = append(arrs, b.cols[i].finish(n))
@@ -277,6 +334,7 @@ func (b *batch) record(mem memory.Allocator) arrow.Record {
 	b.lineBufs, b.lines = nil, nil
 	arrs = append(arrs, array.NewInt64Data(ld))
 	ld.Release()
+	arrs = append(arrs, nums...)
 	rec := array.NewRecord(b.out.schema, arrs, int64(n))
 	for _, a := range arrs {
 		a.Release()

@@ -128,12 +128,14 @@ func (b *schemaBuilder) add(f Format) {
 // outSchema is the run's output schema plus how each column is parsed.
 type outSchema struct {
 	schema *arrow.Schema
-	kinds  []kind // per column, excluding the two provenance columns
+	kinds  []kind // per column, excluding the two provenance columns and the IPv4 numbers
 	index  map[string]int
+	ipv4   []int // the address columns that also get an IPv4 number column (Options.IPv4Numbers), in order
 }
 
-// build returns the output schema; files are the run's inputs, the complete value set of source_file.
-func (b *schemaBuilder) build(files []string) *outSchema {
+// build returns the output schema; files are the run's inputs, the complete value set of source_file. With
+// ipv4, every address column also gets a number column (see Options.IPv4Numbers), after source_line.
+func (b *schemaBuilder) build(files []string, ipv4 bool) *outSchema {
 	var fields []arrow.Field
 	o := &outSchema{index: map[string]int{}}
 	for i, ok := range b.known {
@@ -163,6 +165,14 @@ func (b *schemaBuilder) build(files []string) *outSchema {
 		sourceFile,
 		arrow.Field{Name: ColSourceLine, Type: arrow.PrimitiveTypes.Int64},
 	)
+	if ipv4 {
+		for i, k := range o.kinds {
+			if k == kindAddr {
+				o.ipv4 = append(o.ipv4, i)
+				fields = append(fields, arrow.Field{Name: fields[i].Name + IPv4Suffix, Type: arrow.PrimitiveTypes.Uint32})
+			}
+		}
+	}
 	o.schema = arrow.NewSchema(fields, nil)
 	return o
 }

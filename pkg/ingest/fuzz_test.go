@@ -72,7 +72,7 @@ func defaultFormat() Format {
 func parserFor(f Format) (*outSchema, *layout, *lineParser) {
 	sb := newSchemaBuilder()
 	sb.add(f)
-	out := sb.build(nil)
+	out := sb.build(nil, true) // with the IPv4 numbers, so that both paths are compared on them too
 	l := out.layoutFor(f, nil)
 	return out, l, newLineParser(l)
 }

@@ -3,8 +3,10 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -499,10 +501,11 @@ func TestRollback(t *testing.T) {
 	defer rec.Release()
 	var got strings.Builder
 	renderRows(&got, rec)
-	want := "x:1 version=2 account_id=123456789010 interface_id=eni-0 start=1 end=2 log_status=NODATA\n" +
-		"x:2 version=2 account_id=123456789010 interface_id=eni-1 srcaddr=172.31.16.139 dstaddr=172.31.16.21 srcport=20641 dstport=22 protocol=6 packets=20 bytes=4249 start=1418530010 end=1418530070 action=ACCEPT log_status=OK\n" +
-		"x:4 version=2 account_id=123456789010 interface_id=eni-3 start=1431280876 end=1431280934 log_status=NODATA\n" +
-		"x:5 interface_id=eni-4 srcaddr=10.0.0.1 dstaddr=10.0.0.2 srcport=1 dstport=2 protocol=6 bytes=9 start=1 end=2 action=REJECT log_status=OK\n"
+	// (parserFor adds the IPv4 numbers: 172.31.16.139 is 2887717003.)
+	want := "x:1 version=2 account_id=123456789010 interface_id=eni-0 start=1 end=2 log_status=NODATA srcaddr_ipv4=0 dstaddr_ipv4=0\n" +
+		"x:2 version=2 account_id=123456789010 interface_id=eni-1 srcaddr=172.31.16.139 dstaddr=172.31.16.21 srcport=20641 dstport=22 protocol=6 packets=20 bytes=4249 start=1418530010 end=1418530070 action=ACCEPT log_status=OK srcaddr_ipv4=2887717003 dstaddr_ipv4=2887716885\n" +
+		"x:4 version=2 account_id=123456789010 interface_id=eni-3 start=1431280876 end=1431280934 log_status=NODATA srcaddr_ipv4=0 dstaddr_ipv4=0\n" +
+		"x:5 interface_id=eni-4 srcaddr=10.0.0.1 dstaddr=10.0.0.2 srcport=1 dstport=2 protocol=6 bytes=9 start=1 end=2 action=REJECT log_status=OK srcaddr_ipv4=167772161 dstaddr_ipv4=167772162\n"
 	if diff := cmp.Diff(want, got.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -582,5 +585,76 @@ func TestSummaryCounts(t *testing.T) {
 	got := Stats{ByAction: st.ByAction, ByLogStatus: st.ByLogStatus, ByVersion: st.ByVersion, Interfaces: st.Interfaces}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestIPv4Numbers: with Options.IPv4Numbers every address column has a number column that holds what
+// netip makes of the text for IPv4 and 0 for everything else (NULL, IPv6), across the test inputs (IPv6,
+// NODATA, malformed lines rolled back, pkt-* columns, an input lacking the address columns), in batches
+// small enough that buffers are recycled; without the option there is no such column.
+func TestIPv4Numbers(t *testing.T) {
+	dir := t.TempDir()
+	synth := filepath.Join(dir, "synth.log")
+	os.WriteFile(synth, append([]byte(benchHeader), synthLines(20000, 5)...), 0o644)
+	noAddrs := filepath.Join(dir, "noaddrs.log")
+	os.WriteFile(noAddrs, []byte("version interface-id action log-status\n2 eni-1 ACCEPT OK\n2 eni-2 REJECT OK\n"), 0o644)
+	paths := []string{"testdata/examples.log", "testdata/custom_v3.log", "testdata/custom_v5.log", "testdata/malformed.log", synth, noAddrs}
+
+	rd, err := NewReader(context.Background(), paths, Options{IPv4Numbers: true, ChunkBytes: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Release()
+	sc := rd.Schema()
+	var addrCols []string
+	for _, f := range sc.Fields() {
+		if strings.HasSuffix(f.Name, IPv4Suffix) {
+			addrCols = append(addrCols, strings.TrimSuffix(f.Name, IPv4Suffix))
+		}
+	}
+	if want := []string{"srcaddr", "dstaddr", "pkt_srcaddr", "pkt_dstaddr"}; !cmp.Equal(addrCols, want) {
+		t.Fatalf("number columns for %q, want %q", addrCols, want)
+	}
+	rows, v4, other := 0, 0, 0
+	for rd.Next() {
+		rec := rd.Record()
+		for _, name := range addrCols {
+			text := rec.Column(sc.FieldIndices(name)[0]).(*array.String)
+			nums := rec.Column(sc.FieldIndices(name + IPv4Suffix)[0]).(*array.Uint32)
+			if nums.NullN() != 0 {
+				t.Fatalf("%s: %d NULL numbers", name+IPv4Suffix, nums.NullN())
+			}
+			for i := 0; i < int(rec.NumRows()); i++ {
+				want := uint32(0)
+				if a, err := netip.ParseAddr(text.Value(i)); text.IsValid(i) && err == nil && a.Is4() {
+					b := a.As4()
+					want = binary.BigEndian.Uint32(b[:])
+					v4++
+				} else {
+					other++
+				}
+				if got := nums.Value(i); got != want {
+					t.Errorf("row %d %s %q: number %#x, want %#x", i, name, text.Value(i), got, want)
+				}
+			}
+		}
+		rows += int(rec.NumRows())
+	}
+	if err := rd.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v4 < 40000 || other == 0 || rows < 20000 {
+		t.Errorf("checked %d rows: %d IPv4 values, %d others; want both kinds", rows, v4, other)
+	}
+
+	plain, err := NewReader(context.Background(), paths[:1], Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Release()
+	for _, f := range plain.Schema().Fields() {
+		if strings.HasSuffix(f.Name, IPv4Suffix) {
+			t.Errorf("column %s without IPv4Numbers", f.Name)
+		}
 	}
 }

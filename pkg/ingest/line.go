@@ -224,6 +224,7 @@ func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, n int, 
 				// Dotted-quad IPv4 is checked while it is scanned, with fastIPv4's rules; anything else is
 				// scanned to the end of the token and left to validAddr.
 				dots, val, digits, v4 := 0, 0, 0, true
+				num := uint32(0) // the octets before val
 			scan:
 				for ; end < len(line); end++ {
 					switch ch := line[end]; {
@@ -241,6 +242,7 @@ func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, n int, 
 							v4 = false
 						}
 						dots++
+						num = num<<8 | uint32(val)
 						val, digits = 0, 0
 					default:
 						break scan
@@ -252,6 +254,9 @@ func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, n int, 
 						end = start
 						break
 					}
+					c.putIPv4(row, 0)
+				} else {
+					c.putIPv4(row, num<<8|uint32(val))
 				}
 				c.putToken(row, line, start, end)
 			default:
@@ -371,6 +376,9 @@ func (p *lineParser) parseGeneral(b *batch, line []byte) (act, status byte, reas
 		case kindAddr:
 			if !validAddr(tok) {
 				reason = ReasonBadAddress
+			} else {
+				a, _ := fastIPv4(tok)
+				c.putIPv4(row, a)
 			}
 		case kindAction:
 			if s := bstr(tok); s != "ACCEPT" && s != "REJECT" {
@@ -536,37 +544,44 @@ func parseUint(b []byte, max int64) (int64, bool) {
 // record holds, is accepted inline with netip's rules (no leading zeros, octets <= 255); anything else,
 // valid or not, is decided by netip.ParseAddr.
 func validAddr(b []byte) bool {
-	if fastIPv4(b) {
+	if _, ok := fastIPv4(b); ok {
 		return true
 	}
 	a, err := netip.ParseAddr(bstr(b))
 	return err == nil && a.Zone() == ""
 }
 
-func fastIPv4(b []byte) bool {
+// fastIPv4 reports whether b is a dotted-quad IPv4 address as netip accepts it, and returns it as a
+// big-endian number (0 when it is not one).
+func fastIPv4(b []byte) (uint32, bool) {
 	dots, val, digits := 0, 0, 0
+	num := uint32(0)
 	for _, c := range b {
 		switch {
 		case c >= '0' && c <= '9':
 			if digits == 1 && val == 0 {
-				return false // leading zero
+				return 0, false // leading zero
 			}
 			val = val*10 + int(c-'0')
 			digits++
 			if val > 255 {
-				return false
+				return 0, false
 			}
 		case c == '.':
 			if digits == 0 || dots == 3 {
-				return false
+				return 0, false
 			}
 			dots++
+			num = num<<8 | uint32(val)
 			val, digits = 0, 0
 		default:
-			return false
+			return 0, false
 		}
 	}
-	return dots == 3 && digits > 0
+	if dots != 3 || digits == 0 {
+		return 0, false
+	}
+	return num<<8 | uint32(val), true
 }
 
 // bstr views b as a string without copying; the result must not outlive b's next modification.

@@ -36,7 +36,16 @@ type Options struct {
 	Stdin io.Reader
 	// Alloc allocates the all-NULL columns of inputs that lack a column (nil = the Go allocator).
 	Alloc memory.Allocator
+	// IPv4Numbers adds, after source_line, a Uint32 column for every address column X, named X+IPv4Suffix:
+	// the address as a big-endian number (10.0.0.1 is 0x0a000001) when it is dotted-quad IPv4, else 0 (NULL,
+	// IPv6, and 0.0.0.0 itself). The parser has the number at hand when it checks the text, so a consumer
+	// that needs addresses as numbers (replay) reads them instead of parsing the text again; it uses the
+	// text where the number is 0. These columns are not for storage.
+	IPv4Numbers bool
 }
+
+// IPv4Suffix ends the names of the columns Options.IPv4Numbers adds ("srcaddr_ipv4").
+const IPv4Suffix = "_ipv4"
 
 // DefaultMaxErrorsKept is how many bad lines a run keeps for the ingest_errors table by default.
 const DefaultMaxErrorsKept = 1_000_000
@@ -152,7 +161,7 @@ func NewReader(ctx context.Context, paths []string, opts Options) (*Reader, erro
 	for i, in := range r.inputs {
 		files[i] = in.path
 	}
-	r.out = sb.build(files)
+	r.out = sb.build(files, opts.IPv4Numbers)
 	r.refs.Store(1)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.jobs = make(chan *fileJob, opts.ParallelFiles)

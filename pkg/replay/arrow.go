@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/flowlens/flowlens/pkg/arrowutil"
+	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -115,6 +116,7 @@ func (e *Engine) verdictFields() []arrow.Field {
 type inCols struct {
 	iface, src, dst, pktSrc, pktDst, srcPort, dstPort, proto, packets, bytes, start, end,
 	action, status, flags, flowDir, reject, file, line int
+	src4, dst4 int // srcaddr and dstaddr as IPv4 numbers (ingest.Options.IPv4Numbers), when the input has them
 }
 
 var stringCols = map[string]bool{
@@ -384,6 +386,15 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 		}
 		if *x.p, err = col(x.name, want); err != nil {
 			return nil, err
+		}
+	}
+	c.src4, c.dst4 = -1, -1
+	for _, x := range []struct {
+		p    *int
+		name string
+	}{{&c.src4, "srcaddr" + ingest.IPv4Suffix}, {&c.dst4, "dstaddr" + ingest.IPv4Suffix}} {
+		if idx := sc.FieldIndices(x.name); len(idx) > 0 && sc.Field(idx[0]).Type.ID() == arrow.UINT32 {
+			*x.p = idx[0]
 		}
 	}
 	vfields := append([]arrow.Field{{Name: ColVerdictID, Type: arrow.PrimitiveTypes.Uint32}}, e.verdictFields()...)
@@ -689,6 +700,19 @@ func (q *judgeQueue) flush() {
 type batchCols struct {
 	iface, src, dst, pktSrc, pktDst, action, status, flowDir, reject strIn
 	srcPort, dstPort, proto, packets, bytes, start, end, flags       intCol
+	src4, dst4                                                       []uint32 // nil: parse the text
+}
+
+// ipv4Nums returns column i's values when it is a Uint32 column without NULLs (IPv4 numbers, see
+// ingest.Options.IPv4Numbers), else nil.
+func ipv4Nums(rec arrow.Record, i int) []uint32 {
+	if i < 0 {
+		return nil
+	}
+	if a, ok := rec.Column(i).(*array.Uint32); ok && a.NullN() == 0 && a.Len() > 0 {
+		return a.Uint32Values()
+	}
+	return nil
 }
 
 // strIn is a Utf8 input column read through its offsets and data; a NULL reads as "". valid is nil when the
@@ -865,7 +889,7 @@ func (r *Reader) batchCols(rec arrow.Record) batchCols {
 		status: strView(rec, c.status), flowDir: strView(rec, c.flowDir), reject: strView(rec, c.reject),
 		srcPort: intArr(rec, c.srcPort), dstPort: intArr(rec, c.dstPort), proto: intArr(rec, c.proto),
 		packets: intArr(rec, c.packets), bytes: intArr(rec, c.bytes), start: intArr(rec, c.start),
-		end: intArr(rec, c.end), flags: intArr(rec, c.flags),
+		end: intArr(rec, c.end), flags: intArr(rec, c.flags), src4: ipv4Nums(rec, c.src4), dst4: ipv4Nums(rec, c.dst4),
 	}
 }
 
@@ -1008,8 +1032,16 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 		own = e.enis[ei].texts
 	}
 	var srcOwn, dstOwn bool
-	c.srcKind, srcOwn = parseAddrOwn(cols.src.get(i), &c.src, &bad, own)
-	c.dstKind, dstOwn = parseAddrOwn(cols.dst.get(i), &c.dst, &bad, own)
+	if a := ipv4At(cols.src4, i); a != 0 {
+		c.srcKind, srcOwn = 4, putIPv4Own(&c.src, a, ei, e)
+	} else {
+		c.srcKind, srcOwn = parseAddrOwn(cols.src.get(i), &c.src, &bad, own)
+	}
+	if a := ipv4At(cols.dst4, i); a != 0 {
+		c.dstKind, dstOwn = 4, putIPv4Own(&c.dst, a, ei, e)
+	} else {
+		c.dstKind, dstOwn = parseAddrOwn(cols.dst.get(i), &c.dst, &bad, own)
+	}
 	if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
 		pktKind[0] = parseAddrInto(cols.pktSrc.get(i), &pkt[0], &bad)
 		pktKind[1] = parseAddrInto(cols.pktDst.get(i), &pkt[1], &bad)
@@ -1060,6 +1092,28 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 	}
 	e.place(c, ei, &pkt, &pktKind)
 	return bad
+}
+
+// ipv4At is nums[i], or 0 (parse the text) when there are no numbers.
+func ipv4At(nums []uint32, i int) uint32 {
+	if nums == nil {
+		return 0
+	}
+	return nums[i]
+}
+
+// putIPv4Own stores IPv4 address a in b (the cflow form) and reports whether it is one of ENI ei's.
+func putIPv4Own(b *[16]byte, a uint32, ei int32, e *Engine) bool {
+	binary.BigEndian.PutUint32(b[:4], a)
+	if ei < 0 {
+		return false
+	}
+	for _, x := range e.enis[ei].addrs4 {
+		if x == a {
+			return true
+		}
+	}
+	return false
 }
 
 // parseAddrOwn is parseAddrInto that first compares s with the ENI's own addresses as text (own): one of a

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -421,6 +423,56 @@ func TestReaderDirectionFromAddresses(t *testing.T) {
 		judged := dirName(e.Judge(e.NewState(), &f).Dir)
 		if got[i].Dir != tc.want || judged != tc.want {
 			t.Errorf("%s: Reader direction %q, Judge %q, want %q", tc.name, got[i].Dir, judged, tc.want)
+		}
+	}
+}
+
+// TestReaderIPv4Numbers: records carrying ingest's IPv4 numbers (the addresses analyze hands to replay)
+// get the verdicts, summary and rule hits of the same records without them (addresses parsed from text),
+// on both bundled sample scenarios (v2 records, whose direction comes from the addresses, and v5 ones).
+func TestReaderIPv4Numbers(t *testing.T) {
+	topo, err := filepath.Glob("../../samples/shop/topology/*.json")
+	if err != nil || len(topo) == 0 {
+		t.Fatal("no sample topology", err)
+	}
+	model, err := vpc.LoadPaths(topo...)
+	if err != nil || model.HasFatal() {
+		t.Fatal(err, model.Findings)
+	}
+	for _, logs := range []string{"flowlogs", "flowlogs-v5"} {
+		run := func(numbers bool) (Summary, []RuleHit, [][]string) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			in, err := ingest.NewReader(context.Background(), []string{"../../samples/shop/" + logs},
+				ingest.Options{Alloc: mem, IPv4Numbers: numbers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := in.Schema().HasField("srcaddr" + ingest.IPv4Suffix); got != numbers {
+				t.Fatalf("%s: srcaddr numbers %t, want %t", logs, got, numbers)
+			}
+			r, err := NewReader(context.Background(), model, in, Config{}, mem)
+			in.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Release()
+			rows := verdictText(t, r)
+			return r.Summary(), r.RuleHits(), rows
+		}
+		s0, h0, v0 := run(false)
+		s1, h1, v1 := run(true)
+		if len(v0) < 1000 || s0.Judged == 0 {
+			t.Fatalf("%s: %d rows, %d judged: not the sample", logs, len(v0), s0.Judged)
+		}
+		if d := cmp.Diff(v0, v1); d != "" {
+			t.Errorf("%s: verdicts, text (-) vs numbers (+):\n%s", logs, d)
+		}
+		if d := cmp.Diff(s0, s1); d != "" {
+			t.Errorf("%s: summary, text (-) vs numbers (+):\n%s", logs, d)
+		}
+		if d := cmp.Diff(h0, h1); d != "" {
+			t.Errorf("%s: rule hits, text (-) vs numbers (+):\n%s", logs, d)
 		}
 	}
 }
