@@ -55,8 +55,13 @@ const benchHeader = "version account-id interface-id srcaddr dstaddr srcport dst
 
 // BenchmarkParseChunk measures one worker turning a 2 MiB chunk into an Arrow record.
 func BenchmarkParseChunk(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchParseChunk(b, false) })
+	b.Run("ipv4-numbers", func(b *testing.B) { benchParseChunk(b, true) }) // as analyze parses
+}
+
+func benchParseChunk(b *testing.B, ipv4 bool) {
 	data := synthLines(20000, 1)
-	out, l, lp := parserFor(defaultFormat())
+	out, l, lp := parserWith(defaultFormat(), ipv4)
 	r := &Reader{out: out, opts: Options{MaxErrorsKept: 10}, pool: &bufPool{}}
 	job := &fileJob{in: &input{path: "bench.log"}, layout: l}
 	t := newTally()
