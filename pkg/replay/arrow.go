@@ -116,7 +116,8 @@ func (e *Engine) verdictFields() []arrow.Field {
 type inCols struct {
 	iface, src, dst, pktSrc, pktDst, srcPort, dstPort, proto, packets, bytes, start, end,
 	action, status, flags, flowDir, reject, file, line int
-	src4, dst4 int // srcaddr and dstaddr as IPv4 numbers (ingest.Options.IPv4Numbers), when the input has them
+	// the addresses as IPv4 numbers (ingest.Options.IPv4Numbers), when the input has them
+	src4, dst4, pktSrc4, pktDst4 int
 }
 
 var stringCols = map[string]bool{
@@ -388,11 +389,12 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 			return nil, err
 		}
 	}
-	c.src4, c.dst4 = -1, -1
+	c.src4, c.dst4, c.pktSrc4, c.pktDst4 = -1, -1, -1, -1
 	for _, x := range []struct {
 		p    *int
 		name string
-	}{{&c.src4, "srcaddr" + ingest.IPv4Suffix}, {&c.dst4, "dstaddr" + ingest.IPv4Suffix}} {
+	}{{&c.src4, "srcaddr"}, {&c.dst4, "dstaddr"}, {&c.pktSrc4, "pkt_srcaddr"}, {&c.pktDst4, "pkt_dstaddr"}} {
+		x.name += ingest.IPv4Suffix
 		if idx := sc.FieldIndices(x.name); len(idx) > 0 && sc.Field(idx[0]).Type.ID() == arrow.UINT32 {
 			*x.p = idx[0]
 		}
@@ -700,7 +702,7 @@ func (q *judgeQueue) flush() {
 type batchCols struct {
 	iface, src, dst, pktSrc, pktDst, action, status, flowDir, reject strIn
 	srcPort, dstPort, proto, packets, bytes, start, end, flags       intCol
-	src4, dst4                                                       []uint32 // nil: parse the text
+	src4, dst4, pktSrc4, pktDst4                                     []uint32 // nil: parse the text
 }
 
 // ipv4Nums returns column i's values when it is a Uint32 column without NULLs (IPv4 numbers, see
@@ -890,6 +892,7 @@ func (r *Reader) batchCols(rec arrow.Record) batchCols {
 		srcPort: intArr(rec, c.srcPort), dstPort: intArr(rec, c.dstPort), proto: intArr(rec, c.proto),
 		packets: intArr(rec, c.packets), bytes: intArr(rec, c.bytes), start: intArr(rec, c.start),
 		end: intArr(rec, c.end), flags: intArr(rec, c.flags), src4: ipv4Nums(rec, c.src4), dst4: ipv4Nums(rec, c.dst4),
+		pktSrc4: ipv4Nums(rec, c.pktSrc4), pktDst4: ipv4Nums(rec, c.pktDst4),
 	}
 }
 
@@ -1043,8 +1046,8 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 		c.dstKind, dstOwn = parseAddrOwn(cols.dst.get(i), &c.dst, &bad, own)
 	}
 	if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
-		pktKind[0] = parseAddrInto(cols.pktSrc.get(i), &pkt[0], &bad)
-		pktKind[1] = parseAddrInto(cols.pktDst.get(i), &pkt[1], &bad)
+		pktKind[0] = addrAt(cols.pktSrc4, &cols.pktSrc, i, &pkt[0], &bad)
+		pktKind[1] = addrAt(cols.pktDst4, &cols.pktDst, i, &pkt[1], &bad)
 	}
 	v, _ := cols.srcPort.get(i)
 	c.srcPort = uint16(v)
@@ -1100,6 +1103,16 @@ func ipv4At(nums []uint32, i int) uint32 {
 		return 0
 	}
 	return nums[i]
+}
+
+// addrAt reads row i's address into b (zero on entry) from its IPv4 number, else its text, and returns
+// its kind (see parseAddrInto).
+func addrAt(nums []uint32, text *strIn, i int, b *[16]byte, bad *int64) uint8 {
+	if a := ipv4At(nums, i); a != 0 {
+		binary.BigEndian.PutUint32(b[:4], a)
+		return 4
+	}
+	return parseAddrInto(text.get(i), b, bad)
 }
 
 // putIPv4Own stores IPv4 address a in b (the cflow form) and reports whether it is one of ENI ei's.
