@@ -241,6 +241,9 @@ func benchReplay(b *testing.B, model *vpc.Model, sc *arrow.Schema, recs []arrow.
 // (DIR/topology/*.json and DIR/flowlogs/...); for example
 //
 //	FLOWLENS_BENCH_DIR=/tmp/flowlens-shop-1m go test ./pkg/replay -run='^$' -bench=ReaderShop -count=5
+//
+// Add -pgo=$PWD/cmd/flowlens/default.pgo (from the repository root) to measure the code as the flowlens
+// binary is built: go test applies a package's default.pgo only to main packages.
 func BenchmarkReaderShop(b *testing.B) {
 	dir := os.Getenv("FLOWLENS_BENCH_DIR")
 	if dir == "" {
