@@ -1036,12 +1036,12 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 	}
 	var srcOwn, dstOwn bool
 	if a := ipv4At(cols.src4, i); a != 0 {
-		c.srcKind, srcOwn = 4, putIPv4Own(&c.src, a, ei, e)
+		c.srcKind, srcOwn = 4, e.putIPv4Own(&c.src, a, ei)
 	} else {
 		c.srcKind, srcOwn = parseAddrOwn(cols.src.get(i), &c.src, &bad, own)
 	}
 	if a := ipv4At(cols.dst4, i); a != 0 {
-		c.dstKind, dstOwn = 4, putIPv4Own(&c.dst, a, ei, e)
+		c.dstKind, dstOwn = 4, e.putIPv4Own(&c.dst, a, ei)
 	} else {
 		c.dstKind, dstOwn = parseAddrOwn(cols.dst.get(i), &c.dst, &bad, own)
 	}
@@ -1082,9 +1082,9 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 	}
 	c.bpa = cols.reject.get(i) == "BPA"
 	if c.dir == 0 {
-		// Direction from the address texts that matched the ENI's own, as place would find it: the
-		// destination first. An IPv4 text that did not match is not the ENI's (IPv4 has one spelling);
-		// an IPv6 one may be another spelling of it, so place decides.
+		// Direction from the addresses found to be the ENI's own above (by number, or by text), as place
+		// would find it: the destination first. An IPv4 address that did not match is not the ENI's (IPv4
+		// text has one spelling); IPv6 text may be another spelling of it, so place decides.
 		switch {
 		case dstOwn:
 			c.dir = vpc.Ingress
@@ -1116,7 +1116,7 @@ func addrAt(nums []uint32, text *strIn, i int, b *[16]byte, bad *int64) uint8 {
 }
 
 // putIPv4Own stores IPv4 address a in b (the cflow form) and reports whether it is one of ENI ei's.
-func putIPv4Own(b *[16]byte, a uint32, ei int32, e *Engine) bool {
+func (e *Engine) putIPv4Own(b *[16]byte, a uint32, ei int32) bool {
 	binary.BigEndian.PutUint32(b[:4], a)
 	if ei < 0 {
 		return false
