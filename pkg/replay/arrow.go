@@ -49,6 +49,7 @@ const (
 	ColSGRule          = "sg_rule"          // the allowing SG rule id, conntrack, or conntrack-assumed
 	ColFlowRole        = "flow_role"        // request | reply
 	ColInitiator       = "initiator"        // how flow_role was decided: conntrack | tcp-flags | ports | order
+	ColVerdictSteps    = "verdict_steps"    // the packet's walk: a JSON array of StepRecord, in packet order
 )
 
 // verdictFields are the verdict table's text columns. Those with a closed set of values declare it
@@ -67,6 +68,7 @@ var verdictFields = []arrow.Field{
 	{Name: ColSGRule, Type: arrow.BinaryTypes.String, Nullable: true},
 	arrowutil.EnumField(ColFlowRole, RoleRequest.String(), RoleReply.String()),
 	arrowutil.EnumField(ColInitiator, inferenceNames[1:]...),
+	{Name: ColVerdictSteps, Type: arrow.BinaryTypes.String, Nullable: true},
 }
 
 // verdictFields are the verdict table's columns for this engine's topology: the columns whose values come from
@@ -95,12 +97,12 @@ func (e *Engine) verdictFields() []arrow.Field {
 	}
 	t := &outText
 	closed := map[string][]string{
-		ColVerdictRule:     set(e.naclRuleText, []string{t.implicitDeny}),
+		ColVerdictRule:     set(e.naclRuleText, []string{t.basis[BasisNoRule]}),
 		ColVerdictResource: set(resources),
 		ColVerdictAlso:     set(t.also[:]),
 		ColNACLID:          set(naclIDs),
 		ColNACLRule:        set(e.naclRuleText),
-		ColSGRule:          set(e.sgRuleText, t.sgPass[:]),
+		ColSGRule:          set(e.sgRuleText, []string{t.basis[BasisTracked], t.basis[BasisAssumed], t.basis[BasisNoGroups]}),
 	}
 	out := make([]arrow.Field, len(verdictFields))
 	for i, f := range verdictFields {
@@ -230,16 +232,15 @@ type batchSlot struct {
 // rowVerdict is a Verdict reduced to what its text columns depend on (Engine.outKey), unpacked from a vkey to
 // write the verdict table.
 type rowVerdict struct {
-	eni, nacl, sg int32 // engine indexes, -1 none
+	eni, nacl, sg int32 // engine indexes of the ENI, the NACL step's entry and the SG step's rule; -1 none
+	path          pathCode
 	dir           vpc.Direction
 	model, logged Action
 	layer         Layer
 	cause         Cause
 	also          Layers
-	pass          SGPass
 	role          Role
 	infer         Inference
-	naclMet       bool
 }
 
 // verdictSet numbers the distinct verdicts of a replay. Shards look ids up in their own map first (shardIDs)
@@ -304,16 +305,11 @@ func (t *shardIDs) id(p vkey, set *verdictSet) uint32 {
 // overlapping 16-byte copies whose reloads missed store forwarding.
 type vkey struct{ a, b, c uint64 }
 
-func packKey(eni, nacl, sg int32, infer Inference, met bool, dir vpc.Direction, model, logged Action, layer Layer,
-	cause Cause, also Layers, pass SGPass, role Role) vkey {
-	var m uint64
-	if met {
-		m = 1
-	}
+func packKey(v *rowVerdict) vkey {
 	return vkey{
-		a: uint64(uint32(eni)) | uint64(uint32(nacl))<<32,
-		b: uint64(uint32(sg)) | uint64(infer)<<32 | m<<40 | uint64(dir)<<48 | uint64(model)<<56,
-		c: uint64(logged) | uint64(layer)<<8 | uint64(cause)<<16 | uint64(also)<<24 | uint64(pass)<<32 | uint64(role)<<40,
+		a: uint64(uint32(v.eni)) | uint64(uint32(v.nacl))<<32,
+		b: uint64(uint32(v.sg)) | uint64(v.infer)<<32 | uint64(v.dir)<<40 | uint64(v.model)<<48 | uint64(v.logged)<<56,
+		c: uint64(v.layer) | uint64(v.cause)<<8 | uint64(v.also)<<16 | uint64(v.role)<<24 | uint64(v.path)<<32,
 	}
 }
 
@@ -321,9 +317,9 @@ func packKey(eni, nacl, sg int32, infer Inference, met bool, dir vpc.Direction, 
 func (p vkey) unpack() rowVerdict {
 	return rowVerdict{
 		eni: int32(uint32(p.a)), nacl: int32(uint32(p.a >> 32)), sg: int32(uint32(p.b)),
-		infer: Inference(p.b >> 32), naclMet: p.b>>40&1 == 1, dir: vpc.Direction(p.b >> 48), model: Action(p.b >> 56),
-		logged: Action(p.c), layer: Layer(p.c >> 8), cause: Cause(p.c >> 16), also: Layers(p.c >> 24),
-		pass: SGPass(p.c >> 32), role: Role(p.c >> 40),
+		infer: Inference(p.b >> 32 & 0xff), dir: vpc.Direction(p.b >> 40 & 0xff), model: Action(p.b >> 48 & 0xff),
+		logged: Action(p.b >> 56), layer: Layer(p.c & 0xff), cause: Cause(p.c >> 8 & 0xff), also: Layers(p.c >> 16 & 0xff),
+		role: Role(p.c >> 24 & 0xff), path: pathCode(p.c >> 32),
 	}
 }
 
@@ -1257,7 +1253,7 @@ func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, kd *keyed) {
 	switch {
 	case v.Cause == CauseUnexplained && len(sh.unexplainedEx) < max:
 		sh.unexplainedEx = append(sh.unexplainedEx, r.where(s, row))
-	case v.Model == Reject && v.Logged == Accept && len(sh.disagrEx) < max:
+	case v.ModelAction == Reject && v.Logged == Accept && len(sh.disagrEx) < max:
 		sh.disagrEx = append(sh.disagrEx, r.where(s, row))
 	}
 }

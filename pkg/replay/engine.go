@@ -268,17 +268,12 @@ func (e *Engine) naclIndexAt(info *eniInfo, dir vpc.Direction, en *vpc.NACLEntry
 	return e.naclEntryIndex(en)
 }
 
-// evalSG is eni.EvalSG with the rule-hit index of the allowing rule (-1 none).
-func (info *eniInfo) evalSG(dir vpc.Direction, p *vpc.Packet) (*vpc.SGRule, int32) {
-	r, j := info.eni.EvalSGAt(dir, p)
-	if r == nil {
-		return nil, -1
-	}
-	idx := info.sgIdx[0]
+// sgIndex is the rule-hit index of the rule at position j of the ENI's rules in dir.
+func (info *eniInfo) sgIndex(dir vpc.Direction, j int) int32 {
 	if dir == vpc.Egress {
-		idx = info.sgIdx[1]
+		return info.sgIdx[1][j]
 	}
-	return r, idx[j]
+	return info.sgIdx[0][j]
 }
 
 // Model returns the engine's model.
@@ -498,9 +493,10 @@ func (e *Engine) place(c *cflow, ei int32, pkt *[2][16]byte, pktKind *[2]uint8) 
 }
 
 // judgeAt is Judge of a placed record (see place) and, when pre is not nil and pre.ok, the record's
-// connection key already computed.
+// connection key already computed: the connection-tracking lookup, the packet walk (walk.go), the verdict
+// and cause read from the walk, rule hits, and tracking of an admitted connection.
 func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
-	v := Verdict{Logged: c.action, eni: -1, naclIdx: -1, sgIdx: -1}
+	v := Verdict{Logged: c.action, eni: -1}
 	st.records++
 	if c.status != StatusOK {
 		v.Cause = CauseNotJudged
@@ -518,8 +514,7 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 		return v
 	}
 	info := &e.enis[ei]
-	eni := info.eni
-	v.ENI, v.eni = eni, ei
+	v.ENI, v.eni = info.eni, ei
 	dir := c.dir
 	if dir == 0 {
 		v.Cause = CauseUnknownDirection
@@ -535,35 +530,24 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 	p.ICMPType, p.ICMPCode = vpc.ICMPUnknown, vpc.ICMPUnknown
 	decodeAddrTo(&p.Src, &c.src, c.srcKind)
 	decodeAddrTo(&p.Dst, &c.dst, c.dstKind)
-	peer := p.Src
-	if dir == vpc.Egress {
-		peer = p.Dst
-	}
-	nacl := info.nacl
-	if nacl != nil && info.inSubnet(peer) {
-		nacl = nil // same subnet: the NACL is not on the path
-	}
 
-	// Connection tracking: a live entry for the tuple (a further record of a tracked request) or for its
-	// reverse (a reply) lets the packet through the SG.
+	// Connection tracking: a live entry for the tuple (a further packet of a tracked request) or for its
+	// reverse (a reply) means the connection was admitted; it also tells request from reply.
 	kd := pre
 	if kd == nil || !kd.ok {
 		kd = new(keyed) // does not escape: on the stack
 		c.key(kd)
 	}
-	srcIsA := kd.srcIsA
-	now := c.start
 	ct := &st.ct
 	tracked := ct.find(&kd.k, kd.h)
 	expired := false
 	if tracked >= 0 {
-		ent := &ct.slots[tracked]
-		role := RoleReply
-		if ent.initA() == srcIsA {
-			role = RoleRequest
+		v.Role = RoleReply
+		if ct.slots[tracked].initA() == kd.srcIsA {
+			v.Role = RoleRequest
 		}
-		if ct.live(tracked, now) {
-			v.Role, v.Infer = role, InferConntrack
+		if ct.live(tracked, c.start) {
+			v.Infer = InferConntrack
 		} else {
 			ct.remove(tracked)
 			ct.expired++
@@ -574,95 +558,16 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 		v.Role, v.Infer = inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort)
 	}
 
-	// Security groups.
-	sgOK := true
-	switch {
-	case tracked >= 0:
-		v.Pass = SGPassTracked
-	case !eni.HasSG():
-		v.Pass = SGPassNoGroups
-	default:
-		if r, i := info.evalSG(dir, &p); r != nil {
-			v.Pass, v.SGRule, v.sgIdx = SGPassRule, r, i
-		} else if v.Role == RoleReply && !expired {
-			v.Pass = SGPassAssumed
-		} else {
-			sgOK = false
-		}
-	}
-	// Network ACL (stateless: replies are judged like any packet).
-	naclOK := true
-	if nacl != nil {
-		v.NACL = nacl
-		en, pos := nacl.EvaluateAt(dir, &p)
-		v.NACLEntry = en
-		naclOK = en.Action == vpc.Allow
-		v.naclIdx = e.naclIndexAt(info, dir, en, pos)
-	}
-
-	// Packet order: ingress meets the NACL then the SG; egress the SG then the NACL.
-	naclLayer, sgLayer := LayerNACLInbound, LayerSGInbound
-	if dir == vpc.Egress {
-		naclLayer, sgLayer = LayerNACLOutbound, LayerSGOutbound
-	}
-	var blocked Layers
-	if !naclOK {
-		blocked |= 1 << naclLayer
-	}
-	if !sgOK {
-		blocked |= 1 << sgLayer
-	}
-	first, second := naclLayer, sgLayer
-	if dir == vpc.Egress {
-		first, second = sgLayer, naclLayer
-	}
-	switch {
-	case c.bpa:
-		v.Model, v.Layer, v.Cause, v.Also = Reject, LayerBPA, CauseBPA, blocked
-	case blocked.Has(first):
-		v.Model, v.Layer, v.Also = Reject, first, blocked&^(1<<first)
-	case blocked.Has(second):
-		v.Model, v.Layer = Reject, second
-	default:
-		v.Model = Accept
-	}
-	if v.Model == Reject && v.Cause == CauseNone {
-		switch {
-		case v.Layer == naclLayer && v.Role == RoleReply:
-			v.Cause = CauseNACLMissingReturn
-		case v.Layer == naclLayer && v.NACLEntry.Default:
-			v.Cause = CauseNACLDefaultDeny
-		case v.Layer == naclLayer:
-			v.Cause = CauseNACLExplicitDeny
-		case expired && v.Role == RoleReply:
-			v.Cause = CauseConntrackExpired
-		case dir == vpc.Ingress:
-			v.Cause = CauseSGNoMatchingRule
-		default:
-			v.Cause = CauseEgressRestricted
-		}
-	}
-	if v.Model == Accept && c.action == Reject {
+	e.walk(&v.Path, info, dir, &p, tracked >= 0, v.Role == RoleReply && !expired, c.bpa)
+	v.decide()
+	if v.ModelAction == Reject {
+		v.Cause = v.blockCause(expired)
+	} else if c.action == Reject {
 		v.Cause = CauseUnexplained
 	}
+	e.creditRules(st, info, dir, &p, &v.Path, c)
 
-	// Rule hits: the rules the packet met in the model, in packet order, up to the first block.
-	if !c.bpa {
-		if dir == vpc.Ingress {
-			st.hitNACL(v.naclIdx, c)
-			if naclOK {
-				st.hitSG(v.sgIdx, c)
-			}
-		} else {
-			st.hitSG(v.sgIdx, c)
-			if sgOK {
-				st.hitNACL(v.naclIdx, c)
-			}
-		}
-	}
-
-	// Tracking.
-	admit := v.Model == Accept
+	admit := v.ModelAction == Accept
 	if e.cfg.Admit == AdmitLogged && c.action != ActionNone {
 		admit = c.action == Accept && !c.bpa
 	}
@@ -677,7 +582,7 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 func (e *Engine) track(st *State, info *eniInfo, i int32, kd *keyed, v *Verdict, c *cflow, p *vpc.Packet, dir vpc.Direction) {
 	ct := &st.ct
 	if i < 0 {
-		if v.Pass == SGPassRule && info.eni.Untracked(dir, *p, v.SGRule) {
+		if sg := v.Path.sgStep(); sg.Basis == BasisRule && info.eni.Untracked(dir, *p, sg.Rule) {
 			ct.untracked++
 			return
 		}
