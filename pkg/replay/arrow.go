@@ -229,7 +229,7 @@ type batchSlot struct {
 	need     []uint64       // once released: per shard, the chunks after which all its rows are judged (shard.done >= need)
 }
 
-// rowVerdict is a Verdict reduced to what its text columns depend on (Engine.outKey), unpacked from a vkey to
+// rowVerdict is a Verdict reduced to what its text columns depend on (Engine.outKey), unpacked from a verdictKey to
 // write the verdict table.
 type rowVerdict struct {
 	eni, nacl, sg int32 // engine indexes of the ENI, the NACL step's entry and the SG step's rule; -1 none
@@ -248,8 +248,8 @@ type rowVerdict struct {
 // verdict per shard.
 type verdictSet struct {
 	mu   sync.Mutex
-	ids  map[vkey]uint32
-	keys []vkey // by id
+	ids  map[verdictKey]uint32
+	keys []verdictKey // by id
 }
 
 // shardIDs are the verdict ids a shard has used: the Reader's verdictSet without its lock. It is an
@@ -261,12 +261,12 @@ type shardIDs struct {
 }
 
 type idSlot struct {
-	k    vkey
+	k    verdictKey
 	id   uint32
 	used bool
 }
 
-func (t *shardIDs) id(p vkey, set *verdictSet) uint32 {
+func (t *shardIDs) id(p verdictKey, set *verdictSet) uint32 {
 	h := p.a*0x9E3779B97F4A7C15 ^ p.b*0xC2B2AE3D27D4EB4F ^ p.c*0x165667B19E3779F9
 	h ^= h >> 29
 	if t.slots == nil {
@@ -300,13 +300,13 @@ func (t *shardIDs) id(p vkey, set *verdictSet) uint32 {
 	return id
 }
 
-// vkey is a rowVerdict packed into three words (packKey), which hash and compare in a few instructions. A
+// verdictKey is a rowVerdict packed into three words (packKey), which hash and compare in a few instructions. A
 // struct, not an array: Go passes and returns it in registers, where an array went through the stack in
 // overlapping 16-byte copies whose reloads missed store forwarding.
-type vkey struct{ a, b, c uint64 }
+type verdictKey struct{ a, b, c uint64 }
 
-func packKey(v *rowVerdict) vkey {
-	return vkey{
+func packKey(v *rowVerdict) verdictKey {
+	return verdictKey{
 		a: uint64(uint32(v.eni)) | uint64(uint32(v.nacl))<<32,
 		b: uint64(uint32(v.sg)) | uint64(v.infer)<<32 | uint64(v.dir)<<40 | uint64(v.model)<<48 | uint64(v.logged)<<56,
 		c: uint64(v.layer) | uint64(v.cause)<<8 | uint64(v.also)<<16 | uint64(v.role)<<24 | uint64(v.path)<<32,
@@ -314,7 +314,7 @@ func packKey(v *rowVerdict) vkey {
 }
 
 // unpack is the inverse of packKey.
-func (p vkey) unpack() rowVerdict {
+func (p verdictKey) unpack() rowVerdict {
 	return rowVerdict{
 		eni: int32(uint32(p.a)), nacl: int32(uint32(p.a >> 32)), sg: int32(uint32(p.b)),
 		infer: Inference(p.b >> 32 & 0xff), dir: vpc.Direction(p.b >> 40 & 0xff), model: Action(p.b >> 48 & 0xff),
@@ -323,13 +323,13 @@ func (p vkey) unpack() rowVerdict {
 	}
 }
 
-func (vs *verdictSet) id(k vkey) uint32 {
+func (vs *verdictSet) id(k verdictKey) uint32 {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	id, ok := vs.ids[k]
 	if !ok {
 		if vs.ids == nil {
-			vs.ids = make(map[vkey]uint32)
+			vs.ids = make(map[verdictKey]uint32)
 		}
 		id = uint32(len(vs.keys))
 		vs.ids[k] = id
@@ -630,7 +630,7 @@ func (r *Reader) work(sh *shard) {
 				p = &sh.now[len(sh.now)-1]
 			} else {
 				start, _ := cols.start.get(row)
-				p = sh.ro.slot(start, cols.tie(row))
+				p = sh.ro.slot(start, cols.reorderRank(row))
 			}
 			p.seq, p.row = it.seq, it.row
 			sh.badAddrs += r.eng.parseRow(cols, row, it.eni, &p.f)
@@ -662,7 +662,7 @@ type judgeQueue struct {
 	slots []*batchSlot
 	head  uint32
 	ring  [judgeAhead]*pending
-	keys  [judgeAhead]keyed
+	keys  [judgeAhead]hashedKey
 	i, n  int
 }
 
@@ -863,9 +863,9 @@ func parseIPv4Bytes(s string) (uint32, bool) {
 	return a, i == len(s)
 }
 
-// tie is row i's place within its second in the reorder buffer: 0 request-like, 1 reply-like (see
+// reorderRank is row i's place within its second in the reorder buffer: 0 request-like, 1 reply-like (see
 // inferRoleOf), from the fields parseRow reads.
-func (c *batchCols) tie(i int) int {
+func (c *batchCols) reorderRank(i int) int {
 	proto, _ := c.proto.get(i)
 	flags := int16(-1)
 	if v, ok := c.flags.get(i); ok {
@@ -892,9 +892,9 @@ func (r *Reader) batchCols(rec arrow.Record) batchCols {
 	}
 }
 
-// cflow is a parsed row held until it is judged: pointer-free (the garbage collector skips it) and one
+// compactFlow is a parsed row held until it is judged: pointer-free (the garbage collector skips it) and one
 // struct for the judging worker to read, instead of a dozen Arrow columns at a random row.
-type cflow struct {
+type compactFlow struct {
 	src, dst                   [16]byte // addresses the rules match (see parseRange)
 	start, end, packets, bytes int64
 	eni                        int32
@@ -1022,8 +1022,8 @@ func ifaceSlot(s string) int {
 
 // parseRow parses row i of cols into c, with ENI ei (see rowENI), and returns the number of unparsable
 // addresses. It only reads the engine, so the workers run it at once.
-func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64) {
-	*c = cflow{eni: -1, flags: -1}
+func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *compactFlow) (bad int64) {
+	*c = compactFlow{eni: -1, flags: -1}
 	var pkt [2][16]byte
 	var pktKind [2]uint8
 	var own []addrText
@@ -1078,9 +1078,9 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 	}
 	c.bpa = cols.reject.get(i) == "BPA"
 	if c.dir == 0 {
-		// Direction from the addresses found to be the ENI's own above (by number, or by text), as place
+		// Direction from the addresses found to be the ENI's own above (by number, or by text), as locate
 		// would find it: the destination first. An IPv4 address that did not match is not the ENI's (IPv4
-		// text has one spelling); IPv6 text may be another spelling of it, so place decides.
+		// text has one spelling); IPv6 text may be another spelling of it, so locate decides.
 		switch {
 		case dstOwn:
 			c.dir = vpc.Ingress
@@ -1089,7 +1089,7 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *cflow) (bad int64
 			c.dir = vpc.Egress
 		}
 	}
-	e.place(c, ei, &pkt, &pktKind)
+	e.locate(c, ei, &pkt, &pktKind)
 	return bad
 }
 
@@ -1111,7 +1111,7 @@ func addrAt(nums []uint32, text *strIn, i int, b *[16]byte, bad *int64) uint8 {
 	return parseAddrInto(text.get(i), b, bad)
 }
 
-// putIPv4Own stores IPv4 address a in b (the cflow form) and reports whether it is one of ENI ei's.
+// putIPv4Own stores IPv4 address a in b (the compactFlow form) and reports whether it is one of ENI ei's.
 func (e *Engine) putIPv4Own(b *[16]byte, a uint32, ei int32) bool {
 	binary.BigEndian.PutUint32(b[:4], a)
 	if ei < 0 {
@@ -1141,7 +1141,7 @@ func parseAddrOwn(s string, b *[16]byte, bad *int64, own []addrText) (kind uint8
 	return parseAddrInto(s, b, bad), false
 }
 
-// parseAddrInto is parseAddr into the cflow form: b (zero on entry) and the returned kind.
+// parseAddrInto is parseAddr into the compactFlow form: b (zero on entry) and the returned kind.
 func parseAddrInto(s string, b *[16]byte, bad *int64) (kind uint8) {
 	if s == "" {
 		return 0
@@ -1154,21 +1154,21 @@ func parseAddrInto(s string, b *[16]byte, bad *int64) (kind uint8) {
 	return kind
 }
 
-// key sets kd to the row's connection key (of the addresses the rules match); not ok for rows judgeAt stops
+// key sets hk to the row's connection key (of the addresses the rules match); not ok for rows judgeAt stops
 // at before tracking.
-func (c *cflow) key(kd *keyed) {
+func (c *compactFlow) key(hk *hashedKey) {
 	if c.eni < 0 || c.dir == 0 || c.status != StatusOK {
-		kd.ok = false
+		hk.ok = false
 		return
 	}
 	sh, sl := c.words(&c.src, c.srcKind)
 	dh, dl := c.words(&c.dst, c.dstKind)
-	kd.srcIsA = canonWords(&kd.k, c.eni, sh, sl, dh, dl, c.srcPort, c.dstPort, c.proto)
-	kd.h, kd.ok = kd.k.hash(), true
+	hk.srcIsA = canonWords(&hk.k, c.eni, sh, sl, dh, dl, c.srcPort, c.dstPort, c.proto)
+	hk.h, hk.ok = hk.k.hash(), true
 }
 
 // words is addrWords of decodeAddr(b, kind).
-func (c *cflow) words(b *[16]byte, kind uint8) (hi, lo uint64) {
+func (c *compactFlow) words(b *[16]byte, kind uint8) (hi, lo uint64) {
 	switch kind {
 	case 4:
 		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:4]))
@@ -1242,9 +1242,9 @@ func (r *Reader) noteReleases() {
 }
 
 // judgeItem parses a row from its retained record, judges it and stores the verdict (worker goroutine).
-func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, kd *keyed) {
+func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, hk *hashedKey) {
 	row := int(p.row)
-	v := r.eng.judgeAt(sh.st, &p.f, kd)
+	v := r.eng.judgeAt(sh.st, &p.f, hk)
 	if p.f.late {
 		sh.st.late++
 	}

@@ -381,7 +381,7 @@ func (e *Engine) resolveENI(f *Flow) int32 {
 	return -1
 }
 
-// addrText is an address as netip writes it and in the cflow form.
+// addrText is an address as netip writes it and in the compactFlow form.
 type addrText struct {
 	s          string
 	head, tail uint64 // textEnds(s)
@@ -408,7 +408,7 @@ func le64(s string) uint64 {
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// hasAddr is eni.HasAddr for an address in the cflow form (kind 4 or 6).
+// hasAddr is eni.HasAddr for an address in the compactFlow form (kind 4 or 6).
 func (info *eniInfo) hasAddr(b *[16]byte, kind uint8) bool {
 	if kind == 4 {
 		a := binary.BigEndian.Uint32(b[:4])
@@ -445,7 +445,7 @@ func (info *eniInfo) inSubnet(a netip.Addr) bool {
 // returns the verdict. Records of one ENI must be judged in time order for tracking to be right (the Reader
 // orders them). Judge does not allocate in the steady state. st must belong to this engine.
 func (e *Engine) Judge(st *State, f *Flow) Verdict {
-	c := cflow{
+	c := compactFlow{
 		srcPort: f.SrcPort, dstPort: f.DstPort, proto: f.Proto, packets: f.Packets, bytes: f.Bytes,
 		start: f.Start, end: f.End, flags: f.TCPFlags, action: f.Action, status: f.Status, dir: f.Direction, bpa: f.BPA,
 	}
@@ -459,15 +459,15 @@ func (e *Engine) Judge(st *State, f *Flow) Verdict {
 	var pktKind [2]uint8
 	pkt[0], pktKind[0] = encodeAddr(f.PktSrc)
 	pkt[1], pktKind[1] = encodeAddr(f.PktDst)
-	e.place(&c, ei, &pkt, &pktKind)
+	e.locate(&c, ei, &pkt, &pktKind)
 	return e.judgeAt(st, &c, nil)
 }
 
-// place completes a parsed record (status, srcaddr/dstaddr, flow-direction) for judgeAt: its ENI ei
+// locate completes a parsed record (status, srcaddr/dstaddr, flow-direction) for judgeAt: its ENI ei
 // (resolveENI), its direction (flow-direction, else which address is the ENI's) and then the addresses the
 // rules match, pkt-srcaddr/pkt-dstaddr where logged (NAT gateway, secondary addresses, pods). A record with
 // an undecided direction keeps srcaddr/dstaddr and is judged "unknown direction".
-func (e *Engine) place(c *cflow, ei int32, pkt *[2][16]byte, pktKind *[2]uint8) {
+func (e *Engine) locate(c *compactFlow, ei int32, pkt *[2][16]byte, pktKind *[2]uint8) {
 	if c.status != StatusOK || ei < 0 {
 		c.eni, c.dir = -1, 0
 		return
@@ -492,10 +492,10 @@ func (e *Engine) place(c *cflow, ei int32, pkt *[2][16]byte, pktKind *[2]uint8) 
 	}
 }
 
-// judgeAt is Judge of a placed record (see place) and, when pre is not nil and pre.ok, the record's
+// judgeAt is Judge of a located record (see locate) and, when pre is not nil and pre.ok, the record's
 // connection key already computed: the connection-tracking lookup, the packet walk (walk.go), the verdict
 // and cause read from the walk, rule hits, and tracking of an admitted connection.
-func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
+func (e *Engine) judgeAt(st *State, c *compactFlow, pre *hashedKey) Verdict {
 	v := Verdict{Logged: c.action, eni: -1}
 	st.records++
 	if c.status != StatusOK {
@@ -533,17 +533,17 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 
 	// Connection tracking: a live entry for the tuple (a further packet of a tracked request) or for its
 	// reverse (a reply) means the connection was admitted; it also tells request from reply.
-	kd := pre
-	if kd == nil || !kd.ok {
-		kd = new(keyed) // does not escape: on the stack
-		c.key(kd)
+	hk := pre
+	if hk == nil || !hk.ok {
+		hk = new(hashedKey) // does not escape: on the stack
+		c.key(hk)
 	}
 	ct := &st.ct
-	tracked := ct.find(&kd.k, kd.h)
+	tracked := ct.find(&hk.k, hk.h)
 	expired := false
 	if tracked >= 0 {
 		v.Role = RoleReply
-		if ct.slots[tracked].initA() == kd.srcIsA {
+		if ct.slots[tracked].initA() == hk.srcIsA {
 			v.Role = RoleRequest
 		}
 		if ct.live(tracked, c.start) {
@@ -572,23 +572,23 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 		admit = c.action == Accept && !c.bpa
 	}
 	if admit {
-		e.track(st, info, tracked, kd, &v, c, &p, dir)
+		e.track(st, info, tracked, hk, &v, c, &p, dir)
 	}
 	st.count(&v)
 	return v
 }
 
 // track records an admitted packet in the tracking table.
-func (e *Engine) track(st *State, info *eniInfo, i int32, kd *keyed, v *Verdict, c *cflow, p *vpc.Packet, dir vpc.Direction) {
+func (e *Engine) track(st *State, info *eniInfo, i int32, hk *hashedKey, v *Verdict, c *compactFlow, p *vpc.Packet, dir vpc.Direction) {
 	ct := &st.ct
 	if i < 0 {
 		if sg := v.Path.sgStep(); sg.Basis == BasisRule && info.eni.Untracked(dir, *p, sg.Rule) {
 			ct.untracked++
 			return
 		}
-		i = ct.insert(&kd.k, kd.h, c.start)
+		i = ct.insert(&hk.k, hk.h, c.start)
 		ent := &ct.slots[i]
-		if kd.srcIsA == (v.Role != RoleReply) {
+		if hk.srcIsA == (v.Role != RoleReply) {
 			ent.flags |= entInitA
 		}
 		ent.state = tcpEstablished

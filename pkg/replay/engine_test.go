@@ -276,7 +276,7 @@ func TestReaderJudgeNoAllocs(t *testing.T) {
 	s := r.newSlot(rec, n)
 	defer s.ids.Release()
 	cols := r.batchCols(rec)
-	flows := make([]cflow, n)
+	flows := make([]compactFlow, n)
 	rows := make([]pending, n)
 	sh := r.shards[0]
 	step := int64(0)
@@ -287,7 +287,7 @@ func TestReaderJudgeNoAllocs(t *testing.T) {
 		for i := range flows {
 			rows[i] = pending{f: flows[i], row: int32(i)}
 			rows[i].f.start += step // later each round, so that connections stay live
-			var kd keyed
+			var kd hashedKey
 			rows[i].f.key(&kd)
 			r.judgeItem(sh, s, &rows[i], &kd)
 		}

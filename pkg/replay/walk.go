@@ -254,7 +254,7 @@ func (p *Path) naclStep() *Step {
 // blocked it: the NACL's deciding entry, and every security-group rule that allows the packet. A security
 // group is a union of allows, so crediting only the first matching rule would show a rule whose traffic is
 // always matched first by another as unused; a rule is unused when it allowed nothing in the window.
-func (e *Engine) creditRules(st *State, info *eniInfo, dir vpc.Direction, p *vpc.Packet, w *Path, c *cflow) {
+func (e *Engine) creditRules(st *State, info *eniInfo, dir vpc.Direction, p *vpc.Packet, w *Path, c *compactFlow) {
 	for i := range w.Steps() {
 		s := &w.steps[i]
 		switch s.Basis {
