@@ -167,7 +167,6 @@ type Reader struct {
 	free     chan chunkBufs // chunk buffers returned by the workers
 	mu       sync.Mutex     // guards shard.done
 	progress *sync.Cond     // signalled when a shard finishes a chunk
-	ifaces   ifaceCache
 }
 
 // shard is one judging goroutine's input and state.
@@ -799,9 +798,6 @@ func parseAddr(s string, bad *int64) netip.Addr {
 	if s == "" {
 		return netip.Addr{}
 	}
-	if a, ok := parseIPv4(s); ok {
-		return a
-	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		if bad != nil {
@@ -810,57 +806,6 @@ func parseAddr(s string, bad *int64) netip.Addr {
 		return netip.Addr{}
 	}
 	return a
-}
-
-// parseIPv4 is the fast path of netip.ParseAddr for dotted-quad IPv4 text; ok is false for anything else
-// (IPv6, leading zeros, bad text), which the caller hands to netip.ParseAddr.
-func parseIPv4(s string) (netip.Addr, bool) {
-	a, ok := parseIPv4Bytes(s)
-	if !ok {
-		return netip.Addr{}, false
-	}
-	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), true
-}
-
-// parseIPv4Bytes is parseIPv4 to the address as a big-endian number: an octet at a time, 1-3 digits with no
-// leading zero, at most 255, separated by single dots.
-func parseIPv4Bytes(s string) (uint32, bool) {
-	if len(s) < 7 || len(s) > 15 {
-		return 0, false
-	}
-	var a uint32
-	i := 0
-	for field := 0; field < 4; field++ {
-		if field > 0 {
-			if i >= len(s) || s[i] != '.' {
-				return 0, false
-			}
-			i++
-		}
-		if i >= len(s) {
-			return 0, false
-		}
-		d := uint32(s[i]) - '0'
-		if d > 9 {
-			return 0, false
-		}
-		i++
-		if d != 0 { // "0" is an octet; "0x" is a leading zero
-			for k := 0; k < 2 && i < len(s); k++ {
-				x := uint32(s[i]) - '0'
-				if x > 9 {
-					break
-				}
-				d = d*10 + x
-				i++
-			}
-			if d > 255 {
-				return 0, false
-			}
-		}
-		a = a<<8 | d
-	}
-	return a, i == len(s)
 }
 
 // reorderRank is row i's place within its second in the reorder buffer: 0 request-like, 1 reply-like (see
@@ -960,8 +905,8 @@ func (r *Reader) add(rec arrow.Record) {
 	r.noteReleases()
 }
 
-// rowENI resolves row i's ENI as parseRow would see it (-1: unknown, or NODATA/SKIPDATA), by interface_id
-// through a small cache, else by address.
+// rowENI resolves row i's ENI as parseRow would see it (-1: unknown, or NODATA/SKIPDATA), by interface_id,
+// else by address.
 func (r *Reader) rowENI(cols *batchCols, i int) int32 {
 	switch cols.status.get(i) {
 	case "NODATA", "SKIPDATA":
@@ -985,39 +930,10 @@ func (r *Reader) rowENI(cols *batchCols, i int) int32 {
 		}
 		return e.resolveENI(&f)
 	}
-	ce := &r.ifaces[ifaceSlot(iface)]
-	if ce.id == iface && ce.id != "" {
-		return ce.ei
+	if ei, ok := e.eniIndex[iface]; ok {
+		return ei
 	}
-	ei, ok := e.eniIndex[iface]
-	if !ok {
-		return -1
-	}
-	// The cache keeps the model's copy of the id: iface points into the input record.
-	ce.id, ce.ei = e.enis[ei].eni.ID, ei
-	return ei
-}
-
-// ifaceCache maps interface_id to ENI index, direct-mapped: a hit costs a short string compare instead of a
-// map lookup.
-type ifaceCache [1 << 10]struct {
-	id string
-	ei int32
-}
-
-// ifaceSlot hashes an interface id's length and last 8 bytes (hex digits of eni- ids) to a slot of ifaceCache.
-func ifaceSlot(s string) int {
-	n := len(s)
-	var x uint64
-	if n >= 8 {
-		x = le64(s[n-8:])
-	} else {
-		for i := range n {
-			x = x<<8 | uint64(s[i])
-		}
-	}
-	x ^= uint64(n)
-	return int((x * 0x9E3779B97F4A7C15) >> (64 - 10))
+	return -1
 }
 
 // parseRow parses row i of cols into c, with ENI ei (see rowENI), and returns the number of unparsable
@@ -1026,21 +942,8 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *compactFlow) (bad
 	*c = compactFlow{eni: -1, flags: -1}
 	var pkt [2][16]byte
 	var pktKind [2]uint8
-	var own []addrText
-	if ei >= 0 {
-		own = e.enis[ei].texts
-	}
-	var srcOwn, dstOwn bool
-	if a := ipv4At(cols.src4, i); a != 0 {
-		c.srcKind, srcOwn = 4, e.putIPv4Own(&c.src, a, ei)
-	} else {
-		c.srcKind, srcOwn = parseAddrOwn(cols.src.get(i), &c.src, &bad, own)
-	}
-	if a := ipv4At(cols.dst4, i); a != 0 {
-		c.dstKind, dstOwn = 4, e.putIPv4Own(&c.dst, a, ei)
-	} else {
-		c.dstKind, dstOwn = parseAddrOwn(cols.dst.get(i), &c.dst, &bad, own)
-	}
+	c.srcKind = addrAt(cols.src4, &cols.src, i, &c.src, &bad)
+	c.dstKind = addrAt(cols.dst4, &cols.dst, i, &c.dst, &bad)
 	if cols.pktSrc.offs != nil || cols.pktDst.offs != nil {
 		pktKind[0] = addrAt(cols.pktSrc4, &cols.pktSrc, i, &pkt[0], &bad)
 		pktKind[1] = addrAt(cols.pktDst4, &cols.pktDst, i, &pkt[1], &bad)
@@ -1077,18 +980,6 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *compactFlow) (bad
 		c.dir = vpc.Egress
 	}
 	c.bpa = cols.reject.get(i) == "BPA"
-	if c.dir == 0 {
-		// Direction from the addresses found to be the ENI's own above (by number, or by text), as locate
-		// would find it: the destination first. An IPv4 address that did not match is not the ENI's (IPv4
-		// text has one spelling); IPv6 text may be another spelling of it, so locate decides.
-		switch {
-		case dstOwn:
-			c.dir = vpc.Ingress
-		case c.dstKind == 6:
-		case srcOwn:
-			c.dir = vpc.Egress
-		}
-	}
 	e.locate(c, ei, &pkt, &pktKind)
 	return bad
 }
@@ -1111,45 +1002,8 @@ func addrAt(nums []uint32, text *strIn, i int, b *[16]byte, bad *int64) uint8 {
 	return parseAddrInto(text.get(i), b, bad)
 }
 
-// putIPv4Own stores IPv4 address a in b (the compactFlow form) and reports whether it is one of ENI ei's.
-func (e *Engine) putIPv4Own(b *[16]byte, a uint32, ei int32) bool {
-	binary.BigEndian.PutUint32(b[:4], a)
-	if ei < 0 {
-		return false
-	}
-	for _, x := range e.enis[ei].addrs4 {
-		if x == a {
-			return true
-		}
-	}
-	return false
-}
-
-// parseAddrOwn is parseAddrInto that first compares s with the ENI's own addresses as text (own): one of a
-// record's addresses usually is one, and a string compare is cheaper than parsing, IPv6 above all. Text that
-// differs (another spelling of the same address) is parsed to the same value. isOwn reports a text match.
-func parseAddrOwn(s string, b *[16]byte, bad *int64, own []addrText) (kind uint8, isOwn bool) {
-	n := len(s)
-	head, tail := textEnds(s)
-	for k := range own {
-		o := &own[k]
-		if o.head == head && o.tail == tail && len(o.s) == n && ((n >= 8 && n <= 16) || o.s == s) {
-			*b = o.b
-			return o.kind, true
-		}
-	}
-	return parseAddrInto(s, b, bad), false
-}
-
 // parseAddrInto is parseAddr into the compactFlow form: b (zero on entry) and the returned kind.
 func parseAddrInto(s string, b *[16]byte, bad *int64) (kind uint8) {
-	if s == "" {
-		return 0
-	}
-	if a, ok := parseIPv4Bytes(s); ok {
-		binary.BigEndian.PutUint32(b[:4], a)
-		return 4
-	}
 	*b, kind = encodeAddr(parseAddr(s, bad))
 	return kind
 }

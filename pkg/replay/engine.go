@@ -90,7 +90,6 @@ type eniInfo struct {
 	eni     *vpc.ENI
 	cidrs   []netip.Prefix // the ENI's subnet CIDRs: peers inside them never meet the NACL
 	addrs4  []uint32       // the ENI's private IPv4 addresses (eni.Addrs), big-endian numbers
-	texts   []addrText     // eni.Addrs as text: one of a record's addresses is usually the ENI's own
 	nets4   [][2]uint32    // the IPv4 cidrs as (network, mask), big-endian numbers
 	nacl    *vpc.NACL
 	groups  string // comma-separated sg- ids (verdict_resource)
@@ -160,10 +159,6 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 			udpStrm: secsOr(eni.Timeouts.UDPStream, DefaultUDPStreamTimeout),
 		}
 		for _, a := range eni.Addrs {
-			t := addrText{s: a.String()}
-			t.head, t.tail = textEnds(t.s)
-			t.b, t.kind = encodeAddr(a)
-			info.texts = append(info.texts, t)
 			if a.Is4() {
 				b := a.As4()
 				info.addrs4 = append(info.addrs4, binary.BigEndian.Uint32(b[:]))
@@ -379,33 +374,6 @@ func (e *Engine) resolveENI(f *Flow) int32 {
 		return i
 	}
 	return -1
-}
-
-// addrText is an address as netip writes it and in the compactFlow form.
-type addrText struct {
-	s          string
-	head, tail uint64 // textEnds(s)
-	b          [16]byte
-	kind       uint8
-}
-
-// textEnds returns the first and the last 8 bytes of s (zero when s is shorter). With the length they
-// identify a text of 8 to 16 bytes (an IPv4 address of 8 characters or more), and tell most other texts apart,
-// in two compares of words loaded in place: comparing the strings called memequal, which with the loop
-// around it took a third of the cost of reading a record's addresses.
-func textEnds(s string) (head, tail uint64) {
-	n := len(s)
-	if n < 8 {
-		return 0, 0
-	}
-	return le64(s[:8]), le64(s[n-8:])
-}
-
-// le64 is s[:8] as a little-endian word (one load).
-func le64(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // hasAddr is eni.HasAddr for an address in the compactFlow form (kind 4 or 6).
