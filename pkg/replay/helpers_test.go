@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -114,7 +115,7 @@ func textFlows(t testing.TB, mem memory.Allocator, header string, lines []string
 
 // verdictIDs is the verdict_id column of a Reader's output record.
 func verdictIDs(rec arrow.Record) *array.Uint32 {
-	return rec.Column(rec.Schema().FieldIndices(ColVerdictID)[0]).(*array.Uint32)
+	return rec.Column(rec.Schema().FieldIndices(flowschema.ColVerdictID)[0]).(*array.Uint32)
 }
 
 // verdictText returns, per output row of r (drained by the caller through next), the verdict table's columns
@@ -130,8 +131,8 @@ func verdictText(t testing.TB, r *Reader) [][]string {
 	}
 	vt := r.Verdicts()
 	defer vt.Release()
-	if got := vt.Schema().Field(0).Name; got != ColVerdictID {
-		t.Fatalf("verdict table's first column is %q, want %q", got, ColVerdictID)
+	if got := vt.Schema().Field(0).Name; got != flowschema.ColVerdictID {
+		t.Fatalf("verdict table's first column is %q, want %q", got, flowschema.ColVerdictID)
 	}
 	out := make([][]string, len(ids))
 	for j, id := range ids {
@@ -202,11 +203,11 @@ func replayText(t testing.TB, model *vpc.Model, cfg Config, header string, lines
 	for _, id := range ids {
 		i := int(id)
 		rows = append(rows, row{
-			Dir: cell(col(ColDirection), i), Action: cell(col(ColModelAction), i), Agrees: cell(col(ColModelAgrees), i),
-			Layer: cell(col(ColVerdictLayer), i), Rule: cell(col(ColVerdictRule), i), Resource: cell(col(ColVerdictResource), i),
-			Also: cell(col(ColVerdictAlso), i), Cause: cell(col(ColVerdictCause), i), NACL: cell(col(ColNACLID), i),
-			NACLRule: cell(col(ColNACLRule), i), SG: cell(col(ColSGRule), i), Role: cell(col(ColFlowRole), i),
-			Init: cell(col(ColInitiator), i),
+			Dir: cell(col(flowschema.ColDirection), i), Action: cell(col(flowschema.ColModelAction), i), Agrees: cell(col(flowschema.ColModelAgrees), i),
+			Layer: cell(col(flowschema.ColVerdictLayer), i), Rule: cell(col(flowschema.ColVerdictRule), i), Resource: cell(col(flowschema.ColVerdictResource), i),
+			Also: cell(col(flowschema.ColVerdictAlso), i), Cause: cell(col(flowschema.ColVerdictCause), i), NACL: cell(col(flowschema.ColNACLID), i),
+			NACLRule: cell(col(flowschema.ColNACLRule), i), SG: cell(col(flowschema.ColSGRule), i), Role: cell(col(flowschema.ColFlowRole), i),
+			Init: cell(col(flowschema.ColInitiator), i),
 		})
 	}
 	if err := r.Err(); err != nil {
