@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/store"
 )
@@ -108,8 +109,8 @@ func runExplain(ctx context.Context, env *cmdEnv, cfg explainConfig) error {
 	if !have["model_action"] {
 		return fmt.Errorf("%s: table flows has no verdict columns: write it with 'flowlens analyze', not 'ingest'", cfg.db)
 	}
-	if !have[replay.ColVerdictSteps] {
-		return fmt.Errorf("%s: written by an older flowlens (no %s column): run 'flowlens analyze' again", cfg.db, replay.ColVerdictSteps)
+	if !have[flowschema.ColVerdictSteps] {
+		return fmt.Errorf("%s: written by an older flowlens (no %s column): run 'flowlens analyze' again", cfg.db, flowschema.ColVerdictSteps)
 	}
 	col := func(name string) string {
 		if have[name] {
@@ -210,7 +211,7 @@ func runExplain(ctx context.Context, env *cmdEnv, cfg explainConfig) error {
 		}
 		if steps.Valid {
 			if err := json.Unmarshal([]byte(steps.String), &e.Steps); err != nil {
-				return fmt.Errorf("%s: %s of %s: %w", cfg.db, replay.ColVerdictSteps, e.Source, err)
+				return fmt.Errorf("%s: %s of %s: %w", cfg.db, flowschema.ColVerdictSteps, e.Source, err)
 			}
 		}
 		switch {

@@ -20,55 +20,36 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/flowlens/flowlens/pkg/arrowutil"
-	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
-// The Reader's output is the input plus one column, verdict_id: the row's index in the Reader's verdict table
-// (Reader.Verdicts), whose other columns are the verdict's text. A replay yields few distinct verdicts (they
-// are made of an ENI's resources, a rule, a layer, a cause and a few codes), so one small integer per row
-// stands for all of them. That is what makes the hand-off cheap: a DuckDB file stores a 4-byte id per row
-// about 14 times more cheaply than the thirteen text columns it replaces (measured 0.51 CPU-s per million rows
-// for the thirteen ENUM/boolean columns, 0.04 for the id), and the Reader writes no strings per row. A sink
-// looks the verdict up by verdict_id to show every row with its verdict (pkg/results.FlowsView).
-const ColVerdictID = "verdict_id"
-
-// Columns of the verdict table besides verdict_id. All are Utf8 except model_agrees (Boolean); a value that
-// does not apply is NULL.
-const (
-	ColDirection       = "direction"        // ingress | egress
-	ColModelAction     = "model_action"     // ACCEPT | REJECT; NULL when not judged
-	ColModelAgrees     = "model_agrees"     // model_action = action
-	ColVerdictLayer    = "verdict_layer"    // REJECT: nacl-inbound | nacl-outbound | sg-inbound | sg-outbound | bpa
-	ColVerdictRule     = "verdict_rule"     // REJECT: NACL rule number text, or implicit-deny (SG)
-	ColVerdictResource = "verdict_resource" // REJECT: acl- id, the ENI's sg- ids (comma-separated), or the vpc- id (bpa)
-	ColVerdictAlso     = "verdict_also"     // REJECT: other layers that would also have blocked, comma-separated
-	ColVerdictCause    = "verdict_cause"    // see Cause
-	ColNACLID          = "nacl_id"          // the NACL the packet met (NULL: same subnet)
-	ColNACLRule        = "nacl_rule"        // its deciding entry's rule number (allow or deny)
-	ColSGRule          = "sg_rule"          // the allowing SG rule id, conntrack, or conntrack-assumed
-	ColFlowRole        = "flow_role"        // request | reply
-	ColInitiator       = "initiator"        // how flow_role was decided: conntrack | tcp-flags | ports | order
-	ColVerdictSteps    = "verdict_steps"    // the packet's walk: a JSON array of StepRecord, in packet order
-)
+// The Reader's output is the input plus one column, flowschema.ColVerdictID: the row's index in the Reader's
+// verdict table (Reader.Verdicts), whose other columns are the verdict's text (flowschema.ColDirection ...
+// flowschema.ColInitiator). A replay yields few distinct verdicts (they are made of an ENI's resources, a rule,
+// a layer, a cause and a few codes), so one small integer per row stands for all of them. That is what makes
+// the hand-off cheap: a DuckDB file stores a 4-byte id per row about 14 times more cheaply than the thirteen
+// text columns it replaces (measured 0.51 CPU-s per million rows for the thirteen ENUM/boolean columns, 0.04
+// for the id), and the Reader writes no strings per row. A sink looks the verdict up by verdict_id to show
+// every row with its verdict (flowschema.FlowsView).
 
 // verdictFields are the verdict table's text columns. Those with a closed set of values declare it
 // (arrowutil.EnumField), so a sink may store them as enumerations.
 var verdictFields = []arrow.Field{
-	arrowutil.EnumField(ColDirection, "ingress", "egress"),
-	arrowutil.EnumField(ColModelAction, "ACCEPT", "REJECT"),
-	{Name: ColModelAgrees, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-	arrowutil.EnumField(ColVerdictLayer, layerNames[1:]...),
-	{Name: ColVerdictRule, Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: ColVerdictResource, Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: ColVerdictAlso, Type: arrow.BinaryTypes.String, Nullable: true},
-	arrowutil.EnumField(ColVerdictCause, causeNames[1:]...),
-	{Name: ColNACLID, Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: ColNACLRule, Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: ColSGRule, Type: arrow.BinaryTypes.String, Nullable: true},
-	arrowutil.EnumField(ColFlowRole, RoleRequest.String(), RoleReply.String()),
-	arrowutil.EnumField(ColInitiator, inferenceNames[1:]...),
-	{Name: ColVerdictSteps, Type: arrow.BinaryTypes.String, Nullable: true},
+	arrowutil.EnumField(flowschema.ColDirection, flowschema.DirectionValues...),
+	arrowutil.EnumField(flowschema.ColModelAction, flowschema.ActionValues...),
+	{Name: flowschema.ColModelAgrees, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	arrowutil.EnumField(flowschema.ColVerdictLayer, layerNames[1:]...),
+	{Name: flowschema.ColVerdictRule, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: flowschema.ColVerdictResource, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: flowschema.ColVerdictAlso, Type: arrow.BinaryTypes.String, Nullable: true},
+	arrowutil.EnumField(flowschema.ColVerdictCause, causeNames[1:]...),
+	{Name: flowschema.ColNACLID, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: flowschema.ColNACLRule, Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: flowschema.ColSGRule, Type: arrow.BinaryTypes.String, Nullable: true},
+	arrowutil.EnumField(flowschema.ColFlowRole, RoleRequest.String(), RoleReply.String()),
+	arrowutil.EnumField(flowschema.ColInitiator, inferenceNames[1:]...),
+	{Name: flowschema.ColVerdictSteps, Type: arrow.BinaryTypes.String, Nullable: true},
 }
 
 // verdictFields are the verdict table's columns for this engine's topology: the columns whose values come from
@@ -97,12 +78,12 @@ func (e *Engine) verdictFields() []arrow.Field {
 	}
 	t := &outText
 	closed := map[string][]string{
-		ColVerdictRule:     set(e.naclRuleText, []string{t.basis[BasisNoRule]}),
-		ColVerdictResource: set(resources),
-		ColVerdictAlso:     set(t.also[:]),
-		ColNACLID:          set(naclIDs),
-		ColNACLRule:        set(e.naclRuleText),
-		ColSGRule:          set(e.sgRuleText, []string{t.basis[BasisTracked], t.basis[BasisAssumed], t.basis[BasisNoGroups]}),
+		flowschema.ColVerdictRule:     set(e.naclRuleText, []string{t.basis[BasisNoRule]}),
+		flowschema.ColVerdictResource: set(resources),
+		flowschema.ColVerdictAlso:     set(t.also[:]),
+		flowschema.ColNACLID:          set(naclIDs),
+		flowschema.ColNACLRule:        set(e.naclRuleText),
+		flowschema.ColSGRule:          set(e.sgRuleText, []string{t.basis[BasisTracked], t.basis[BasisAssumed], t.basis[BasisNoGroups]}),
 	}
 	out := make([]arrow.Field, len(verdictFields))
 	for i, f := range verdictFields {
@@ -118,13 +99,15 @@ func (e *Engine) verdictFields() []arrow.Field {
 type inCols struct {
 	iface, src, dst, pktSrc, pktDst, srcPort, dstPort, proto, packets, bytes, start, end,
 	action, status, flags, flowDir, reject, file, line int
-	// the addresses as IPv4 numbers (ingest.Options.IPv4Numbers), when the input has them
+	// the addresses as IPv4 numbers (flowschema.IPv4Col), when the input has them
 	src4, dst4, pktSrc4, pktDst4 int
 }
 
 var stringCols = map[string]bool{
-	"interface_id": true, "srcaddr": true, "dstaddr": true, "pkt_srcaddr": true, "pkt_dstaddr": true,
-	"action": true, "log_status": true, "flow_direction": true, "reject_reason": true, "source_file": true,
+	flowschema.ColInterfaceID: true, flowschema.ColSrcAddr: true, flowschema.ColDstAddr: true,
+	flowschema.ColPktSrcAddr: true, flowschema.ColPktDstAddr: true, flowschema.ColAction: true,
+	flowschema.ColLogStatus: true, flowschema.ColFlowDirection: true, flowschema.ColRejectReason: true,
+	flowschema.ColSourceFile: true,
 }
 
 // Reader replays an Arrow flows stream: it is an array.RecordReader whose records are the input records
@@ -352,13 +335,13 @@ type readerOptions struct {
 }
 
 // IDColumn names the verdict id column of the Reader's output and of its verdict table (default
-// ColVerdictID). Two policies replay one history this way: a second Reader, over another Engine, reads the
+// flowschema.ColVerdictID). Two policies replay one history this way: a second Reader, over another Engine, reads the
 // first Reader's output and appends its own id column; each keeps its own tracking state and verdict table.
 func IDColumn(name string) ReaderOption { return func(o *readerOptions) { o.idColumn = name } }
 
 // NewReader replays in against the engine's policy with fresh states. See the package-level NewReader.
 func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memory.Allocator, opts ...ReaderOption) (*Reader, error) {
-	o := readerOptions{idColumn: ColVerdictID}
+	o := readerOptions{idColumn: flowschema.ColVerdictID}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -374,7 +357,7 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 		t := sc.Field(idx[0]).Type.ID()
 		switch {
 		case want == arrow.STRING && t == arrow.STRING:
-		case name == "source_file" && t == arrow.DICTIONARY: // pkg/ingest's encoding; read only for examples
+		case name == flowschema.ColSourceFile && t == arrow.DICTIONARY: // flowschema.SourceFileType; read only for examples
 		case want == arrow.INT64 && (t == arrow.INT32 || t == arrow.INT64):
 		default:
 			return -1, fmt.Errorf("replay: column %q has type %s, want %s", name, sc.Field(idx[0]).Type, want)
@@ -387,11 +370,14 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 		p    *int
 		name string
 	}{
-		{&c.iface, "interface_id"}, {&c.src, "srcaddr"}, {&c.dst, "dstaddr"}, {&c.pktSrc, "pkt_srcaddr"},
-		{&c.pktDst, "pkt_dstaddr"}, {&c.srcPort, "srcport"}, {&c.dstPort, "dstport"}, {&c.proto, "protocol"},
-		{&c.packets, "packets"}, {&c.bytes, "bytes"}, {&c.start, "start"}, {&c.end, "end"},
-		{&c.action, "action"}, {&c.status, "log_status"}, {&c.flags, "tcp_flags"}, {&c.flowDir, "flow_direction"},
-		{&c.reject, "reject_reason"}, {&c.file, "source_file"}, {&c.line, "source_line"},
+		{&c.iface, flowschema.ColInterfaceID}, {&c.src, flowschema.ColSrcAddr}, {&c.dst, flowschema.ColDstAddr},
+		{&c.pktSrc, flowschema.ColPktSrcAddr}, {&c.pktDst, flowschema.ColPktDstAddr},
+		{&c.srcPort, flowschema.ColSrcPort}, {&c.dstPort, flowschema.ColDstPort}, {&c.proto, flowschema.ColProtocol},
+		{&c.packets, flowschema.ColPackets}, {&c.bytes, flowschema.ColBytes},
+		{&c.start, flowschema.ColStart}, {&c.end, flowschema.ColEnd},
+		{&c.action, flowschema.ColAction}, {&c.status, flowschema.ColLogStatus}, {&c.flags, flowschema.ColTCPFlags},
+		{&c.flowDir, flowschema.ColFlowDirection}, {&c.reject, flowschema.ColRejectReason},
+		{&c.file, flowschema.ColSourceFile}, {&c.line, flowschema.ColSourceLine},
 	} {
 		want := arrow.Type(arrow.INT64)
 		if stringCols[x.name] {
@@ -405,9 +391,9 @@ func (e *Engine) NewReader(ctx context.Context, in array.RecordReader, mem memor
 	for _, x := range []struct {
 		p    *int
 		name string
-	}{{&c.src4, "srcaddr"}, {&c.dst4, "dstaddr"}, {&c.pktSrc4, "pkt_srcaddr"}, {&c.pktDst4, "pkt_dstaddr"}} {
-		x.name += ingest.IPv4Suffix
-		if idx := sc.FieldIndices(x.name); len(idx) > 0 && sc.Field(idx[0]).Type.ID() == arrow.UINT32 {
+	}{{&c.src4, flowschema.ColSrcAddr}, {&c.dst4, flowschema.ColDstAddr}, {&c.pktSrc4, flowschema.ColPktSrcAddr},
+		{&c.pktDst4, flowschema.ColPktDstAddr}} {
+		if idx := sc.FieldIndices(flowschema.IPv4Col(x.name)); len(idx) > 0 && arrow.TypeEqual(sc.Field(idx[0]).Type, flowschema.IPv4Type) {
 			*x.p = idx[0]
 		}
 	}
@@ -457,8 +443,8 @@ func reorderSecs(d time.Duration) int64 {
 // Schema is the input schema plus verdict_id (Uint32, never NULL).
 func (r *Reader) Schema() *arrow.Schema { return r.schema }
 
-// VerdictSchema is the schema of the verdict table: verdict_id, then the verdict columns (ColDirection ...
-// ColInitiator).
+// VerdictSchema is the schema of the verdict table: verdict_id, then the verdict columns (flowschema.ColDirection ...
+// flowschema.ColInitiator).
 func (r *Reader) VerdictSchema() *arrow.Schema { return r.vschema }
 
 // Verdicts returns the verdict table: one row per verdict id used so far, in id order (row i has verdict_id
@@ -929,7 +915,7 @@ func (r *Reader) add(rec arrow.Record) {
 // through a small cache, else by address.
 func (r *Reader) rowENI(cols *batchCols, i int) int32 {
 	switch cols.status.get(i) {
-	case "NODATA", "SKIPDATA":
+	case flowschema.LogStatusNoData, flowschema.LogStatusSkipData:
 		return -1
 	}
 	e := r.eng
@@ -943,9 +929,9 @@ func (r *Reader) rowENI(cols *batchCols, i int) int32 {
 		kind = parseAddrInto(cols.dst.get(i), &b, nil)
 		f.Dst = decodeAddr(&b, kind)
 		switch cols.flowDir.get(i) {
-		case "ingress":
+		case flowschema.DirectionIngress:
 			f.Direction = vpc.Ingress
-		case "egress":
+		case flowschema.DirectionEgress:
 			f.Direction = vpc.Egress
 		}
 		return e.resolveENI(&f)
@@ -1007,24 +993,24 @@ func (e *Engine) parseRow(cols *batchCols, i int, ei int32, c *compactFlow) (bad
 		c.flags = int16(v)
 	}
 	switch cols.action.get(i) {
-	case "ACCEPT":
+	case flowschema.ActionAccept:
 		c.action = Accept
-	case "REJECT":
+	case flowschema.ActionReject:
 		c.action = Reject
 	}
 	switch cols.status.get(i) {
-	case "NODATA":
+	case flowschema.LogStatusNoData:
 		c.status = StatusNoData
-	case "SKIPDATA":
+	case flowschema.LogStatusSkipData:
 		c.status = StatusSkipData
 	}
 	switch cols.flowDir.get(i) {
-	case "ingress":
+	case flowschema.DirectionIngress:
 		c.dir = vpc.Ingress
-	case "egress":
+	case flowschema.DirectionEgress:
 		c.dir = vpc.Egress
 	}
-	c.bpa = cols.reject.get(i) == "BPA"
+	c.bpa = cols.reject.get(i) == flowschema.RejectReasonBPA
 	e.locate(c, ei, &pkt, &pktKind)
 	return bad
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
@@ -208,7 +209,7 @@ func TestReaderShardsAgree(t *testing.T) {
 		defer r.Release()
 		var causes []string
 		for _, v := range verdictText(t, r) {
-			causes = append(causes, v[verdictField(ColVerdictCause)])
+			causes = append(causes, v[verdictField(flowschema.ColVerdictCause)])
 		}
 		return r.Summary(), r.RuleHits(), causes
 	}
@@ -448,7 +449,7 @@ func TestReaderIPv4Numbers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := in.Schema().HasField("srcaddr" + ingest.IPv4Suffix); got != numbers {
+			if got := in.Schema().HasField(flowschema.IPv4Col(flowschema.ColSrcAddr)); got != numbers {
 				t.Fatalf("%s: srcaddr numbers %t, want %t", logs, got, numbers)
 			}
 			r, err := NewReader(context.Background(), model, in, Config{}, mem)
@@ -638,11 +639,7 @@ func TestTwoPoliciesOneHistory(t *testing.T) {
 		vt := tc.r.Verdicts()
 		var got []row
 		for _, id := range tc.ids {
-			c := func(name string) string { return cell(vt.Column(vt.Schema().FieldIndices(name)[0]), int(id)) }
-			got = append(got, row{Dir: c(ColDirection), Action: c(ColModelAction), Agrees: c(ColModelAgrees),
-				Layer: c(ColVerdictLayer), Rule: c(ColVerdictRule), Resource: c(ColVerdictResource), Also: c(ColVerdictAlso),
-				Cause: c(ColVerdictCause), NACL: c(ColNACLID), NACLRule: c(ColNACLRule), SG: c(ColSGRule),
-				Role: c(ColFlowRole), Init: c(ColInitiator)})
+			got = append(got, verdictRow(vt, int(id)))
 		}
 		vt.Release()
 		if d := cmp.Diff(got, tc.want); d != "" {
