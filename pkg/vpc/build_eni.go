@@ -7,6 +7,8 @@ import (
 	"time"
 )
 
+// buildENIs converts describe-network-interfaces output: addresses (primary first), public addresses, groups
+// and connection-tracking timeouts. Compile links each ENI to its subnet and groups.
 func (l *loader) buildENIs() {
 	for _, s := range l.enis {
 		v := s.v
@@ -82,9 +84,6 @@ func (l *loader) buildENIs() {
 		for _, a := range append(v4, v6...) {
 			e.Addrs = appendUnique(e.Addrs, a)
 		}
-		if len(e.Addrs) == 0 {
-			l.warn(s.file, e.ID, "ENI has no private address: no flow can be attributed to it")
-		}
 		for _, g := range v.Groups {
 			if g.GroupId != "" && !slices.Contains(e.GroupIDs, g.GroupId) {
 				e.GroupIDs = append(e.GroupIDs, g.GroupId)
@@ -96,27 +95,6 @@ func (l *loader) buildENIs() {
 			e.Timeouts.UDPStream = l.timeout(s.file, e.ID, "UdpStreamTimeout", ct.UdpStreamTimeout, 60, 180)
 		}
 		l.m.ENIs[e.ID] = e
-		if vp := l.vpc(e.VpcID); vp == nil && e.SubnetID == "" {
-			l.fatal(s.file, e.ID, "ENI has neither SubnetId nor VpcId: its NACL is unknown")
-			continue
-		}
-		sn := l.m.Subnets[e.SubnetID]
-		if sn == nil {
-			// Fatal: without the subnet flowlens knows neither the NACL the ENI's traffic crosses nor which
-			// peers share its subnet (and skip the NACL), so every verdict on this ENI could be wrong.
-			l.fatal(s.file, e.ID, "ENI is in subnet %q, which is not loaded: its NACL and subnet boundary are unknown "+
-				"(load describe-subnets and describe-network-acls for VPC %q)", e.SubnetID, e.VpcID)
-			continue
-		}
-		e.Subnet = sn
-		if e.VpcID == "" {
-			e.VpcID = sn.VpcID
-		}
-		for _, a := range e.Addrs {
-			if !slices.ContainsFunc(sn.CIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
-				l.warn(s.file, e.ID, "address %s is outside subnet %s's CIDRs", a, sn.ID)
-			}
-		}
 	}
 }
 

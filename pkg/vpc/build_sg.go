@@ -5,6 +5,8 @@ import (
 	"strings"
 )
 
+// buildGroups normalises both input forms to one rule per peer. A group with rules in the
+// describe-security-group-rules form takes all its rules from that form (it carries sgr- ids); its name and
 // VPC come from describe-security-groups when loaded.
 func (l *loader) buildGroups() {
 	fromRules := make(map[string]bool)
@@ -15,7 +17,6 @@ func (l *loader) buildGroups() {
 		v := s.v
 		g := &SecurityGroup{ID: v.GroupId, Name: v.GroupName, VpcID: v.VpcId, OwnerID: v.OwnerId, Description: v.Description}
 		l.m.Groups[g.ID] = g
-		l.vpc(g.VpcID)
 		if fromRules[g.ID] {
 			continue
 		}
@@ -40,7 +41,7 @@ func (l *loader) buildGroups() {
 		if g == nil {
 			g = &SecurityGroup{ID: v.GroupId, OwnerID: v.GroupOwnerId}
 			l.m.Groups[g.ID] = g
-			l.fileOf[g.ID] = s.file
+			l.m.fileOf[g.ID] = s.file
 		}
 		obj := v.SecurityGroupRuleId
 		if obj == "" {
@@ -147,22 +148,19 @@ func (l *loader) ruleCIDR(file, obj string, r *SGRule, field, s string, want4 bo
 	return true
 }
 
+// appendRule appends r to its group's list; Compile gives it its generated id (when it has no sgr- id) and
+// its Display.
 func (l *loader) appendRule(file string, g *SecurityGroup, r *SGRule) {
-	list := &g.Ingress
-	word := "ingress"
+	r.file = file
 	if r.Egress {
-		list, word = &g.Egress, "egress"
+		g.Egress = append(g.Egress, r)
+	} else {
+		g.Ingress = append(g.Ingress, r)
 	}
-	if r.ID == "" {
-		r.ID = fmt.Sprintf("%s/%s/%d", g.ID, word, len(*list))
-	}
-	r.Display = display(r)
-	l.fileOf[r.ID] = file
-	*list = append(*list, r)
 }
 
-// protoPorts normalises a security-group rule's protocol and ports: TCP/UDP ports default to 0-65535 and
-// -1 means all; ICMP type/code default to -1; other protocols ignore ports (-1 -1).
+// protoPorts normalises a security-group rule's protocol name or number and its ports (absent means -1); see
+// rulePorts.
 func protoPorts(protoStr string, fromP, toP *int64) (proto int16, from, to int32, err error) {
 	proto, err = parseProto(protoStr)
 	if err != nil {
@@ -174,61 +172,6 @@ func protoPorts(protoStr string, fromP, toP *int64) (proto int16, from, to int32
 		}
 		return *p
 	}
-	f, t := get(fromP), get(toP)
-	switch {
-	case portsChecked(proto):
-		if f == -1 && t == -1 {
-			return proto, 0, 65535, nil
-		}
-		if f < 0 || f > 65535 || t < 0 || t > 65535 {
-			return 0, 0, 0, fmt.Errorf("%s port range %d-%d outside 0-65535", protoName(proto), f, t)
-		}
-		if f > t {
-			return 0, 0, 0, fmt.Errorf("%s port range FromPort %d > ToPort %d matches no port", protoName(proto), f, t)
-		}
-		return proto, int32(f), int32(t), nil
-	case icmpChecked(proto):
-		if f < -1 || f > 255 || t < -1 || t > 255 {
-			return 0, 0, 0, fmt.Errorf("%s type/code %d/%d outside -1..255", protoName(proto), f, t)
-		}
-		return proto, int32(f), int32(t), nil
-	}
-	return proto, -1, -1, nil
-}
-
-// display renders a rule: "tcp 22 from 10.0.0.0/8", "all to sg-abc", "icmp 8/-1 from pl-123".
-func display(r *SGRule) string {
-	var b strings.Builder
-	b.WriteString(protoName(r.Proto))
-	switch {
-	case portsChecked(r.Proto):
-		switch {
-		case r.FromPort == -1 || (r.FromPort == 0 && r.ToPort == 65535):
-			b.WriteString(" all")
-		case r.FromPort == r.ToPort:
-			fmt.Fprintf(&b, " %d", r.FromPort)
-		default:
-			fmt.Fprintf(&b, " %d-%d", r.FromPort, r.ToPort)
-		}
-	case icmpChecked(r.Proto):
-		if r.FromPort == -1 && r.ToPort == -1 {
-			b.WriteString(" all")
-		} else {
-			fmt.Fprintf(&b, " %d/%d", r.FromPort, r.ToPort)
-		}
-	}
-	if r.Egress {
-		b.WriteString(" to ")
-	} else {
-		b.WriteString(" from ")
-	}
-	switch r.Peer {
-	case PeerCIDR:
-		b.WriteString(r.Prefix.String())
-	case PeerPrefixList:
-		b.WriteString(r.PrefixListID)
-	case PeerGroup:
-		b.WriteString(r.RefGroupID)
-	}
-	return b.String()
+	from, to, err = rulePorts(proto, get(fromP), get(toP))
+	return proto, from, to, err
 }

@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
-
-	"go4.org/netipx"
 )
 
 // Top-level keys of the AWS CLI outputs flowlens reads. A file is recognised by these keys, whatever its name.
@@ -75,46 +75,38 @@ func LoadPaths(paths ...string) (*Model, error) {
 			pre = append(pre, Finding{Severity: Warning, File: p, Message: "directory holds no *.json files"})
 		}
 	}
-	m, err := Load(files)
-	if err != nil {
-		return nil, err
-	}
-	m.Findings = append(pre, m.Findings...)
-	return m, nil
+	return load(files, pre), nil
 }
 
 // Load builds the model from AWS CLI JSON documents keyed by file name (the name is used in findings and to
 // find a prefix-list id for get-managed-prefix-list-entries output). It never stops at the first problem:
 // every problem is a Finding; the error is reserved for callers' I/O and is nil here.
 func Load(files map[string][]byte) (*Model, error) {
+	return load(files, nil), nil
+}
+
+// load decodes the files in name order, builds the model objects and compiles them; pre are findings
+// LoadPaths made while reading.
+func load(files map[string][]byte, pre []Finding) *Model {
 	l := &loader{
 		m: &Model{
-			VPCs:           make(map[string]*VPC),
 			Subnets:        make(map[string]*Subnet),
 			NACLs:          make(map[string]*NACL),
 			Groups:         make(map[string]*SecurityGroup),
 			ENIs:           make(map[string]*ENI),
 			PrefixLists:    make(map[string][]netip.Prefix),
-			byAddr:         make(map[netip.Addr]*ENI),
-			members:        make(map[string][]netip.Addr),
-			memberSets:     make(map[string]*netipx.IPSet),
-			subnetByCIDR:   make(map[netip.Prefix]*Subnet),
+			input:          pre,
+			fileOf:         make(map[string]string),
 			prefixListMeta: make(map[string]prefixListMeta),
 		},
-		seen:   make(map[string]seenObject),
-		fileOf: make(map[string]string),
+		seen: make(map[string]seenObject),
 	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		l.parseFile(name, files[name])
 	}
 	l.build()
-	sort.SliceStable(l.m.Findings, func(i, j int) bool { return l.m.Findings[i].File < l.m.Findings[j].File })
-	return l.m, nil
+	l.m.Compile()
+	return l.m
 }
 
 // sourced is one decoded object and the file it came from.
@@ -128,6 +120,8 @@ type seenObject struct {
 	raw  []byte // compacted JSON, to tell a repeated object from a conflicting one
 }
 
+// loader holds the decoded objects between reading and building, and the model being built. Its findings
+// go to the model's input findings, which Compile keeps.
 type loader struct {
 	m *Model
 
@@ -139,12 +133,11 @@ type loader struct {
 	plEntries []sourced[prefixListEntryJSON] // file is the entry's file; id in plOf
 	plOf      []string
 
-	seen   map[string]seenObject // object id -> first occurrence
-	fileOf map[string]string     // object id (including generated rule ids) -> file, for findings
+	seen map[string]seenObject // object id -> first occurrence
 }
 
 func (l *loader) add(sev Severity, file, obj, format string, args ...any) {
-	l.m.Findings = append(l.m.Findings, Finding{Severity: sev, File: file, Object: obj, Message: fmt.Sprintf(format, args...)})
+	l.m.input = append(l.m.input, Finding{Severity: sev, File: file, Object: obj, Message: fmt.Sprintf(format, args...)})
 }
 
 func (l *loader) warn(file, obj, format string, args ...any) {
@@ -274,7 +267,7 @@ func parseList[T any](l *loader, file string, top map[string]json.RawMessage, ke
 				continue
 			}
 			l.seen[oid] = seenObject{file: file, raw: buf.Bytes()}
-			l.fileOf[oid] = file
+			l.m.fileOf[oid] = file
 		}
 		*out = append(*out, sourced[T]{file: file, v: v})
 	}
