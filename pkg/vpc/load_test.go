@@ -1,6 +1,9 @@
 package vpc
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
 	"maps"
 	"net/netip"
 	"os"
@@ -9,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -509,5 +513,59 @@ func TestFindingError(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("String() = %q, want %q", tt.got, tt.want)
 		}
+	}
+}
+
+// encodingDoc is a small complete topology whose ENI description is not ASCII.
+const encodingDoc = `{
+	"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24"}],
+	"NetworkAcls": [{"NetworkAclId": "acl-d", "VpcId": "vpc-1", "IsDefault": true}],
+	"NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.5",
+		"Description": "café ☕ 🚀"}]}`
+
+func utf16Bytes(s string, order binary.AppendByteOrder, bom bool) []byte {
+	var b []byte
+	if bom {
+		b = order.AppendUint16(b, 0xFEFF)
+	}
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = order.AppendUint16(b, u)
+	}
+	return b
+}
+
+func TestLoadEncodings(t *testing.T) {
+	latin1 := []byte(strings.Replace(encodingDoc, "café ☕ 🚀", "caf\xe9", 1))
+	tests := []struct {
+		name     string
+		data     []byte
+		wantDesc string // the ENI's Description; "" when the file is skipped
+		want     []wantFinding
+	}{
+		{"UTF-8", []byte(encodingDoc), "café ☕ 🚀", nil},
+		{"UTF-8 with byte-order mark", append([]byte{0xEF, 0xBB, 0xBF}, encodingDoc...), "café ☕ 🚀", nil},
+		{"UTF-16 LE with byte-order mark (PowerShell 5 >)", utf16Bytes(encodingDoc, binary.LittleEndian, true), "café ☕ 🚀", nil},
+		{"UTF-16 BE with byte-order mark", utf16Bytes(encodingDoc, binary.BigEndian, true), "café ☕ 🚀", nil},
+		{"Latin-1 inside a string", latin1, "caf\uFFFD", []wantFinding{{Warning, "t.json", "", fmt.Sprintf("not UTF-8 or UTF-16 text "+
+			"(first bytes 0x7b 0x0a; byte 0xe9 at offset %d is not UTF-8): bytes that are not UTF-8 are read as U+FFFD", bytes.IndexByte(latin1, 0xe9))}}},
+		{"binary", []byte{0x1f, 0x8b, 0x08, 0x00, 0xff}, "", []wantFinding{{Fatal, "t.json", "",
+			"not UTF-8 or UTF-16 text (first bytes 0x1f 0x8b; byte 0x8b at offset 1 is not UTF-8): save it as UTF-8; file skipped"}}},
+		{"UTF-16 LE without byte-order mark", utf16Bytes(encodingDoc, binary.LittleEndian, false), "", []wantFinding{{Fatal, "t.json", "",
+			"UTF-16 text without a byte-order mark (first bytes 0x7b 0x00): save it as UTF-8; file skipped"}}},
+		{"UTF-8 byte-order mark then invalid JSON", []byte("\xEF\xBB\xBF{"), "", []wantFinding{{Fatal, "t.json", "",
+			"invalid JSON: unexpected end of JSON input"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := loadOne(t, "t.json", string(tt.data))
+			checkFindings(t, m.Findings, tt.want)
+			got := ""
+			if e := m.ENIByID("eni-1"); e != nil {
+				got = e.Description
+			}
+			if got != tt.wantDesc {
+				t.Errorf("Description = %q, want %q", got, tt.wantDesc)
+			}
+		})
 	}
 }

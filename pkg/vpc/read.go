@@ -14,6 +14,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Top-level keys of the AWS CLI outputs flowlens reads. A file is recognised by these keys, whatever its name.
@@ -147,9 +150,66 @@ func (l *loader) fatal(file, obj, format string, args ...any) {
 	l.add(Fatal, file, obj, format, args...)
 }
 
+// Byte-order marks: Windows tools write them (PowerShell 5's > and Out-File write UTF-16 LE with one;
+// Set-Content -Encoding UTF8 and Notepad write UTF-8 with one); encoding/json accepts neither.
+var (
+	bomUTF8    = []byte{0xEF, 0xBB, 0xBF}
+	bomUTF16LE = []byte{0xFF, 0xFE}
+	bomUTF16BE = []byte{0xFE, 0xFF}
+)
+
+// text returns a file's content as UTF-8: without a UTF-8 byte-order mark, and decoded when it is UTF-16
+// with a byte-order mark (unpaired surrogates become U+FFFD). Other content is returned as it is.
+func text(data []byte) []byte {
+	var order unicode.Endianness
+	switch {
+	case bytes.HasPrefix(data, bomUTF8):
+		return data[len(bomUTF8):]
+	case bytes.HasPrefix(data, bomUTF16LE):
+		order = unicode.LittleEndian
+	case bytes.HasPrefix(data, bomUTF16BE):
+		order = unicode.BigEndian
+	default:
+		return data
+	}
+	out, err := unicode.UTF16(order, unicode.ExpectBOM).NewDecoder().Bytes(data)
+	if err != nil {
+		return data // not reached: the decoder replaces what it cannot decode
+	}
+	return out
+}
+
+// encodingProblem describes data that is not UTF-8 (after text): its first bytes, which tell a reader the
+// encoding, and the first byte that is not UTF-8. It is "" for UTF-8.
+func encodingProblem(data []byte) string {
+	if len(data) >= 2 && (data[0] == 0 || data[1] == 0) {
+		// JSON starts with ASCII, which UTF-16 pairs with a zero byte.
+		return fmt.Sprintf("UTF-16 text without a byte-order mark (first bytes % #x)", data[:2])
+	}
+	if utf8.Valid(data) {
+		return ""
+	}
+	at := 0
+	for at < len(data) {
+		r, n := utf8.DecodeRune(data[at:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		at += n
+	}
+	first := data[:min(2, len(data))]
+	return fmt.Sprintf("not UTF-8 or UTF-16 text (first bytes % #x; byte %#02x at offset %d is not UTF-8)", first, data[at], at)
+}
+
 // parseFile decodes one file's top-level keys into the loader's object lists.
 func (l *loader) parseFile(name string, data []byte) {
+	data = text(data)
+	problem := encodingProblem(data)
 	if !json.Valid(data) {
+		if problem != "" {
+			l.fatal(name, "", "%s: save it as UTF-8; file skipped", problem)
+			return
+		}
 		var x any
 		err := json.Unmarshal(data, &x)
 		if err == nil {
@@ -157,6 +217,11 @@ func (l *loader) parseFile(name string, data []byte) {
 		}
 		l.fatal(name, "", "invalid JSON: %v; file skipped", err)
 		return
+	}
+	if problem != "" {
+		// Valid JSON around bytes that are not UTF-8 (a description in a legacy code page): encoding/json
+		// reads those bytes as U+FFFD, which only names and descriptions can contain.
+		l.warn(name, "", "%s: bytes that are not UTF-8 are read as U+FFFD; save it as UTF-8", problem)
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
