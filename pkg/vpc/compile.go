@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 
 	"go4.org/netipx"
 )
@@ -39,6 +40,7 @@ func (m *Model) Compile() error {
 	c.compileENIs()
 	c.compilePeers()
 	c.buildIndexes()
+	c.checkInterfaces()
 	m.input = append(m.input, c.changes...)
 	f := make([]Finding, 0, len(m.input)+len(c.checks))
 	f = append(append(f, m.input...), c.checks...)
@@ -213,6 +215,20 @@ func (c *compiler) compileGroups() {
 		g.Ingress = c.rules(g, false, g.Ingress)
 		g.Egress = c.rules(g, true, g.Egress)
 	}
+}
+
+// checkInterfaces reports a model without ENIs: flow records are judged on the ENI that logged them, so a
+// replay against it would judge nothing (every record would be "ENI not in the topology").
+func (c *compiler) checkInterfaces() {
+	if len(c.m.ENIs) > 0 {
+		return
+	}
+	vpcs := strings.Join(slices.Sorted(maps.Keys(c.m.VPCs)), ",")
+	if vpcs == "" {
+		vpcs = "VPC_ID"
+	}
+	c.fatal("", "", "the topology has no network interfaces, so a replay would judge no flow: add the output of "+
+		"aws ec2 describe-network-interfaces --filters Name=vpc-id,Values=%s", vpcs)
 }
 
 // compileENIs checks ENIs and links each to its subnet.
