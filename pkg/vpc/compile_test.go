@@ -324,10 +324,10 @@ func TestCompileMatchesLoad(t *testing.T) {
 			"r.json": []byte(fmt.Sprintf(rules, rulesExtra)), "e.json": []byte(eni)}
 	}
 	tests := []struct {
-		name                  string
-		naclJSON, rulesJSON   string
-		change                func(m *Model)
-		wantFatal, wantChange bool
+		name                string
+		naclJSON, rulesJSON string
+		change              func(m *Model)
+		wantFatal           bool
 	}{
 		{
 			name:     "duplicate NACL rule number",

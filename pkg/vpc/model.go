@@ -207,8 +207,9 @@ type VPC struct {
 //
 // To build a candidate policy in Go, Clone the model (an Engine or another goroutine may be reading the
 // original), then change the copy: replace or add security groups (Groups; SecurityGroup.Ingress/Egress with
-// new *SGRule values), NACLs (NACLs; NACL.Inbound/Outbound) and subnet associations (Subnet.NACL with
-// NACLExplicit), remove one by setting its map value to nil, and call Compile. Until Compile returns, the
+// new *SGRule values), NACLs (NACLs; NACL.Inbound/Outbound), subnet associations (Subnet.NACL with
+// NACLExplicit) and group membership (ENI.GroupIDs), remove an object by setting its map value to nil, and
+// call Compile. Until Compile returns, the
 // derived state (VPCs, NACL.SubnetIDs, ShadowedBy, ENI.Subnet and rule lists, group member sets, Display,
 // generated rule ids, the indexes and Findings) is stale: build no Engine on a model being changed. Maps are
 // keyed by the object's ID. Whatever is put in a model belongs to it: never put one *SGRule in two models.
