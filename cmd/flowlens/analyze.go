@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flowlens/flowlens/pkg/arrowutil"
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/results"
@@ -175,18 +176,18 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	for _, f := range rp.VerdictSchema().Fields()[1:] {
 		verdictCols = append(verdictCols, f.Name)
 	}
-	stored := arrowutil.Without(rp, func(f arrow.Field) bool { return strings.HasSuffix(f.Name, ingest.IPv4Suffix) })
+	stored := arrowutil.Without(rp, func(f arrow.Field) bool { return flowschema.IsIPv4Col(f.Name) })
 	defer stored.Release()
 	tables, release, err := flowsTables(stored, mem,
-		[]store.Dimension{{Table: results.VerdictsTable, Key: replay.ColVerdictID, Columns: verdictCols}},
-		[]store.Table{{Name: results.VerdictsTable, Reader: verdicts}})
+		[]store.Dimension{{Table: flowschema.VerdictsTable, Key: flowschema.ColVerdictID, Columns: verdictCols}},
+		[]store.Table{{Name: flowschema.VerdictsTable, Reader: verdicts}})
 	if err != nil {
 		return err
 	}
 	defer release()
 	tables = append(tables,
-		store.Table{Name: "rule_hits", Reader: hits},
-		store.Table{Name: "ingest_errors", Reader: errs})
+		store.Table{Name: flowschema.RuleHitsTable, Reader: hits},
+		store.Table{Name: flowschema.IngestErrorsTable, Reader: errs})
 	for _, t := range results.Topology(mem, model) {
 		r := results.Reader(t.Record)
 		defer r.Release()

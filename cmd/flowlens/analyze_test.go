@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -284,7 +284,7 @@ func TestFlowsViewsMatchParquet(t *testing.T) {
 			// The IPv4 numbers analyze has ingest make for replay are not stored.
 			var numCols string
 			if err := db.QueryRow(`SELECT coalesce(string_agg(table_name || '.' || column_name, ', '), '') FROM information_schema.columns
-				WHERE table_catalog = 'a' AND column_name LIKE '%` + ingest.IPv4Suffix + `'`).Scan(&numCols); err != nil {
+				WHERE table_catalog = 'a' AND column_name LIKE '%` + flowschema.IPv4Suffix + `'`).Scan(&numCols); err != nil {
 				t.Fatal(err)
 			}
 			if numCols != "" {

@@ -5,7 +5,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/flowlens/flowlens/pkg/arrowutil"
-	"github.com/flowlens/flowlens/pkg/results"
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -14,7 +14,7 @@ const flowsPrefetch = 4
 
 // flowsTables returns the tables that store the records of src as flows: flow_records (the records, repeating
 // strings as ids), flow_strings, each dimension's table (dimTables, which the caller fills after the records
-// are read) and the flows view that looks it all up (see results.FlowRecordsTable). The records are prepared
+// are read) and the flows view that looks it all up (see flowschema.FlowRecordsTable). The records are prepared
 // on their own goroutine, not in DuckDB's scan. release frees what the tables read; call it after the write.
 func flowsTables(src array.RecordReader, mem memory.Allocator, dims []store.Dimension, dimTables []store.Table) (tables []store.Table, release func(), err error) {
 	recs, err := store.InternStrings(src, mem)
@@ -25,11 +25,11 @@ func flowsTables(src array.RecordReader, mem memory.Allocator, dims []store.Dime
 	recs.Retain()                                             // kept for Strings and Query
 	strs := arrowutil.Lazy(store.StringsSchema, recs.Strings) // complete once flow_records is written
 	tables = append([]store.Table{
-		{Name: results.FlowRecordsTable, Reader: ahead},
-		{Name: results.FlowStringsTable, Reader: strs},
+		{Name: flowschema.FlowRecordsTable, Reader: ahead},
+		{Name: flowschema.FlowStringsTable, Reader: strs},
 	}, dimTables...)
-	tables = append(tables, store.Table{Name: results.FlowsView,
-		Query: recs.Query(results.FlowRecordsTable, results.FlowStringsTable, dims...)})
+	tables = append(tables, store.Table{Name: flowschema.FlowsView,
+		Query: recs.Query(flowschema.FlowRecordsTable, flowschema.FlowStringsTable, dims...)})
 	return tables, func() {
 		strs.Release()
 		ahead.Release()

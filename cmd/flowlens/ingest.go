@@ -15,8 +15,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/ingest"
-	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -128,8 +128,8 @@ func sinkRecords(ctx context.Context, cfg ingestConfig, rd *ingest.Reader, start
 		defer errs.Release()
 		tables, release, err := flowsTables(src, memory.DefaultAllocator, nil, nil)
 		if err == nil {
-			tables = append(tables, store.Table{Name: "ingest_errors", Reader: errs},
-				store.Table{Name: results.VerdictsTable, Drop: true}) // an earlier analyze's
+			tables = append(tables, store.Table{Name: flowschema.IngestErrorsTable, Reader: errs},
+				store.Table{Name: flowschema.VerdictsTable, Drop: true}) // an earlier analyze's
 			err = store.WriteRun(ctx, cfg.db, store.Run{Command: cfg.cmdline, Started: started}, tables...)
 			release() // stops the goroutine reading src before pq is touched below
 		}

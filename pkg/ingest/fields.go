@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // kind says how a field's text is parsed and which Arrow type holds it.
@@ -37,11 +39,11 @@ func (k kind) arrowType() arrow.DataType {
 func (k kind) values() []string {
 	switch k {
 	case kindAction:
-		return []string{"ACCEPT", "REJECT"}
+		return flowschema.ActionValues
 	case kindLogStatus:
-		return []string{"OK", "NODATA", "SKIPDATA"}
+		return flowschema.LogStatusValues
 	case kindDirection:
-		return []string{"ingress", "egress"}
+		return flowschema.DirectionValues
 	}
 	return nil
 }
@@ -57,59 +59,53 @@ type field struct {
 // knownFields lists every documented field in canonical (output column) order. The order is the default
 // version-2 format first, then the later versions' fields in the order the AWS documentation lists them.
 var knownFields = []field{
-	{"version", "version", kindInt32, 2},
-	{"account-id", "account_id", kindString, 2},
-	{"interface-id", "interface_id", kindString, 2},
-	{"srcaddr", "srcaddr", kindAddr, 2},
-	{"dstaddr", "dstaddr", kindAddr, 2},
-	{"srcport", "srcport", kindInt32, 2},
-	{"dstport", "dstport", kindInt32, 2},
-	{"protocol", "protocol", kindInt32, 2},
-	{"packets", "packets", kindInt64, 2},
-	{"bytes", "bytes", kindInt64, 2},
-	{"start", "start", kindInt64, 2},
-	{"end", "end", kindInt64, 2},
-	{"action", "action", kindAction, 2},
-	{"log-status", "log_status", kindLogStatus, 2},
-	{"vpc-id", "vpc_id", kindString, 3},
-	{"subnet-id", "subnet_id", kindString, 3},
-	{"instance-id", "instance_id", kindString, 3},
-	{"tcp-flags", "tcp_flags", kindInt32, 3},
-	{"type", "type", kindString, 3},
-	{"pkt-srcaddr", "pkt_srcaddr", kindAddr, 3},
-	{"pkt-dstaddr", "pkt_dstaddr", kindAddr, 3},
-	{"region", "region", kindString, 4},
-	{"az-id", "az_id", kindString, 4},
-	{"sublocation-type", "sublocation_type", kindString, 4},
-	{"sublocation-id", "sublocation_id", kindString, 4},
-	{"pkt-src-aws-service", "pkt_src_aws_service", kindString, 5},
-	{"pkt-dst-aws-service", "pkt_dst_aws_service", kindString, 5},
-	{"flow-direction", "flow_direction", kindDirection, 5},
-	{"traffic-path", "traffic_path", kindInt32, 5},
-	{"ecs-cluster-arn", "ecs_cluster_arn", kindString, 7},
-	{"ecs-cluster-name", "ecs_cluster_name", kindString, 7},
-	{"ecs-container-instance-arn", "ecs_container_instance_arn", kindString, 7},
-	{"ecs-container-instance-id", "ecs_container_instance_id", kindString, 7},
-	{"ecs-container-id", "ecs_container_id", kindString, 7},
-	{"ecs-second-container-id", "ecs_second_container_id", kindString, 7},
-	{"ecs-service-name", "ecs_service_name", kindString, 7},
-	{"ecs-task-definition-arn", "ecs_task_definition_arn", kindString, 7},
-	{"ecs-task-arn", "ecs_task_arn", kindString, 7},
-	{"ecs-task-id", "ecs_task_id", kindString, 7},
-	{"reject-reason", "reject_reason", kindString, 8},
-	{"resource-id", "resource_id", kindString, 8},
-	{"encryption-status", "encryption_status", kindInt32, 8},
+	{"version", flowschema.ColVersion, kindInt32, 2},
+	{"account-id", flowschema.ColAccountID, kindString, 2},
+	{"interface-id", flowschema.ColInterfaceID, kindString, 2},
+	{"srcaddr", flowschema.ColSrcAddr, kindAddr, 2},
+	{"dstaddr", flowschema.ColDstAddr, kindAddr, 2},
+	{"srcport", flowschema.ColSrcPort, kindInt32, 2},
+	{"dstport", flowschema.ColDstPort, kindInt32, 2},
+	{"protocol", flowschema.ColProtocol, kindInt32, 2},
+	{"packets", flowschema.ColPackets, kindInt64, 2},
+	{"bytes", flowschema.ColBytes, kindInt64, 2},
+	{"start", flowschema.ColStart, kindInt64, 2},
+	{"end", flowschema.ColEnd, kindInt64, 2},
+	{"action", flowschema.ColAction, kindAction, 2},
+	{"log-status", flowschema.ColLogStatus, kindLogStatus, 2},
+	{"vpc-id", flowschema.ColVPCID, kindString, 3},
+	{"subnet-id", flowschema.ColSubnetID, kindString, 3},
+	{"instance-id", flowschema.ColInstanceID, kindString, 3},
+	{"tcp-flags", flowschema.ColTCPFlags, kindInt32, 3},
+	{"type", flowschema.ColType, kindString, 3},
+	{"pkt-srcaddr", flowschema.ColPktSrcAddr, kindAddr, 3},
+	{"pkt-dstaddr", flowschema.ColPktDstAddr, kindAddr, 3},
+	{"region", flowschema.ColRegion, kindString, 4},
+	{"az-id", flowschema.ColAZID, kindString, 4},
+	{"sublocation-type", flowschema.ColSublocationType, kindString, 4},
+	{"sublocation-id", flowschema.ColSublocationID, kindString, 4},
+	{"pkt-src-aws-service", flowschema.ColPktSrcAWSService, kindString, 5},
+	{"pkt-dst-aws-service", flowschema.ColPktDstAWSService, kindString, 5},
+	{"flow-direction", flowschema.ColFlowDirection, kindDirection, 5},
+	{"traffic-path", flowschema.ColTrafficPath, kindInt32, 5},
+	{"ecs-cluster-arn", flowschema.ColECSClusterARN, kindString, 7},
+	{"ecs-cluster-name", flowschema.ColECSClusterName, kindString, 7},
+	{"ecs-container-instance-arn", flowschema.ColECSContainerInstanceARN, kindString, 7},
+	{"ecs-container-instance-id", flowschema.ColECSContainerInstanceID, kindString, 7},
+	{"ecs-container-id", flowschema.ColECSContainerID, kindString, 7},
+	{"ecs-second-container-id", flowschema.ColECSSecondContainerID, kindString, 7},
+	{"ecs-service-name", flowschema.ColECSServiceName, kindString, 7},
+	{"ecs-task-definition-arn", flowschema.ColECSTaskDefinitionARN, kindString, 7},
+	{"ecs-task-arn", flowschema.ColECSTaskARN, kindString, 7},
+	{"ecs-task-id", flowschema.ColECSTaskID, kindString, 7},
+	{"reject-reason", flowschema.ColRejectReason, kindString, 8},
+	{"resource-id", flowschema.ColResourceID, kindString, 8},
+	{"encryption-status", flowschema.ColEncryptionStatus, kindInt32, 8},
 }
 
 // DefaultLogFormat is the version-2 default format AWS uses when a flow log names no custom format.
 const DefaultLogFormat = "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} " +
 	"${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
-
-// Column names of the provenance columns every batch ends with.
-const (
-	ColSourceFile = "source_file"
-	ColSourceLine = "source_line"
-)
 
 var fieldByName = func() map[string]int {
 	m := make(map[string]int, 2*len(knownFields))

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/flowlens/flowlens/pkg/arrowutil"
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // Format is the ordered list of field names of one input: from its header line, from a LogFormat string
@@ -156,20 +157,20 @@ func (b *schemaBuilder) build(files []string, ipv4 bool) *outSchema {
 		fields = append(fields, arrow.Field{Name: columnName(u), Type: arrow.BinaryTypes.String, Nullable: true})
 		o.kinds = append(o.kinds, kindString)
 	}
-	sourceFile := arrow.Field{Name: ColSourceFile, Type: SourceFileType}
+	sourceFile := arrow.Field{Name: flowschema.ColSourceFile, Type: flowschema.SourceFileType}
 	if len(files) > 0 {
-		sourceFile = arrowutil.EnumField(ColSourceFile, files...)
-		sourceFile.Type, sourceFile.Nullable = SourceFileType, false
+		sourceFile = arrowutil.EnumField(flowschema.ColSourceFile, files...)
+		sourceFile.Type, sourceFile.Nullable = flowschema.SourceFileType, false
 	}
 	fields = append(fields,
 		sourceFile,
-		arrow.Field{Name: ColSourceLine, Type: arrow.PrimitiveTypes.Int64},
+		arrow.Field{Name: flowschema.ColSourceLine, Type: arrow.PrimitiveTypes.Int64},
 	)
 	if ipv4 {
 		for i, k := range o.kinds {
 			if k == kindAddr {
 				o.ipv4 = append(o.ipv4, i)
-				fields = append(fields, arrow.Field{Name: fields[i].Name + IPv4Suffix, Type: arrow.PrimitiveTypes.Uint32})
+				fields = append(fields, arrow.Field{Name: flowschema.IPv4Col(fields[i].Name), Type: flowschema.IPv4Type})
 			}
 		}
 	}

@@ -90,7 +90,6 @@ type eniInfo struct {
 	eni     *vpc.ENI
 	cidrs   []netip.Prefix // the ENI's subnet CIDRs: peers inside them never meet the NACL
 	addrs4  []uint32       // the ENI's private IPv4 addresses (eni.Addrs), big-endian numbers
-	texts   []addrText     // eni.Addrs as text: one of a record's addresses is usually the ENI's own
 	nets4   [][2]uint32    // the IPv4 cidrs as (network, mask), big-endian numbers
 	nacl    *vpc.NACL
 	groups  string // comma-separated sg- ids (verdict_resource)
@@ -160,10 +159,6 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 			udpStrm: secsOr(eni.Timeouts.UDPStream, DefaultUDPStreamTimeout),
 		}
 		for _, a := range eni.Addrs {
-			t := addrText{s: a.String()}
-			t.head, t.tail = textEnds(t.s)
-			t.b, t.kind = encodeAddr(a)
-			info.texts = append(info.texts, t)
 			if a.Is4() {
 				b := a.As4()
 				info.addrs4 = append(info.addrs4, binary.BigEndian.Uint32(b[:]))
@@ -268,17 +263,12 @@ func (e *Engine) naclIndexAt(info *eniInfo, dir vpc.Direction, en *vpc.NACLEntry
 	return e.naclEntryIndex(en)
 }
 
-// evalSG is eni.EvalSG with the rule-hit index of the allowing rule (-1 none).
-func (info *eniInfo) evalSG(dir vpc.Direction, p *vpc.Packet) (*vpc.SGRule, int32) {
-	r, j := info.eni.EvalSGAt(dir, p)
-	if r == nil {
-		return nil, -1
-	}
-	idx := info.sgIdx[0]
+// sgIndex is the rule-hit index of the rule at position j of the ENI's rules in dir.
+func (info *eniInfo) sgIndex(dir vpc.Direction, j int) int32 {
 	if dir == vpc.Egress {
-		idx = info.sgIdx[1]
+		return info.sgIdx[1][j]
 	}
-	return r, idx[j]
+	return info.sgIdx[0][j]
 }
 
 // Model returns the engine's model.
@@ -386,34 +376,7 @@ func (e *Engine) resolveENI(f *Flow) int32 {
 	return -1
 }
 
-// addrText is an address as netip writes it and in the cflow form.
-type addrText struct {
-	s          string
-	head, tail uint64 // textEnds(s)
-	b          [16]byte
-	kind       uint8
-}
-
-// textEnds returns the first and the last 8 bytes of s (zero when s is shorter). With the length they
-// identify a text of 8 to 16 bytes (an IPv4 address of 8 characters or more), and tell most other texts apart,
-// in two compares of words loaded in place: comparing the strings called memequal, which with the loop
-// around it took a third of the cost of reading a record's addresses.
-func textEnds(s string) (head, tail uint64) {
-	n := len(s)
-	if n < 8 {
-		return 0, 0
-	}
-	return le64(s[:8]), le64(s[n-8:])
-}
-
-// le64 is s[:8] as a little-endian word (one load).
-func le64(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// hasAddr is eni.HasAddr for an address in the cflow form (kind 4 or 6).
+// hasAddr is eni.HasAddr for an address in the compactFlow form (kind 4 or 6).
 func (info *eniInfo) hasAddr(b *[16]byte, kind uint8) bool {
 	if kind == 4 {
 		a := binary.BigEndian.Uint32(b[:4])
@@ -450,7 +413,7 @@ func (info *eniInfo) inSubnet(a netip.Addr) bool {
 // returns the verdict. Records of one ENI must be judged in time order for tracking to be right (the Reader
 // orders them). Judge does not allocate in the steady state. st must belong to this engine.
 func (e *Engine) Judge(st *State, f *Flow) Verdict {
-	c := cflow{
+	c := compactFlow{
 		srcPort: f.SrcPort, dstPort: f.DstPort, proto: f.Proto, packets: f.Packets, bytes: f.Bytes,
 		start: f.Start, end: f.End, flags: f.TCPFlags, action: f.Action, status: f.Status, dir: f.Direction, bpa: f.BPA,
 	}
@@ -464,15 +427,15 @@ func (e *Engine) Judge(st *State, f *Flow) Verdict {
 	var pktKind [2]uint8
 	pkt[0], pktKind[0] = encodeAddr(f.PktSrc)
 	pkt[1], pktKind[1] = encodeAddr(f.PktDst)
-	e.place(&c, ei, &pkt, &pktKind)
+	e.locate(&c, ei, &pkt, &pktKind)
 	return e.judgeAt(st, &c, nil)
 }
 
-// place completes a parsed record (status, srcaddr/dstaddr, flow-direction) for judgeAt: its ENI ei
+// locate completes a parsed record (status, srcaddr/dstaddr, flow-direction) for judgeAt: its ENI ei
 // (resolveENI), its direction (flow-direction, else which address is the ENI's) and then the addresses the
 // rules match, pkt-srcaddr/pkt-dstaddr where logged (NAT gateway, secondary addresses, pods). A record with
 // an undecided direction keeps srcaddr/dstaddr and is judged "unknown direction".
-func (e *Engine) place(c *cflow, ei int32, pkt *[2][16]byte, pktKind *[2]uint8) {
+func (e *Engine) locate(c *compactFlow, ei int32, pkt *[2][16]byte, pktKind *[2]uint8) {
 	if c.status != StatusOK || ei < 0 {
 		c.eni, c.dir = -1, 0
 		return
@@ -497,10 +460,11 @@ func (e *Engine) place(c *cflow, ei int32, pkt *[2][16]byte, pktKind *[2]uint8) 
 	}
 }
 
-// judgeAt is Judge of a placed record (see place) and, when pre is not nil and pre.ok, the record's
-// connection key already computed.
-func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
-	v := Verdict{Logged: c.action, eni: -1, naclIdx: -1, sgIdx: -1}
+// judgeAt is Judge of a located record (see locate) and, when pre is not nil and pre.ok, the record's
+// connection key already computed: the connection-tracking lookup, the packet walk (walk.go), the verdict
+// and cause read from the walk, rule hits, and tracking of an admitted connection.
+func (e *Engine) judgeAt(st *State, c *compactFlow, pre *hashedKey) Verdict {
+	v := Verdict{Logged: c.action, eni: -1}
 	st.records++
 	if c.status != StatusOK {
 		v.Cause = CauseNotJudged
@@ -518,8 +482,7 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 		return v
 	}
 	info := &e.enis[ei]
-	eni := info.eni
-	v.ENI, v.eni = eni, ei
+	v.ENI, v.eni = info.eni, ei
 	dir := c.dir
 	if dir == 0 {
 		v.Cause = CauseUnknownDirection
@@ -535,35 +498,24 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 	p.ICMPType, p.ICMPCode = vpc.ICMPUnknown, vpc.ICMPUnknown
 	decodeAddrTo(&p.Src, &c.src, c.srcKind)
 	decodeAddrTo(&p.Dst, &c.dst, c.dstKind)
-	peer := p.Src
-	if dir == vpc.Egress {
-		peer = p.Dst
-	}
-	nacl := info.nacl
-	if nacl != nil && info.inSubnet(peer) {
-		nacl = nil // same subnet: the NACL is not on the path
-	}
 
-	// Connection tracking: a live entry for the tuple (a further record of a tracked request) or for its
-	// reverse (a reply) lets the packet through the SG.
-	kd := pre
-	if kd == nil || !kd.ok {
-		kd = new(keyed) // does not escape: on the stack
-		c.key(kd)
+	// Connection tracking: a live entry for the tuple (a further packet of a tracked request) or for its
+	// reverse (a reply) means the connection was admitted; it also tells request from reply.
+	hk := pre
+	if hk == nil || !hk.ok {
+		hk = new(hashedKey) // does not escape: on the stack
+		c.key(hk)
 	}
-	srcIsA := kd.srcIsA
-	now := c.start
 	ct := &st.ct
-	tracked := ct.find(&kd.k, kd.h)
+	tracked := ct.find(&hk.k, hk.h)
 	expired := false
 	if tracked >= 0 {
-		ent := &ct.slots[tracked]
-		role := RoleReply
-		if ent.initA() == srcIsA {
-			role = RoleRequest
+		v.Role = RoleReply
+		if ct.slots[tracked].initA() == hk.srcIsA {
+			v.Role = RoleRequest
 		}
-		if ct.live(tracked, now) {
-			v.Role, v.Infer = role, InferConntrack
+		if ct.live(tracked, c.start) {
+			v.Infer = InferConntrack
 		} else {
 			ct.remove(tracked)
 			ct.expired++
@@ -574,116 +526,37 @@ func (e *Engine) judgeAt(st *State, c *cflow, pre *keyed) Verdict {
 		v.Role, v.Infer = inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort)
 	}
 
-	// Security groups.
-	sgOK := true
-	switch {
-	case tracked >= 0:
-		v.Pass = SGPassTracked
-	case !eni.HasSG():
-		v.Pass = SGPassNoGroups
-	default:
-		if r, i := info.evalSG(dir, &p); r != nil {
-			v.Pass, v.SGRule, v.sgIdx = SGPassRule, r, i
-		} else if v.Role == RoleReply && !expired {
-			v.Pass = SGPassAssumed
-		} else {
-			sgOK = false
-		}
-	}
-	// Network ACL (stateless: replies are judged like any packet).
-	naclOK := true
-	if nacl != nil {
-		v.NACL = nacl
-		en, pos := nacl.EvaluateAt(dir, &p)
-		v.NACLEntry = en
-		naclOK = en.Action == vpc.Allow
-		v.naclIdx = e.naclIndexAt(info, dir, en, pos)
-	}
-
-	// Packet order: ingress meets the NACL then the SG; egress the SG then the NACL.
-	naclLayer, sgLayer := LayerNACLInbound, LayerSGInbound
-	if dir == vpc.Egress {
-		naclLayer, sgLayer = LayerNACLOutbound, LayerSGOutbound
-	}
-	var blocked Layers
-	if !naclOK {
-		blocked |= 1 << naclLayer
-	}
-	if !sgOK {
-		blocked |= 1 << sgLayer
-	}
-	first, second := naclLayer, sgLayer
-	if dir == vpc.Egress {
-		first, second = sgLayer, naclLayer
-	}
-	switch {
-	case c.bpa:
-		v.Model, v.Layer, v.Cause, v.Also = Reject, LayerBPA, CauseBPA, blocked
-	case blocked.Has(first):
-		v.Model, v.Layer, v.Also = Reject, first, blocked&^(1<<first)
-	case blocked.Has(second):
-		v.Model, v.Layer = Reject, second
-	default:
-		v.Model = Accept
-	}
-	if v.Model == Reject && v.Cause == CauseNone {
-		switch {
-		case v.Layer == naclLayer && v.Role == RoleReply:
-			v.Cause = CauseNACLMissingReturn
-		case v.Layer == naclLayer && v.NACLEntry.Default:
-			v.Cause = CauseNACLDefaultDeny
-		case v.Layer == naclLayer:
-			v.Cause = CauseNACLExplicitDeny
-		case expired && v.Role == RoleReply:
-			v.Cause = CauseConntrackExpired
-		case dir == vpc.Ingress:
-			v.Cause = CauseSGNoMatchingRule
-		default:
-			v.Cause = CauseEgressRestricted
-		}
-	}
-	if v.Model == Accept && c.action == Reject {
+	e.walk(&v.Path, info, dir, &p, tracked >= 0, v.Role == RoleReply && !expired, c.bpa)
+	v.decide()
+	if v.ModelAction == Reject {
+		v.Cause = v.blockCause(expired)
+	} else if c.action == Reject {
 		v.Cause = CauseUnexplained
 	}
+	e.creditRules(st, info, dir, &p, &v.Path, c)
 
-	// Rule hits: the rules the packet met in the model, in packet order, up to the first block.
-	if !c.bpa {
-		if dir == vpc.Ingress {
-			st.hitNACL(v.naclIdx, c)
-			if naclOK {
-				st.hitSG(v.sgIdx, c)
-			}
-		} else {
-			st.hitSG(v.sgIdx, c)
-			if sgOK {
-				st.hitNACL(v.naclIdx, c)
-			}
-		}
-	}
-
-	// Tracking.
-	admit := v.Model == Accept
+	admit := v.ModelAction == Accept
 	if e.cfg.Admit == AdmitLogged && c.action != ActionNone {
 		admit = c.action == Accept && !c.bpa
 	}
 	if admit {
-		e.track(st, info, tracked, kd, &v, c, &p, dir)
+		e.track(st, info, tracked, hk, &v, c, &p, dir)
 	}
 	st.count(&v)
 	return v
 }
 
 // track records an admitted packet in the tracking table.
-func (e *Engine) track(st *State, info *eniInfo, i int32, kd *keyed, v *Verdict, c *cflow, p *vpc.Packet, dir vpc.Direction) {
+func (e *Engine) track(st *State, info *eniInfo, i int32, hk *hashedKey, v *Verdict, c *compactFlow, p *vpc.Packet, dir vpc.Direction) {
 	ct := &st.ct
 	if i < 0 {
-		if v.Pass == SGPassRule && info.eni.Untracked(dir, *p, v.SGRule) {
+		if sg := v.Path.sgStep(); sg.Basis == BasisRule && info.eni.Untracked(dir, *p, sg.Rule) {
 			ct.untracked++
 			return
 		}
-		i = ct.insert(&kd.k, kd.h, c.start)
+		i = ct.insert(&hk.k, hk.h, c.start)
 		ent := &ct.slots[i]
-		if kd.srcIsA == (v.Role != RoleReply) {
+		if hk.srcIsA == (v.Role != RoleReply) {
 			ent.flags |= entInitA
 		}
 		ent.state = tcpEstablished
