@@ -29,7 +29,8 @@ import (
 // gone, and the model still lacks it); every other finding describes the current model and is recomputed,
 // so Compile on a compiled, unchanged model changes nothing. Compile returns FatalError().
 //
-// Compile needs exclusive access to m; nothing may evaluate m (or an Engine built on it) until it returns.
+// Compile needs exclusive access to m: nothing may evaluate m, or an Engine built on it, while it runs. It
+// replaces the NACL entry and rule slices, so an Engine built on m before Compile must be built again.
 func (m *Model) Compile() error {
 	m.reset()
 	c := &compiler{m: m}
