@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowlens/flowlens/pkg/flowschema"
+	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -65,27 +67,19 @@ func explainCommand() *command {
 
 // explained is one record and its path through the layers.
 type explained struct {
-	Source    string    `json:"source"` // file:line
-	Start     time.Time `json:"start"`
-	Interface string    `json:"interface_id"`
-	Direction string    `json:"direction"`
-	Protocol  string    `json:"protocol"`
-	Src       string    `json:"src"`
-	Dst       string    `json:"dst"`
-	Logged    string    `json:"logged_action"`
-	Model     string    `json:"model_action"`
-	Role      string    `json:"flow_role,omitempty"`
-	Initiator string    `json:"initiator,omitempty"`
-	Steps     []step    `json:"steps"`
-	Verdict   string    `json:"verdict"`
-}
-
-type step struct {
-	Layer    string `json:"layer"`    // nacl-inbound, sg-outbound, ...
-	Resource string `json:"resource"` // acl- / sg- ids
-	Outcome  string `json:"outcome"`  // allow, deny, not consulted, ...
-	Rule     string `json:"rule"`     // the deciding rule, readable
-	Decides  bool   `json:"decides"`
+	Source    string              `json:"source"` // file:line
+	Start     time.Time           `json:"start"`
+	Interface string              `json:"interface_id"`
+	Direction string              `json:"direction"`
+	Protocol  string              `json:"protocol"`
+	Src       string              `json:"src"`
+	Dst       string              `json:"dst"`
+	Logged    string              `json:"logged_action"`
+	Model     string              `json:"model_action"`
+	Role      string              `json:"flow_role,omitempty"`
+	Initiator string              `json:"initiator,omitempty"`
+	Steps     []replay.StepRecord `json:"steps"` // the packet's walk, as replay recorded it`
+	Verdict   string              `json:"verdict"`
 }
 
 var protoNames = map[string]int{"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
@@ -114,6 +108,9 @@ func runExplain(ctx context.Context, env *cmdEnv, cfg explainConfig) error {
 	}
 	if !have["model_action"] {
 		return fmt.Errorf("%s: table flows has no verdict columns: write it with 'flowlens analyze', not 'ingest'", cfg.db)
+	}
+	if !have[flowschema.ColVerdictSteps] {
+		return fmt.Errorf("%s: written by an older flowlens (no %s column): run 'flowlens analyze' again", cfg.db, flowschema.ColVerdictSteps)
 	}
 	col := func(name string) string {
 		if have[name] {
@@ -181,10 +178,8 @@ func runExplain(ctx context.Context, env *cmdEnv, cfg explainConfig) error {
 	query := `SELECT f.source_file, f.source_line, ` + col("start") + `, ` + col("interface_id") + `, f.direction, ` +
 		col("protocol") + `, ` + col("srcaddr") + `, ` + col("srcport") + `, ` + col("dstaddr") + `, ` + col("dstport") + `, ` +
 		col("action") + `, f.model_action, f.verdict_layer, f.verdict_rule, f.verdict_resource, f.verdict_also, f.verdict_cause,
-		f.nacl_id, f.nacl_rule, n.action, n.rule, f.sg_rule, s.rule, f.flow_role, f.initiator, ` + col("log_status") + `
-	FROM flows f
-	LEFT JOIN rule_hits n ON n.rule_type = 'nacl' AND n.resource_id = f.nacl_id AND n.rule_id = f.nacl_rule AND n.direction = f.direction
-	LEFT JOIN rule_hits s ON s.rule_type = 'sg' AND s.rule_id = f.sg_rule`
+		f.verdict_steps, f.flow_role, f.initiator
+	FROM flows f`
 	if len(where) > 0 {
 		query += "\n\tWHERE " + strings.Join(where, " AND ")
 	}
@@ -197,17 +192,15 @@ func runExplain(ctx context.Context, env *cmdEnv, cfg explainConfig) error {
 	var out []explained
 	for rows.Next() {
 		var (
-			file                                           string
-			line                                           int64
-			start, proto, sport, dport                     sql.NullInt64
-			iface, dir, src, dst, logged, model            sql.NullString
-			vLayer, vRule, vRes, vAlso, vCause             sql.NullString
-			naclID, naclRule, naclAction, naclText, sgRule sql.NullString
-			sgText, role, initiator, status                sql.NullString
+			file                                string
+			line                                int64
+			start, proto, sport, dport          sql.NullInt64
+			iface, dir, src, dst, logged, model sql.NullString
+			vLayer, vRule, vRes, vAlso, vCause  sql.NullString
+			steps, role, initiator              sql.NullString
 		)
 		if err := rows.Scan(&file, &line, &start, &iface, &dir, &proto, &src, &sport, &dst, &dport, &logged, &model,
-			&vLayer, &vRule, &vRes, &vAlso, &vCause, &naclID, &naclRule, &naclAction, &naclText, &sgRule, &sgText,
-			&role, &initiator, &status); err != nil {
+			&vLayer, &vRule, &vRes, &vAlso, &vCause, &steps, &role, &initiator); err != nil {
 			return err
 		}
 		e := explained{Source: fmt.Sprintf("%s:%d", file, line), Interface: iface.String, Direction: dir.String,
@@ -216,45 +209,10 @@ func runExplain(ctx context.Context, env *cmdEnv, cfg explainConfig) error {
 		if start.Valid {
 			e.Start = time.Unix(start.Int64, 0).UTC()
 		}
-		nacl := step{Layer: "nacl-" + map[string]string{"ingress": "inbound", "egress": "outbound"}[dir.String], Resource: naclID.String}
-		switch {
-		case !naclID.Valid:
-			nacl.Outcome, nacl.Rule = "not consulted", "the peer is inside the interface's subnet"
-		default:
-			nacl.Outcome = naclAction.String
-			nacl.Rule = "rule " + naclRule.String
-			if naclText.Valid {
-				nacl.Rule += ": " + naclText.String
+		if steps.Valid {
+			if err := json.Unmarshal([]byte(steps.String), &e.Steps); err != nil {
+				return fmt.Errorf("%s: %s of %s: %w", cfg.db, flowschema.ColVerdictSteps, e.Source, err)
 			}
-		}
-		sg := step{Layer: "sg-" + map[string]string{"ingress": "inbound", "egress": "outbound"}[dir.String]}
-		switch sgRule.String {
-		case "":
-			sg.Outcome, sg.Rule = "deny", "no rule matches (implicit deny)"
-		case "conntrack":
-			sg.Outcome, sg.Rule = "allow", "reply to a tracked connection"
-		case "conntrack-assumed":
-			sg.Outcome, sg.Rule = "allow", "reply whose request was not seen (assumed tracked: security groups are stateful)"
-		case "no-security-group":
-			sg.Outcome, sg.Rule = "allow", "the interface has no security groups"
-		default:
-			sg.Outcome, sg.Rule = "allow", sgRule.String
-			if sgText.Valid {
-				sg.Rule += ": " + sgText.String
-			}
-		}
-		if vLayer.String == sg.Layer {
-			sg.Resource = vRes.String
-		}
-		steps := []step{nacl, sg}
-		if dir.String == "egress" {
-			steps = []step{sg, nacl}
-		}
-		for i := range steps {
-			steps[i].Decides = steps[i].Layer == vLayer.String
-		}
-		if dir.Valid {
-			e.Steps = steps
 		}
 		switch {
 		case !model.Valid:

@@ -131,6 +131,7 @@ const (
 	ColSGRule          = "sg_rule"          // the allowing SG rule id, conntrack, or conntrack-assumed
 	ColFlowRole        = "flow_role"        // request | reply
 	ColInitiator       = "initiator"        // how flow_role was decided: conntrack | tcp-flags | ports | order
+	ColVerdictSteps    = "verdict_steps"    // the packet's walk through the layers: a JSON array of replay.StepRecord in packet order
 )
 
 // Tables and views flowlens writes. The replayed (or only ingested) records are stored as FlowRecordsTable,

@@ -304,11 +304,11 @@ func loadShop(b *testing.B, dir string) *shopData {
 // records repeat a few verdicts).
 func BenchmarkVerdictID(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	keys := make([]vkey, 1<<16)
+	keys := make([]verdictKey, 1<<16)
 	for i := range keys {
 		n := int32(rng.ExpFloat64()*300) % 2560
-		keys[i] = packKey(n%200, n%7, n/7%40, Inference(1+n%4), false, vpc.Direction(1+n%2), Accept, Accept, 0, 0, 0,
-			SGPassRule, Role(1+n/200%2))
+		keys[i] = packKey(&rowVerdict{eni: n % 200, nacl: n % 7, sg: n / 7 % 40, infer: Inference(1 + n%4),
+			dir: vpc.Direction(1 + n%2), model: Accept, logged: Accept, role: Role(1 + n/200%2), path: pathCode(2 + n%3<<2)})
 	}
 	var set verdictSet
 	var ids shardIDs

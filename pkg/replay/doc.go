@@ -5,15 +5,15 @@
 // (a *State: connection tracking, counters, rule hits) and the output (a Verdict per record; the Reader writes
 // it as columns).
 //
-// Per record, at the record's ENI and in packet order (docs: aws-semantics.md sections 4-5):
-//   - ingress: the subnet NACL inbound entries when the peer is outside every CIDR of the ENI's subnet, then
-//     the security groups inbound (or connection tracking);
-//   - egress: the security groups outbound (or connection tracking), then the NACL outbound entries when the
-//     peer is outside the subnet.
-//
-// Both layers are always evaluated; the first that blocks decides (Verdict.Layer) and the other goes to
-// Verdict.Also. Rules match pkt-srcaddr/pkt-dstaddr when logged, else srcaddr/dstaddr; direction comes from
-// flow-direction, else from which of srcaddr/dstaddr is the ENI's.
+// Per record, at the record's ENI, the packet walks the layers in the order AWS applies them (walk.go,
+// docs/semantics.md): ingress meets the subnet NACL's inbound entries when the peer is outside every CIDR of
+// the ENI's subnet, then the security groups inbound (or connection tracking); egress meets the security
+// groups outbound (or connection tracking), then the NACL's outbound entries when the peer is outside the
+// subnet. Each layer is one Step of the record's Path; the verdict (Verdict.Layer, the first step that
+// blocks), the layers that would also have blocked (Verdict.Also), the cause, the rule hits and explain's
+// lines (column verdict_steps) are all read from that one path. Rules match pkt-srcaddr/pkt-dstaddr when
+// logged, else srcaddr/dstaddr; direction comes from flow-direction, else from which of srcaddr/dstaddr is the
+// ENI's.
 //
 // Named choices (each visible in output):
 //   - Request or reply (column initiator): a live tracking entry ("conntrack"), else SYN / SYN-ACK in

@@ -96,7 +96,7 @@ func TestAdmitModel(t *testing.T) {
 		st := e.NewState()
 		e.Judge(st, &req)
 		v := e.Judge(st, &rep)
-		got = append(got, sgPassText[v.Pass]+"/"+v.Infer.String())
+		got = append(got, v.Path.sgStep().Basis.String()+"/"+v.Infer.String())
 	}
 	want := []string{"conntrack/conntrack", "conntrack-assumed/ports"}
 	if d := cmp.Diff(got, want); d != "" {
@@ -277,7 +277,7 @@ func TestReaderJudgeNoAllocs(t *testing.T) {
 	s := r.newSlot(rec, n)
 	defer s.ids.Release()
 	cols := r.batchCols(rec)
-	flows := make([]cflow, n)
+	flows := make([]compactFlow, n)
 	rows := make([]pending, n)
 	sh := r.shards[0]
 	step := int64(0)
@@ -288,7 +288,7 @@ func TestReaderJudgeNoAllocs(t *testing.T) {
 		for i := range flows {
 			rows[i] = pending{f: flows[i], row: int32(i)}
 			rows[i].f.start += step // later each round, so that connections stay live
-			var kd keyed
+			var kd hashedKey
 			rows[i].f.key(&kd)
 			r.judgeItem(sh, s, &rows[i], &kd)
 		}
@@ -343,11 +343,11 @@ func TestVerdictKeyRoundTrip(t *testing.T) {
 	for _, k := range []rowVerdict{
 		{eni: -1, nacl: -1, sg: -1},
 		{eni: 0, nacl: 1<<31 - 1, sg: 7, dir: vpc.Egress, model: Reject, logged: Accept, layer: LayerBPA,
-			cause: CauseUnexplained, also: 1<<numLayers - 1, pass: SGPassRule, role: RoleReply, infer: InferOrder, naclMet: true},
+			cause: CauseUnexplained, also: 1<<numLayers - 1, role: RoleReply, infer: InferOrder, path: 1<<29 - 1},
 		{eni: 1<<31 - 1, nacl: -1, sg: 1<<31 - 1, dir: vpc.Ingress, model: Accept, logged: Reject, layer: LayerSGOutbound,
-			cause: 255, also: 255, pass: 255, role: 255, infer: 255},
+			cause: 255, also: 255, role: 255, infer: 255, path: 1<<32 - 1},
 	} {
-		p := packKey(k.eni, k.nacl, k.sg, k.infer, k.naclMet, k.dir, k.model, k.logged, k.layer, k.cause, k.also, k.pass, k.role)
+		p := packKey(&k)
 		if got := p.unpack(); got != k {
 			t.Errorf("unpack(pack(%+v)) = %+v", k, got)
 		}
@@ -474,6 +474,176 @@ func TestReaderIPv4Numbers(t *testing.T) {
 		}
 		if d := cmp.Diff(h0, h1); d != "" {
 			t.Errorf("%s: rule hits, text (-) vs numbers (+):\n%s", logs, d)
+		}
+	}
+}
+
+// unionTopology: one interface with two groups whose inbound rules overlap, behind a NACL that denies one
+// network before allowing everything.
+const unionTopology = `{
+  "Subnets": [{"SubnetId": "subnet-u", "VpcId": "vpc-u", "CidrBlock": "172.16.0.0/24"}],
+  "NetworkAcls": [{"NetworkAclId": "acl-u", "VpcId": "vpc-u", "IsDefault": true, "Associations": [{"SubnetId": "subnet-u"}],
+    "Entries": [
+      {"RuleNumber": 50, "Protocol": "-1", "RuleAction": "deny", "Egress": false, "CidrBlock": "192.0.2.0/24"},
+      {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": false, "CidrBlock": "0.0.0.0/0"},
+      {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": true, "CidrBlock": "0.0.0.0/0"}]}],
+  "SecurityGroups": [
+    {"GroupId": "sg-a", "VpcId": "vpc-u", "IpPermissions": [
+       {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+       {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
+     "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]},
+    {"GroupId": "sg-b", "VpcId": "vpc-u", "IpPermissions": [
+       {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.1.0.0/16"}]},
+       {"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
+     "IpPermissionsEgress": []}],
+  "NetworkInterfaces": [{"NetworkInterfaceId": "eni-u", "SubnetId": "subnet-u", "VpcId": "vpc-u",
+    "PrivateIpAddress": "172.16.0.10", "PrivateIpAddresses": [{"PrivateIpAddress": "172.16.0.10", "Primary": true}],
+    "Groups": [{"GroupId": "sg-a"}, {"GroupId": "sg-b"}]}]
+}`
+
+// TestRuleHitsUnion: a security group is a union of allows, so every rule that allows a packet the groups
+// judged is credited, not only the first in model order; tracked packets and packets a NACL stopped first
+// credit no security-group rule.
+func TestRuleHitsUnion(t *testing.T) {
+	m, err := vpc.Load(map[string][]byte{"union.json": []byte(unionTopology)})
+	if err != nil || m.HasFatal() {
+		t.Fatalf("load: %v %v", err, m.Findings)
+	}
+	for _, tc := range []struct {
+		name  string
+		flows []Flow
+		want  map[string]int64 // rule id -> hits, for the SG rules (missing: 0)
+		first string           // the sg_rule of the last flow: the first allowing rule in model order
+	}{
+		{name: "three rules of two groups allow it",
+			flows: []Flow{flow("eni-u", "10.1.2.3", "172.16.0.10", 50000, 443, 6, 1000, Accept)},
+			want:  map[string]int64{"sg-a/ingress/0": 1, "sg-a/ingress/1": 1, "sg-b/ingress/0": 1},
+			first: "sg-a/ingress/0"},
+		{name: "only the world-open rule allows it",
+			flows: []Flow{flow("eni-u", "203.0.113.5", "172.16.0.10", 50000, 443, 6, 1000, Accept)},
+			want:  map[string]int64{"sg-a/ingress/0": 1},
+			first: "sg-a/ingress/0"},
+		{name: "a later rule alone allows it",
+			flows: []Flow{flow("eni-u", "10.9.9.9", "172.16.0.10", 50000, 8080, 6, 1000, Accept)},
+			want:  map[string]int64{"sg-a/ingress/1": 1},
+			first: "sg-a/ingress/1"},
+		{name: "the reply and a further packet pass by tracking and credit nothing more",
+			flows: []Flow{
+				flow("eni-u", "10.9.9.9", "172.16.0.10", 50000, 8080, 6, 1000, Accept),
+				flow("eni-u", "172.16.0.10", "10.9.9.9", 8080, 50000, 6, 1001, Accept),
+				flow("eni-u", "10.9.9.9", "172.16.0.10", 50000, 8080, 6, 1002, Accept),
+			},
+			want:  map[string]int64{"sg-a/ingress/1": 1},
+			first: "conntrack"},
+		{name: "an untracked flow's reply is judged by the outbound rules",
+			// sg-a/ingress/0 admits 0.0.0.0/0 and sg-a/egress/0 allows everything out: AWS does not track it
+			flows: []Flow{
+				flow("eni-u", "10.1.2.3", "172.16.0.10", 50000, 443, 6, 1000, Accept),
+				flow("eni-u", "172.16.0.10", "10.1.2.3", 443, 50000, 6, 1001, Accept),
+			},
+			want:  map[string]int64{"sg-a/ingress/0": 1, "sg-a/ingress/1": 1, "sg-b/ingress/0": 1, "sg-a/egress/0": 1},
+			first: "sg-a/egress/0"},
+		{name: "the NACL denies it before the groups",
+			flows: []Flow{flow("eni-u", "192.0.2.7", "172.16.0.10", 50000, 443, 6, 1000, Reject)},
+			want:  map[string]int64{},
+			first: "sg-a/ingress/0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEngine(m, Config{})
+			st := e.NewState()
+			var v Verdict
+			for i := range tc.flows {
+				v = e.Judge(st, &tc.flows[i])
+			}
+			got := map[string]int64{}
+			for _, h := range st.RuleHits() {
+				if h.RuleType == "sg" && h.Hits > 0 {
+					got[h.RuleID] = h.Hits
+				}
+			}
+			if d := cmp.Diff(got, tc.want); d != "" {
+				t.Errorf("SG rule hits (-got +want):\n%s", d)
+			}
+			sg := v.Path.sgStep()
+			first := sg.Basis.String()
+			if sg.Basis == BasisRule {
+				first = sg.Rule.ID
+			}
+			if first != tc.first {
+				t.Errorf("deciding SG basis/rule %s, want %s", first, tc.first)
+			}
+		})
+	}
+}
+
+// TestTwoPoliciesOneHistory: a second Reader over another engine, chained on the first Reader's output with
+// its own id column, judges every record exactly as a replay of the candidate alone does, while the first
+// Reader's verdicts stay those of the baseline alone. The candidate drops web's inbound 443 rule.
+func TestTwoPoliciesOneHistory(t *testing.T) {
+	lines := []string{
+		eni1 + "203.0.113.12 172.31.16.139 50000 443 6 10 1000 1000 1060 ACCEPT OK",
+		eni1 + "172.31.16.139 203.0.113.12 443 50000 6 10 2000 1010 1070 ACCEPT OK",
+		eni1 + "198.51.100.7 172.31.16.139 50000 22 6 1 40 1100 1160 REJECT OK",
+		eni1 + "172.31.16.5 172.31.16.139 50001 22 6 1 40 1200 1260 ACCEPT OK",
+	}
+	baseline := loadModel(t)
+	candidate := loadModel(t)
+	eni := candidate.ENIs["eni-1235b8ca123456789"]
+	var kept []*vpc.SGRule
+	for _, r := range eni.Ingress {
+		if r.FromPort != 443 {
+			kept = append(kept, r)
+		}
+	}
+	eni.Ingress = kept
+	cfg := Config{Admit: AdmitModel}
+
+	want1, _, _ := replayText(t, baseline, cfg, v2Header, lines, 2)
+	want2, _, _ := replayText(t, candidate, cfg, v2Header, lines, 2)
+	if cmp.Equal(want1, want2) {
+		t.Fatal("the candidate policy judges like the baseline: the test cannot tell them apart")
+	}
+
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	in := textFlows(t, mem, v2Header, lines, 2)
+	r1, err := NewReader(context.Background(), baseline, in, cfg, mem)
+	in.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Release()
+	if _, err := NewReader(context.Background(), candidate, r1, cfg, mem); err == nil {
+		t.Fatal("a second Reader with the default id column over replayed records: no error")
+	}
+	r2, err := NewEngine(candidate, cfg).NewReader(context.Background(), r1, mem, IDColumn("candidate_verdict_id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Release()
+	var ids1, ids2 []uint32
+	for r2.Next() {
+		rec := r2.Record()
+		ids1 = append(ids1, verdictIDs(rec).Uint32Values()...)
+		ids2 = append(ids2, rec.Column(rec.Schema().FieldIndices("candidate_verdict_id")[0]).(*array.Uint32).Uint32Values()...)
+	}
+	if r2.Err() != nil {
+		t.Fatal(r2.Err())
+	}
+	for _, tc := range []struct {
+		name string
+		r    *Reader
+		ids  []uint32
+		want []row
+	}{{"baseline", r1, ids1, want1}, {"candidate", r2, ids2, want2}} {
+		vt := tc.r.Verdicts()
+		var got []row
+		for _, id := range tc.ids {
+			got = append(got, verdictRow(vt, int(id)))
+		}
+		vt.Release()
+		if d := cmp.Diff(got, tc.want); d != "" {
+			t.Errorf("%s verdicts (-got +want):\n%s", tc.name, d)
 		}
 	}
 }

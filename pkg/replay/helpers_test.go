@@ -175,6 +175,18 @@ func cell(a arrow.Array, i int) string {
 	return a.ValueStr(i)
 }
 
+// verdictRow is row i of a verdict table as text.
+func verdictRow(vt arrow.Record, i int) row {
+	col := func(name string) string { return cell(vt.Column(vt.Schema().FieldIndices(name)[0]), i) }
+	return row{
+		Dir: col(flowschema.ColDirection), Action: col(flowschema.ColModelAction), Agrees: col(flowschema.ColModelAgrees),
+		Layer: col(flowschema.ColVerdictLayer), Rule: col(flowschema.ColVerdictRule), Resource: col(flowschema.ColVerdictResource),
+		Also: col(flowschema.ColVerdictAlso), Cause: col(flowschema.ColVerdictCause), NACL: col(flowschema.ColNACLID),
+		NACLRule: col(flowschema.ColNACLRule), SG: col(flowschema.ColSGRule), Role: col(flowschema.ColFlowRole),
+		Init: col(flowschema.ColInitiator),
+	}
+}
+
 // replayText runs lines through a Reader and returns the verdict rows, the summary and the rule hits.
 func replayText(t testing.TB, model *vpc.Model, cfg Config, header string, lines []string, batch int) ([]row, Summary, []RuleHit) {
 	t.Helper()
@@ -198,17 +210,9 @@ func replayText(t testing.TB, model *vpc.Model, cfg Config, header string, lines
 	}
 	vt := r.Verdicts()
 	defer vt.Release()
-	col := func(name string) arrow.Array { return vt.Column(vt.Schema().FieldIndices(name)[0]) }
 	var rows []row
 	for _, id := range ids {
-		i := int(id)
-		rows = append(rows, row{
-			Dir: cell(col(flowschema.ColDirection), i), Action: cell(col(flowschema.ColModelAction), i), Agrees: cell(col(flowschema.ColModelAgrees), i),
-			Layer: cell(col(flowschema.ColVerdictLayer), i), Rule: cell(col(flowschema.ColVerdictRule), i), Resource: cell(col(flowschema.ColVerdictResource), i),
-			Also: cell(col(flowschema.ColVerdictAlso), i), Cause: cell(col(flowschema.ColVerdictCause), i), NACL: cell(col(flowschema.ColNACLID), i),
-			NACLRule: cell(col(flowschema.ColNACLRule), i), SG: cell(col(flowschema.ColSGRule), i), Role: cell(col(flowschema.ColFlowRole), i),
-			Init: cell(col(flowschema.ColInitiator), i),
-		})
+		rows = append(rows, verdictRow(vt, int(id)))
 	}
 	if err := r.Err(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"encoding/json"
+
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -50,33 +52,32 @@ func (r *Reader) build(s *batchSlot) arrow.Record {
 
 // outKey reduces v to what its text columns depend on, so that verdicts that read the same share an id:
 // the ENI only when its resources are written (a REJECT's verdict_resource, a met NACL's id), rule indexes
-// only when their text is, the logged action only for model_agrees. The result is packed (vkey), straight
-// from v: building a rowVerdict and packing it stalled on reloading the bytes just stored.
-func (e *Engine) outKey(v *Verdict) vkey {
-	eni, nacl, sg := int32(-1), int32(-1), int32(-1)
-	var logged Action
-	if v.Model != ActionNone {
-		logged = v.Logged
+// only when their text is, the logged action only for model_agrees.
+func (e *Engine) outKey(v *Verdict) verdictKey {
+	k := rowVerdict{eni: -1, nacl: -1, sg: -1, path: v.Path.code(), dir: v.Dir, model: v.ModelAction,
+		layer: v.Layer, cause: v.Cause, also: v.Also, role: v.Role, infer: v.Infer}
+	if v.ModelAction != ActionNone {
+		k.logged = v.Logged
 	}
-	met := v.NACL != nil && v.eni >= 0 && e.enis[v.eni].nacl != nil
-	if v.Model == Reject || met {
-		eni = v.eni
+	nacl := v.Path.naclStep()
+	met := nacl != nil && nacl.Decision != NotOnPath
+	if v.ModelAction == Reject || met {
+		k.eni = v.eni
 	}
-	naclRule := v.Layer == LayerNACLInbound || v.Layer == LayerNACLOutbound
-	if met || (v.Model == Reject && naclRule) {
-		nacl = v.naclIdx
+	if met {
+		k.nacl = nacl.index
 	}
-	if v.Pass == SGPassRule {
-		sg = v.sgIdx
+	if sg := v.Path.sgStep(); sg != nil && sg.Basis == BasisRule {
+		k.sg = sg.index
 	}
-	return packKey(eni, nacl, sg, v.Infer, met, v.Dir, v.Model, logged, v.Layer, v.Cause, v.Also, v.Pass, v.Role)
+	return packKey(&k)
 }
 
 // buildVerdicts makes the verdict table of keys (row i: verdict_id i).
 func (r *Reader) buildVerdicts(keys []rowVerdict) arrow.Record {
 	mem, e, t := r.mem, r.eng, &outText
-	var dir, action, layer, rule, resource, also, cause, naclID, naclRule, sgRule, role, initiator strCol
-	cols := []*strCol{&dir, &action, &layer, &rule, &resource, &also, &cause, &naclID, &naclRule, &sgRule, &role, &initiator}
+	var dir, action, layer, rule, resource, also, cause, naclID, naclRule, sgRule, role, initiator, steps strCol
+	cols := []*strCol{&dir, &action, &layer, &rule, &resource, &also, &cause, &naclID, &naclRule, &sgRule, &role, &initiator, &steps}
 	for _, c := range cols {
 		c.reset(mem, len(keys))
 	}
@@ -96,45 +97,35 @@ func (r *Reader) buildVerdicts(keys []rowVerdict) arrow.Record {
 		}
 		layer.add(t.layer[v.layer%numLayers])
 		also.add(t.also[v.also&(1<<numLayers-1)])
-		if v.model == Reject {
-			info := &e.enis[v.eni] // a modeled REJECT has its ENI
-			rt, rs := "", ""
-			switch v.layer {
-			case LayerNACLInbound, LayerNACLOutbound:
-				if v.nacl >= 0 {
-					rt = e.naclRuleText[v.nacl]
-				}
-				rs = info.naclIDText
-			case LayerSGInbound, LayerSGOutbound:
-				rt, rs = t.implicitDeny, info.groupsText
-			case LayerBPA:
-				rs = info.vpcText
-			}
-			rule.add(rt)
-			resource.add(rs)
-		} else {
-			rule.add("")
-			resource.add("")
-		}
 		cause.add(t.cause[v.cause%numCauses])
-		if v.naclMet {
-			naclID.add(e.enis[v.eni].naclIDText)
-			if v.nacl >= 0 {
-				naclRule.add(e.naclRuleText[v.nacl])
-			} else {
-				naclRule.add("")
+		var rt, rs, nid, nrule, sgr string
+		for j := range v.path.len() {
+			l, d, b := v.path.step(j)
+			switch b {
+			case BasisEntry:
+				nid = e.enis[v.eni].naclIDText
+				if v.nacl >= 0 {
+					nrule = e.naclRuleText[v.nacl]
+				}
+			case BasisRule:
+				if v.sg >= 0 {
+					sgr = e.sgRuleText[v.sg]
+				}
+			case BasisTracked, BasisAssumed, BasisNoGroups:
+				sgr = t.basis[b]
 			}
-		} else {
-			naclID.add("")
-			naclRule.add("")
+			if d == Block && l == v.layer {
+				rt, rs = e.decidingText(v, b)
+			}
 		}
-		if v.pass == SGPassRule && v.sg >= 0 {
-			sgRule.add(e.sgRuleText[v.sg])
-		} else {
-			sgRule.add(t.sgPass[v.pass%numSGPass])
-		}
+		rule.add(rt)
+		resource.add(rs)
+		naclID.add(nid)
+		naclRule.add(nrule)
+		sgRule.add(sgr)
 		role.add(t.role[v.role&3])
 		initiator.add(t.infer[v.infer%numInferences])
+		steps.add(e.stepsJSON(v))
 	}
 	arrs := []arrow.Array{ids.NewArray()}
 	for i, c := range cols {
@@ -150,6 +141,87 @@ func (r *Reader) buildVerdicts(keys []rowVerdict) arrow.Record {
 	return rec
 }
 
+// decidingText is the verdict_rule and verdict_resource text of a REJECT decided by a step of basis b.
+func (e *Engine) decidingText(v *rowVerdict, b Basis) (rule, resource string) {
+	info := &e.enis[v.eni] // a modeled REJECT has its ENI
+	switch b {
+	case BasisEntry:
+		if v.nacl >= 0 {
+			rule = e.naclRuleText[v.nacl]
+		}
+		return rule, info.naclIDText
+	case BasisNoRule:
+		return outText.basis[BasisNoRule], info.groupsText
+	case BasisBPA:
+		return "", info.vpcText
+	}
+	return "", ""
+}
+
+// StepRecord is one step of a verdict's path as the verdict table stores it: the column verdict_steps holds
+// a JSON array of them in packet order, which explain prints as it is.
+type StepRecord struct {
+	Layer    string `json:"layer"`    // nacl-inbound, sg-outbound, ... (Layer)
+	Resource string `json:"resource"` // the acl- id of a NACL on the path, the sg- ids of a deciding security-group step, the vpc- id for BPA
+	Outcome  string `json:"outcome"`  // allow, deny, not on the path (Decision)
+	Rule     string `json:"rule"`     // what decided, readable: the rule and its text, or why no rule was read
+	Basis    string `json:"basis"`    // Basis
+	Decides  bool   `json:"decides"`  // the first step that blocks: it decided the REJECT
+}
+
+// stepsJSON renders v's path as verdict_steps.
+func (e *Engine) stepsJSON(v *rowVerdict) string {
+	if v.path.len() == 0 {
+		return ""
+	}
+	recs := make([]StepRecord, v.path.len())
+	decided := false
+	for j := range recs {
+		l, d, b := v.path.step(j)
+		s := StepRecord{Layer: l.String(), Outcome: d.String(), Basis: b.String()}
+		if d == Block && !decided {
+			s.Decides, decided = true, true
+			_, s.Resource = e.decidingText(v, b)
+		}
+		switch b {
+		case BasisSameSubnet:
+			s.Rule = "the peer is inside the interface's subnet"
+		case BasisNoNACL:
+			s.Rule = "the subnet has no network ACL"
+		case BasisEntry:
+			s.Resource = e.enis[v.eni].naclIDText
+			s.Rule = "the '*' entry (no entry matched)"
+			if v.nacl >= 0 {
+				s.Rule = "rule " + e.naclRuleText[v.nacl] + ": " + naclDisplay(e.naclEntries[v.nacl].entry)
+			}
+		case BasisRule:
+			if v.sg >= 0 {
+				r := e.sgRules[v.sg]
+				s.Rule = r.ID + ": " + r.Display
+			}
+		case BasisTracked:
+			s.Rule = "a packet of a tracked connection"
+			if v.role == RoleReply {
+				s.Rule = "reply to a tracked connection"
+			}
+		case BasisAssumed:
+			s.Rule = "reply whose request was not seen (assumed tracked: security groups are stateful)"
+		case BasisNoGroups:
+			s.Rule = "the interface has no security groups"
+		case BasisNoRule:
+			s.Rule = "no rule matches (implicit deny)"
+		case BasisBPA:
+			s.Rule = "VPC Block Public Access (the record's reject-reason is BPA)"
+		}
+		recs[j] = s
+	}
+	b, err := json.Marshal(recs)
+	if err != nil {
+		panic(err) // strings only: cannot fail
+	}
+	return string(b)
+}
+
 // outText holds the fixed output strings, indexed by the verdict's codes.
 var outText = func() (t struct {
 	dir, action, role [4]string
@@ -157,8 +229,7 @@ var outText = func() (t struct {
 	also              [1 << numLayers]string
 	cause             [numCauses]string
 	infer             [numInferences]string
-	sgPass            [numSGPass]string
-	implicitDeny      string
+	basis             [numBases]string
 }) {
 	for i := range t.dir {
 		t.dir[i] = dirName(vpc.Direction(i))
@@ -177,10 +248,9 @@ var outText = func() (t struct {
 	for i := range t.infer {
 		t.infer[i] = Inference(i).String()
 	}
-	for i := range t.sgPass {
-		t.sgPass[i] = sgPassText[i]
+	for i := range t.basis {
+		t.basis[i] = Basis(i).String()
 	}
-	t.implicitDeny = "implicit-deny"
 	return t
 }()
 

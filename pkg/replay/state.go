@@ -24,7 +24,7 @@ type State struct {
 	byLayer                                                       [numLayers]int64
 	byCause                                                       [numCauses]int64
 	byInference                                                   [numInferences]int64
-	byPass                                                        [numSGPass]int64
+	bySGBasis                                                     [numBases]int64
 	byRule                                                        map[uint64]int64 // see ruleKey
 	late                                                          int64
 }
@@ -91,8 +91,8 @@ func (st *State) merge(o *State) {
 	for i := range o.byInference {
 		st.byInference[i] += o.byInference[i]
 	}
-	for i := range o.byPass {
-		st.byPass[i] += o.byPass[i]
+	for i := range o.bySGBasis {
+		st.bySGBasis[i] += o.bySGBasis[i]
 	}
 	for k, n := range o.byRule {
 		st.byRule[k] += n
@@ -120,7 +120,7 @@ func (s *ruleStat) merge(o *ruleStat) {
 	s.bytes += o.bytes
 }
 
-func (s *ruleStat) add(c *cflow) {
+func (s *ruleStat) add(c *compactFlow) {
 	if s.hits == 0 || c.start < s.first {
 		s.first = c.start
 	}
@@ -132,13 +132,13 @@ func (s *ruleStat) add(c *cflow) {
 	s.bytes += c.bytes
 }
 
-func (st *State) hitNACL(i int32, c *cflow) {
+func (st *State) hitNACL(i int32, c *compactFlow) {
 	if i >= 0 {
 		st.naclHits[i].add(c)
 	}
 }
 
-func (st *State) hitSG(i int32, c *cflow) {
+func (st *State) hitSG(i int32, c *compactFlow) {
 	if i >= 0 {
 		st.sgHits[i].add(c)
 	}
@@ -147,7 +147,9 @@ func (st *State) hitSG(i int32, c *cflow) {
 func (st *State) count(v *Verdict) {
 	st.judged++
 	st.byInference[v.Infer]++
-	st.byPass[v.Pass]++
+	if sg := v.Path.sgStep(); sg != nil {
+		st.bySGBasis[sg.Basis]++
+	}
 	switch v.Logged {
 	case Accept:
 		st.loggedAccept++
@@ -158,14 +160,14 @@ func (st *State) count(v *Verdict) {
 		st.compared++
 		if ok {
 			st.agreed++
-		} else if v.Model == Reject {
+		} else if v.ModelAction == Reject {
 			st.acceptRejected++
 		}
 	}
 	if v.Cause != CauseNone {
 		st.byCause[v.Cause]++
 	}
-	switch v.Model {
+	switch v.ModelAction {
 	case Accept:
 		st.modelAccept++
 		if v.Cause == CauseUnexplained {
@@ -175,12 +177,12 @@ func (st *State) count(v *Verdict) {
 		st.modelReject++
 		st.byLayer[v.Layer]++
 		k := ruleKey(v.Layer, v.Cause, v.eni)
-		if v.Layer == LayerNACLInbound || v.Layer == LayerNACLOutbound {
-			if v.naclIdx >= 0 {
-				k = ruleKey(v.Layer, v.Cause, v.naclIdx)
-			} else if v.NACLEntry != nil {
+		if s := v.Path.decider(); s.Basis == BasisEntry {
+			if s.index >= 0 {
+				k = ruleKey(v.Layer, v.Cause, s.index)
+			} else {
 				k |= ruleFallback
-				if v.NACLEntry.RuleNumber == vpc.DefaultRuleV6 {
+				if s.Entry.RuleNumber == vpc.DefaultRuleV6 {
 					k |= ruleV6
 				}
 			}
@@ -220,7 +222,7 @@ type Summary struct {
 	RejectsByRule  []RuleCount      `json:"rejects_by_rule"`  // descending count
 
 	Inference map[string]int64 `json:"inference"` // how request/reply was decided
-	SGPass    map[string]int64 `json:"sg_pass"`   // rule / conntrack / conntrack-assumed
+	SGPass    map[string]int64 `json:"sg_pass"`   // rule / conntrack / conntrack-assumed / no-security-group / denied
 
 	Late               int64 `json:"late"`                // records older than what was already judged (outside the reorder window)
 	ForcedReleases     int64 `json:"forced_releases"`     // records judged early because the reorder buffer was full
@@ -229,6 +231,17 @@ type Summary struct {
 	ConntrackUntracked int64 `json:"conntrack_untracked"` // admitted flows not tracked (0.0.0.0/0 both ways)
 	ConntrackPeak      int   `json:"conntrack_peak"`
 	ConntrackMax       int   `json:"conntrack_max"`
+}
+
+// sgPassName is the Summary.SGPass key of a security-group step's basis.
+func sgPassName(b Basis) string {
+	switch b {
+	case BasisNoRule:
+		return "denied"
+	case BasisRule:
+		return "rule"
+	}
+	return b.String()
 }
 
 // RuleCount is the number of modeled REJECTs decided by one rule.
@@ -273,10 +286,9 @@ func (st *State) Summary() Summary {
 			s.Inference[Inference(i).String()] = n
 		}
 	}
-	passNames := [numSGPass]string{"denied", "rule", "conntrack", "conntrack-assumed", "no-security-group"}
-	for i, n := range st.byPass {
+	for b, n := range st.bySGBasis {
 		if n > 0 {
-			s.SGPass[passNames[i]] = n
+			s.SGPass[sgPassName(Basis(b))] = n
 		}
 	}
 	for k, n := range st.byRule {
@@ -321,8 +333,11 @@ func (st *State) Summary() Summary {
 }
 
 // RuleHit is one row of the rule_hits table: one NACL entry or SG rule of the topology, with the records
-// that the model says reached it (the deciding NACL entry; the SG rule that allowed the packet, not
-// connection tracking). Rules with no hits are included. FirstSeen/LastSeen are Unix seconds, 0 with no hits.
+// whose packet the model says it decided or allowed (see Engine.creditRules): for a NACL entry, the records it
+// decided; for a security-group rule, every record it allows among those the groups judged by their rules
+// (not the packets that connection tracking let through), whether or not another rule of the union matched
+// first. A rule with no hits allowed nothing in the window. Rules with no hits are included.
+// FirstSeen/LastSeen are Unix seconds, 0 with no hits.
 type RuleHit struct {
 	RuleType   string `json:"rule_type"`   // "nacl" | "sg"
 	ResourceID string `json:"resource_id"` // acl-... | sg-...

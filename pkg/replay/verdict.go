@@ -162,20 +162,6 @@ func (i Inference) String() string {
 	return "inference(?)"
 }
 
-// SGPass says how a packet got through the security groups (when it did).
-type SGPass uint8
-
-const (
-	SGPassNone     SGPass = iota // not evaluated, or denied
-	SGPassRule                   // a rule allowed it (Verdict.SGRule)
-	SGPassTracked                // connection tracking: a live entry for the tuple or its reverse
-	SGPassAssumed                // a reply with no tracked request seen (e.g. in an earlier, unseen file): the stateful SG is assumed to have tracked it
-	SGPassNoGroups               // the ENI has no security groups (NAT gateway and other AWS-managed interfaces): not filtered
-	numSGPass
-)
-
-var sgPassText = [numSGPass]string{"", "", "conntrack", "conntrack-assumed", "no-security-group"}
-
 // Flow is one flow-log record, typed. The zero netip.Addr means absent ('-').
 type Flow struct {
 	Interface        string // interface-id; "" when absent
@@ -192,49 +178,43 @@ type Flow struct {
 	BPA              bool          // reject-reason = BPA
 }
 
-// Verdict is the engine's judgment of one record. Pointers point into the read-only model.
+// Verdict is the engine's judgment of one record: the walk of its packet through the layers (Path) and what
+// is read from it. Pointers point into the read-only model.
 type Verdict struct {
-	ENI       *vpc.ENI // nil: unknown interface
-	eni       int32    // engine indexes of ENI, NACLEntry and SGRule (-1 none)
-	naclIdx   int32
-	sgIdx     int32
-	Dir       vpc.Direction // 0: undecided
-	Model     Action        // modeled action; ActionNone = not judged
-	Logged    Action        // the record's action
-	Layer     Layer         // deciding layer of a modeled REJECT (or BPA)
-	Cause     Cause
-	Also      Layers         // other layers that would also have blocked
-	NACL      *vpc.NACL      // NACL met by the packet (nil: same subnet, or not reached)
-	NACLEntry *vpc.NACLEntry // its deciding entry (allow or deny)
-	SGRule    *vpc.SGRule    // the SG rule that allowed the packet (when Pass == SGPassRule)
-	Pass      SGPass
-	Role      Role
-	Infer     Inference
+	ENI         *vpc.ENI      // nil: unknown interface
+	eni         int32         // engine index of ENI (-1 none)
+	Dir         vpc.Direction // 0: undecided
+	Path        Path          // the layers the packet met, in packet order (no steps when not judged)
+	ModelAction Action        // the model's action, read from Path; ActionNone = not judged
+	Logged      Action        // the record's action
+	Layer       Layer         // the first layer that blocks (a modeled REJECT), else LayerNone
+	Also        Layers        // the later layers that would also have blocked
+	Cause       Cause
+	Role        Role
+	Infer       Inference
 }
 
 // Judged reports whether the record got a modeled action.
-func (v *Verdict) Judged() bool { return v.Model != ActionNone }
+func (v *Verdict) Judged() bool { return v.ModelAction != ActionNone }
 
 // Agrees reports whether the model and the log agree; ok is false when either side is absent.
 func (v *Verdict) Agrees() (agrees, ok bool) {
-	if v.Model == ActionNone || v.Logged == ActionNone {
+	if v.ModelAction == ActionNone || v.Logged == ActionNone {
 		return false, false
 	}
-	return v.Model == v.Logged, true
+	return v.ModelAction == v.Logged, true
 }
 
 // Rule is the verdict_rule text: the deciding NACL entry's number, or "implicit-deny" for a security group.
 func (v *Verdict) Rule() string {
-	if v.Model != Reject {
+	s := v.Path.decider()
+	switch {
+	case s == nil:
 		return ""
-	}
-	switch v.Layer {
-	case LayerNACLInbound, LayerNACLOutbound:
-		if v.NACLEntry != nil {
-			return ruleText(v.NACLEntry)
-		}
-	case LayerSGInbound, LayerSGOutbound:
-		return "implicit-deny"
+	case s.Basis == BasisEntry:
+		return ruleText(s.Entry)
+	case s.Basis == BasisNoRule:
+		return BasisNoRule.String()
 	}
 	return ""
 }

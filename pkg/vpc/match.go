@@ -175,14 +175,18 @@ func (e *ENI) EvalSG(dir Direction, p Packet) *SGRule {
 
 // EvalSGAt is EvalSG that also returns the rule's position in Ingress or Egress (-1 for none), and reads p
 // in place.
-func (e *ENI) EvalSGAt(dir Direction, p *Packet) (*SGRule, int) {
+func (e *ENI) EvalSGAt(dir Direction, p *Packet) (*SGRule, int) { return e.EvalSGFrom(dir, p, 0) }
+
+// EvalSGFrom is EvalSGAt that starts at position from of the ENI's rules in dir. A security group is a union
+// of allows: calling it again with the previous position + 1 walks every rule that allows p, in model order.
+func (e *ENI) EvalSGFrom(dir Direction, p *Packet, from int) (*SGRule, int) {
 	rules := e.Ingress
 	if dir == Egress {
 		rules = e.Egress
 	}
-	for j, r := range rules {
-		if r.match(p) {
-			return r, j
+	for j := from; j < len(rules); j++ {
+		if rules[j].match(p) {
+			return rules[j], j
 		}
 	}
 	return nil, -1
