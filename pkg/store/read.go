@@ -28,8 +28,8 @@ import (
 // Replaying stored flows: SELECT * FROM flows (ORDER BY source_file, source_line, since rows are not stored in
 // input order) gives the records with the verdict columns of the run that wrote them. replay.Reader refuses an
 // input that already has its output columns (it appends verdict_id, and a sink shows the verdict columns
-// beside the input's), so drop flowschema.ColDirection ... flowschema.ColInitiator first, with
-// arrowutil.Without (or leave them out of the SELECT), and select the ENUM columns the replay reads as text as
+// beside the input's), so drop the verdict columns (the verdicts table's but verdict_id: flowschema.ColDirection
+// ... flowschema.ColVerdictSteps) first, with arrowutil.Without (or leave them out of the SELECT), and select the ENUM columns the replay reads as text as
 // VARCHAR (CAST(action AS VARCHAR) AS action, and likewise log_status, flow_direction): the replay reads them
 // as utf8, not as dictionaries. Then hand the reader to a second replay.NewReader (pkg/pipeline's
 // TestAnalyzeReadBack does this and gets the first replay's summary again).
