@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -115,8 +116,13 @@ func loadTopology(env *cmdEnv, paths []string, allowFatal bool) (*vpc.Model, err
 	for _, f := range model.Findings {
 		fmt.Fprintf(env.stderr, "topology: %s\n", f.Error())
 	}
-	if model.HasFatal() && !allowFatal {
-		return nil, findingsErrorf("the topology has fatal findings (listed above); fix them or pass --allow-fatal-topology")
+	if err := model.FatalError(); err != nil && !allowFatal {
+		var fe *vpc.FatalFindingsError
+		n := 0
+		if errors.As(err, &fe) {
+			n = len(fe.Findings)
+		}
+		return nil, findingsErrorf("the topology has %d fatal findings (listed above); fix them or pass --allow-fatal-topology", n)
 	}
 	return model, nil
 }
