@@ -175,7 +175,7 @@ func (e *Engine) judgeAt(st *State, c *compactFlow, pre *hashedKey) Verdict {
 	e.walk(&v.Path, info, dir, &p, tracked >= 0, v.Role == RoleReply && !expired, c.bpa)
 	v.decide()
 	if v.ModelAction == Reject {
-		v.Cause = v.blockCause(expired)
+		v.Cause = v.blockCause(expired, info, &p)
 	} else if c.action == Reject {
 		v.Cause = CauseUnexplained
 	}

@@ -205,27 +205,29 @@ func (v *Verdict) decide() {
 	}
 }
 
-// blockCause names why the deciding step blocked, in terms of what to change (see Cause). expired says that
-// the packet's tracked connection had just idled out.
-func (v *Verdict) blockCause(expired bool) Cause {
+// blockCause names why the deciding step blocked, by what the user must change (see Cause). expired says that
+// the packet's tracked connection had just idled out; info and p are the interface and packet of the walk.
+func (v *Verdict) blockCause(expired bool, info *eniInfo, p *vpc.Packet) Cause {
 	s := v.Path.decider()
 	switch s.Basis {
 	case BasisBPA:
 		return CauseBPA
 	case BasisEntry:
 		switch {
+		case !s.Entry.Default:
+			return CauseNACLExplicitDeny // a deny entry: the fix is that entry, request or reply
 		case v.Role == RoleReply:
 			return CauseNACLMissingReturn
-		case s.Entry.Default:
-			return CauseNACLDefaultDeny
 		}
-		return CauseNACLExplicitDeny
+		return CauseNACLDefaultDeny
 	}
 	switch {
 	case expired && v.Role == RoleReply:
 		return CauseConntrackExpired
-	case v.Dir == vpc.Ingress:
+	case !info.eni.SGAllowsService(v.Dir, p):
 		return CauseSGNoMatchingRule
+	case v.Dir == vpc.Ingress:
+		return CauseIngressRestricted
 	}
 	return CauseEgressRestricted
 }
