@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
+	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -138,7 +139,7 @@ func TestExplain(t *testing.T) {
 		}
 	}
 	status, out, _ = runCLI(t, "", "explain", "--db", db, "--action", "REJECT", "--dst-port", "443", "--protocol", "tcp", "-o", "json", "--limit", "100")
-	var recs []explained
+	var recs []results.Explained
 	if err := json.Unmarshal([]byte(out), &recs); status != exitOK || err != nil || len(recs) == 0 {
 		t.Fatalf("json: %d %v %d records", status, err, len(recs))
 	}

@@ -5,7 +5,7 @@ import (
 )
 
 // The packet walk. At its interface a packet meets the layers in the order AWS applies them
-// (docs/aws-semantics.md, "Order of evaluation"):
+// (docs/semantics.md, "The packet walk"):
 //
 //	ingress: the subnet's NACL inbound entries (only when the peer is outside the subnet), then the
 //	         security groups inbound, or connection tracking for a packet of an admitted connection;
