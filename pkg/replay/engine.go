@@ -36,6 +36,24 @@ const (
 	DefaultMaxExamples = 20
 )
 
+// Idle timeouts. AWS documents the first four [CT]; the last three are flowlens's choices (AWS documents none)
+// and are Config fields so that the CLI can expose them as flags.
+const (
+	DefaultTCPEstablishedTimeout = 432000 * time.Second // AWS default, 5 days
+	DefaultUDPTimeout            = 30 * time.Second     // AWS default
+	DefaultUDPStreamTimeout      = 180 * time.Second    // AWS default, "more than one request/response"
+	DefaultOtherTimeout          = 600 * time.Second    // AWS: other protocols, address pair + protocol
+	// DefaultTCPHalfOpenTimeout applies after a SYN and before any SYN-ACK. Not documented by AWS; 120 s is
+	// Linux nf_conntrack's SYN_SENT timeout.
+	DefaultTCPHalfOpenTimeout = 120 * time.Second
+	// DefaultTCPClosingTimeout applies once FIN or RST was logged. Not documented by AWS; 120 s is Linux
+	// nf_conntrack's FIN_WAIT/TIME_WAIT timeout.
+	DefaultTCPClosingTimeout = 120 * time.Second
+	// DefaultICMPTimeout is the ICMP/ICMPv6 idle timeout. Not documented by AWS; 30 s is Linux
+	// nf_conntrack's ICMP timeout.
+	DefaultICMPTimeout = 30 * time.Second
+)
+
 // Config tunes one replay. The zero value means every default.
 type Config struct {
 	// MaxTracked bounds the connection-tracking table (all ENIs together). At the bound a connection not

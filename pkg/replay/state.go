@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/flowlens/flowlens/pkg/replay/internal/conntrack"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -12,7 +13,7 @@ import (
 // safe for concurrent use.
 type State struct {
 	eng *Engine
-	ct  table
+	ct  conntrack.Table
 
 	naclHits []ruleStat
 	sgHits   []ruleStat
@@ -53,7 +54,7 @@ func (e *Engine) NewState() *State { return e.newState(e.cfg.MaxTracked) }
 func (e *Engine) newState(maxTracked int) *State {
 	return &State{
 		eng:      e,
-		ct:       newTable(maxTracked),
+		ct:       conntrack.New(maxTracked),
 		naclHits: make([]ruleStat, len(e.naclEntries)),
 		sgHits:   make([]ruleStat, len(e.sgRules)),
 		byRule:   map[uint64]int64{},
@@ -98,11 +99,7 @@ func (st *State) merge(o *State) {
 		st.byRule[k] += n
 	}
 	st.late += o.late
-	st.ct.evicted += o.ct.evicted
-	st.ct.expired += o.ct.expired
-	st.ct.untracked += o.ct.untracked
-	st.ct.peak += o.ct.peak
-	st.ct.max += o.ct.max
+	st.ct.Stats.Add(&o.ct.Stats)
 }
 
 func (s *ruleStat) merge(o *ruleStat) {
@@ -265,8 +262,8 @@ func (st *State) Summary() Summary {
 		RejectsByLayer: map[string]int64{}, RejectsByCause: map[string]int64{},
 		Inference: map[string]int64{}, SGPass: map[string]int64{},
 		Late:               st.late,
-		ConntrackEvictions: st.ct.evicted, ConntrackExpired: st.ct.expired, ConntrackUntracked: st.ct.untracked,
-		ConntrackPeak: st.ct.peak, ConntrackMax: st.ct.max,
+		ConntrackEvictions: st.ct.Stats.Evicted, ConntrackExpired: st.ct.Stats.Expired,
+		ConntrackUntracked: st.ct.Stats.Untracked, ConntrackPeak: st.ct.Stats.Peak, ConntrackMax: st.ct.Stats.Max,
 	}
 	if s.Compared > 0 {
 		s.Agreement = float64(s.Agreed) / float64(s.Compared)
