@@ -120,6 +120,12 @@ type eniInfo struct {
 	naclBase [2]int32
 	sgIdx    [2][]int32
 
+	// Where a verdict can rest on the ICMP type flowlens infers (see icmpEcho), per direction (0 ingress,
+	// 1 egress) and protocol (0 ICMP, 1 ICMPv6): the position of the NACL's first entry restricted to an ICMP
+	// type or code (math.MaxInt32: none), and whether a security-group rule is.
+	naclICMPTyped [2][2]int32
+	sgICMPTyped   [2][2]bool
+
 	// output text of the verdict table (Reader.buildVerdicts): the NACL's id ("" without one), groups, the VPC id
 	naclIDText, groupsText, vpcText string
 }
@@ -248,6 +254,7 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 				}
 			}
 		}
+		info.icmpTyped()
 		info.naclBase = [2]int32{-1, -1}
 		if b, ok := naclBase[info.nacl]; ok {
 			info.naclBase = b
@@ -279,6 +286,36 @@ func (e *Engine) naclIndexAt(info *eniInfo, dir vpc.Direction, en *vpc.NACLEntry
 		return info.naclBase[d] + int32(pos)
 	}
 	return e.naclEntryIndex(en)
+}
+
+// icmpTyped fills naclICMPTyped and sgICMPTyped.
+func (info *eniInfo) icmpTyped() {
+	for d := range 2 {
+		for f, proto := range [2]int16{vpc.ProtoICMP, vpc.ProtoICMPv6} {
+			info.naclICMPTyped[d][f] = math.MaxInt32
+			if info.nacl != nil {
+				entries := info.nacl.Inbound
+				if d == 1 {
+					entries = info.nacl.Outbound
+				}
+				for j := range entries {
+					if entries[j].Proto == proto && entries[j].RestrictsICMP() {
+						info.naclICMPTyped[d][f] = int32(j)
+						break
+					}
+				}
+			}
+			rules := info.eni.Ingress
+			if d == 1 {
+				rules = info.eni.Egress
+			}
+			for _, r := range rules {
+				if r.Proto == proto && r.RestrictsICMP() {
+					info.sgICMPTyped[d][f] = true
+				}
+			}
+		}
+	}
 }
 
 // sgIndex is the rule-hit index of the rule at position j of the ENI's rules in dir.

@@ -171,6 +171,9 @@ func (e *Engine) judgeAt(st *State, c *compactFlow, pre *hashedKey) Verdict {
 	if tracked < 0 {
 		v.Role, v.Infer = inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort)
 	}
+	if icmpFamily(c.proto) >= 0 {
+		p.ICMPType, p.ICMPCode = icmpEcho(c.proto, v.Role)
+	}
 
 	e.walk(&v.Path, info, dir, &p, tracked >= 0, v.Role == RoleReply && !expired, c.bpa)
 	v.decide()

@@ -22,6 +22,7 @@ type State struct {
 	judged, compared, agreed                                      int64
 	modelAccept, modelReject, loggedAccept, loggedReject          int64
 	unexplained, acceptRejected                                   int64
+	icmpInferred                                                  int64
 	byLayer                                                       [numLayers]int64
 	byCause                                                       [numCauses]int64
 	byInference                                                   [numInferences]int64
@@ -82,6 +83,7 @@ func (st *State) merge(o *State) {
 	st.loggedAccept += o.loggedAccept
 	st.loggedReject += o.loggedReject
 	st.unexplained += o.unexplained
+	st.icmpInferred += o.icmpInferred
 	st.acceptRejected += o.acceptRejected
 	for i := range o.byLayer {
 		st.byLayer[i] += o.byLayer[i]
@@ -143,6 +145,12 @@ func (st *State) hitSG(i int32, c *compactFlow) {
 
 func (st *State) count(v *Verdict) {
 	st.judged++
+	for i := range v.Path.Steps() {
+		if v.Path.steps[i].ICMPInferred {
+			st.icmpInferred++
+			break
+		}
+	}
 	st.byInference[v.Infer]++
 	if sg := v.Path.sgStep(); sg != nil {
 		st.bySGBasis[sg.Basis]++
@@ -213,6 +221,9 @@ type Summary struct {
 	UnexplainedExamples []string `json:"unexplained_examples,omitempty"` // source_file:source_line
 	AcceptRejected      int64    `json:"accept_rejected"`
 	AcceptRejectedEx    []string `json:"accept_rejected_examples,omitempty"`
+	// ICMPTypeInferred: judged ICMP records whose verdict weighed a rule or entry restricted to an ICMP type,
+	// and so rests on the type flowlens inferred from request or reply (flow logs carry none).
+	ICMPTypeInferred int64 `json:"icmp_type_inferred"`
 
 	RejectsByLayer map[string]int64 `json:"rejects_by_layer"`
 	RejectsByCause map[string]int64 `json:"rejects_by_cause"` // includes "unexplained"
@@ -258,7 +269,7 @@ func (st *State) Summary() Summary {
 		NotJudged: st.noData + st.skipData, UnknownInterface: st.unknownInterface, UnknownDirection: st.unknownDirection,
 		Compared: st.compared, Agreed: st.agreed,
 		ModelAccept: st.modelAccept, ModelReject: st.modelReject, LoggedAccept: st.loggedAccept, LoggedReject: st.loggedReject,
-		Unexplained: st.unexplained, AcceptRejected: st.acceptRejected,
+		Unexplained: st.unexplained, AcceptRejected: st.acceptRejected, ICMPTypeInferred: st.icmpInferred,
 		RejectsByLayer: map[string]int64{}, RejectsByCause: map[string]int64{},
 		Inference: map[string]int64{}, SGPass: map[string]int64{},
 		Late:               st.late,

@@ -3,8 +3,9 @@ package replay
 import (
 	"testing"
 
-	"github.com/flowlens/flowlens/pkg/vpc"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
 // TestWalk: the steps of a packet's walk, in packet order, for each kind of step, and what is read from them.
@@ -162,6 +163,81 @@ func TestCauses(t *testing.T) {
 			}
 			if got := [2]string{v.Layer.String(), v.Cause.String()}; got != [2]string{tc.layer, tc.cause} {
 				t.Errorf("layer, cause = %q, want %q %q", got, tc.layer, tc.cause)
+			}
+		})
+	}
+}
+
+// icmpTopology: a NACL that admits ICMP in only as echo replies (type 0; ICMPv6 129), for the replies of
+// outbound pings, and a group that allows no ICMP in at all.
+const icmpTopology = `{
+  "Subnets": [{"SubnetId": "subnet-i", "VpcId": "vpc-i", "CidrBlock": "10.0.2.0/24",
+    "Ipv6CidrBlockAssociationSet": [{"Ipv6CidrBlock": "2001:db8:2::/64"}]}],
+  "NetworkAcls": [{"NetworkAclId": "acl-i", "VpcId": "vpc-i", "IsDefault": true, "Associations": [{"SubnetId": "subnet-i"}],
+    "Entries": [
+      {"RuleNumber": 100, "Protocol": "1", "RuleAction": "allow", "Egress": false, "CidrBlock": "0.0.0.0/0", "IcmpTypeCode": {"Type": 0, "Code": -1}},
+      {"RuleNumber": 101, "Protocol": "58", "RuleAction": "allow", "Egress": false, "Ipv6CidrBlock": "::/0", "IcmpTypeCode": {"Type": 129, "Code": -1}},
+      {"RuleNumber": 110, "Protocol": "6", "RuleAction": "allow", "Egress": false, "CidrBlock": "0.0.0.0/0", "PortRange": {"From": 443, "To": 443}},
+      {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": true, "CidrBlock": "0.0.0.0/0"},
+      {"RuleNumber": 101, "Protocol": "-1", "RuleAction": "allow", "Egress": true, "Ipv6CidrBlock": "::/0"}]}],
+  "SecurityGroups": [{"GroupId": "sg-i", "VpcId": "vpc-i",
+    "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]}],
+  "NetworkInterfaces": [{"NetworkInterfaceId": "eni-i", "SubnetId": "subnet-i", "VpcId": "vpc-i",
+    "PrivateIpAddress": "10.0.2.10", "PrivateIpAddresses": [{"PrivateIpAddress": "10.0.2.10", "Primary": true}],
+    "Ipv6Addresses": [{"Ipv6Address": "2001:db8:2::10"}], "Groups": [{"GroupId": "sg-i"}]}]
+}`
+
+// TestICMPTypes: flow logs carry no ICMP type, so a request is taken as an echo request and a reply as an
+// echo reply; a NACL that admits only echo replies then blocks inbound pings itself (before, the unknown
+// type matched its echo-reply entry and the REJECT was put on the security group), lets the replies of
+// outbound pings in, and the step that weighed a type-restricted entry says so.
+func TestICMPTypes(t *testing.T) {
+	m, err := vpc.Load(map[string][]byte{"icmp.json": []byte(icmpTopology)})
+	if err != nil || m.HasFatal() {
+		t.Fatalf("load: %v %v", err, m.Findings)
+	}
+	type got struct {
+		Action, Layer, Rule, Cause string
+		Inferred                   []string // layers whose step rests on the inferred type
+	}
+	for _, tc := range []struct {
+		name  string
+		flows []Flow
+		want  got
+	}{
+		{"an inbound echo request meets no entry for it", []Flow{flow("eni-i", "203.0.113.5", "10.0.2.10", 0, 0, 1, 1000, Reject)},
+			got{"REJECT", "nacl-inbound", "32767", "nacl-default-deny", []string{"nacl-inbound"}}},
+		{"the reply of an outbound ping is an echo reply", []Flow{
+			flow("eni-i", "10.0.2.10", "203.0.113.5", 0, 0, 1, 1000, Accept),
+			flow("eni-i", "203.0.113.5", "10.0.2.10", 0, 0, 1, 1001, Accept)},
+			got{"ACCEPT", "", "", "", []string{"nacl-inbound"}}},
+		{"ICMPv6: an inbound echo request meets no entry for it", []Flow{flow("eni-i", "2001:db8:9::5", "2001:db8:2::10", 0, 0, 58, 1000, Reject)},
+			got{"REJECT", "nacl-inbound", "32768", "nacl-default-deny", []string{"nacl-inbound"}}},
+		{"TCP never rests on an ICMP type", []Flow{flow("eni-i", "203.0.113.5", "10.0.2.10", 50000, 443, 6, 1000, Accept)},
+			got{"ACCEPT", "", "", "", nil}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEngine(m, Config{})
+			st := e.NewState()
+			var v Verdict
+			for i := range tc.flows {
+				v = e.Judge(st, &tc.flows[i])
+			}
+			g := got{Action: v.ModelAction.String(), Layer: v.Layer.String(), Rule: v.Rule()}
+			if v.Cause != CauseNone {
+				g.Cause = v.Cause.String()
+			}
+			for _, s := range v.Path.Steps() {
+				if s.ICMPInferred {
+					g.Inferred = append(g.Inferred, s.Layer.String())
+				}
+			}
+			if d := cmp.Diff(g, tc.want); d != "" {
+				t.Errorf("(-got +want):\n%s", d)
+			}
+			if s := st.Summary(); s.ICMPTypeInferred != int64(len(tc.want.Inferred)) && len(tc.flows) == 1 {
+				t.Errorf("summary: %d verdicts rest on an inferred ICMP type, want %d", s.ICMPTypeInferred, len(tc.want.Inferred))
 			}
 		})
 	}
