@@ -47,7 +47,9 @@
 //     failure the previous tables are intact. DuckDB reuses the freed blocks, but the file does not shrink.
 //
 // Every DuckDB opened here has autoinstall_known_extensions and autoload_known_extensions off: flowlens never
-// touches the network.
+// touches the network. The settings go to an in-memory DuckDB that then ATTACHes the file by a quoted string,
+// so no character in the file name ('#', '?', '%', quotes, spaces) can turn them (or read-only mode) off; each
+// open checks that they are in force.
 package store
 
 import (
@@ -59,7 +61,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +85,7 @@ type DB struct {
 	connector *duckdb.Connector
 	db        *sql.DB
 	path      string
+	catalog   string // the attached file's name in DuckDB (its base name, as when DuckDB opens it itself)
 }
 
 // Open opens (or creates) the DuckDB file at path for reading and writing, with extension auto-install and
@@ -93,36 +95,87 @@ func Open(path string) (*DB, error) { return open(path, false) }
 // OpenReadOnly opens the existing DuckDB file at path for queries only. Several processes may read one file.
 func OpenReadOnly(path string) (*DB, error) { return open(path, true) }
 
+// open opens an in-memory DuckDB whose DSN holds only the settings, then ATTACHes the file by a quoted SQL
+// string. go-duckdb parses a DSN as a URL and cuts the file name at the first '?', so a path in the DSN with
+// '#' lost the settings after it (read-only and the offline settings were silently off), one with '?' lost the
+// rest of its name, and one with '%' failed; a SQL string literal takes any path. The first connection
+// attaches the file and checks that the settings are in force; every connection USEs it, so queries need no
+// catalog name, and the catalog is named as when DuckDB opens the file itself (a.duckdb: a).
 func open(path string, readOnly bool) (*DB, error) {
-	dsn, err := dsnFor(path, readOnly)
-	if err != nil {
-		return nil, err
+	if path == "" || strings.ContainsRune(path, 0) {
+		return nil, fmt.Errorf("store: unsupported database path %q", path)
 	}
-	connector, err := duckdb.NewConnector(dsn, nil)
+	// DuckDB reads "name:" at the start of an attached path as an extension's storage ("sqlite:x.db"); "./"
+	// keeps a colon in a relative name from reading as one.
+	file := path
+	if !filepath.IsAbs(file) && !strings.HasPrefix(file, "."+string(filepath.Separator)) {
+		file = "." + string(filepath.Separator) + file
+	}
+	d := &DB{path: path}
+	var once sync.Once
+	var attachErr error
+	connector, err := duckdb.NewConnector("?"+strings.Join(offlineSettings, "&"), func(ex driver.ExecerContext) error {
+		once.Do(func() { d.catalog, attachErr = attachFile(ex, file, readOnly) })
+		if attachErr != nil {
+			return attachErr
+		}
+		_, err := ex.ExecContext(context.Background(), "USE "+QuoteIdent(d.catalog), nil)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{connector: connector, db: sql.OpenDB(connector), path: path}, nil
+	d.connector, d.db = connector, sql.OpenDB(connector)
+	// Attach now, so that a file that cannot be opened fails here, not at the first query.
+	if err := d.db.PingContext(context.Background()); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return d, nil
 }
 
-// dsnFor builds the go-duckdb DSN: the file name, then configuration options after '?'.
-func dsnFor(path string, readOnly bool) (string, error) {
-	if path == "" || strings.ContainsAny(path, "?") {
-		return "", fmt.Errorf("store: unsupported database path %q (empty or contains '?')", path)
+// attachFile attaches the file on a new instance's first connection, checks the instance's settings and
+// returns the file's catalog name.
+func attachFile(ex driver.ExecerContext, file string, readOnly bool) (string, error) {
+	exec := func(q string) error {
+		_, err := ex.ExecContext(context.Background(), q, nil)
+		return err
 	}
-	// go-duckdb parses the DSN as a URL; "./" keeps a colon in a relative name from reading as a scheme.
-	if !filepath.IsAbs(path) && !strings.HasPrefix(path, "."+string(filepath.Separator)) {
-		path = "." + string(filepath.Separator) + path
+	// Spill to file.tmp beside the file, as DuckDB does for a file it opens itself (in memory: ./.tmp).
+	if err := exec("SET temp_directory = " + QuoteString(file+".tmp")); err != nil {
+		return "", err
 	}
-	q := strings.Join(offlineSettings, "&")
+	attach, opts := "ATTACH "+QuoteString(file), ""
 	if readOnly {
-		q += "&access_mode=READ_ONLY"
+		opts = " (READ_ONLY)"
 	}
-	dsn := path + "?" + q
-	if _, err := url.Parse(dsn); err != nil {
-		return "", fmt.Errorf("store: unsupported database path %q: %w", path, err)
+	if err := exec(attach + opts); err != nil {
+		// A file whose name DuckDB would take for the in-memory database's ("memory.duckdb").
+		if err2 := exec(attach + " AS flowlens" + opts); err2 != nil {
+			return "", err
+		}
 	}
-	return dsn, nil
+	q, ok := ex.(driver.QueryerContext)
+	if !ok {
+		return "", errors.New("cannot check the settings: the driver connection has no QueryContext")
+	}
+	rows, err := q.QueryContext(context.Background(), `SELECT database_name, current_setting('autoinstall_known_extensions')::VARCHAR
+		|| ',' || current_setting('autoload_known_extensions')::VARCHAR || ',' || readonly::VARCHAR
+		FROM duckdb_databases() WHERE NOT internal AND database_name <> current_database()`, nil)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, 2)
+	if err := rows.Next(vals); err != nil {
+		return "", fmt.Errorf("cannot check the settings: %w", err)
+	}
+	name, _ := vals[0].(string)
+	got, _ := vals[1].(string)
+	if want := fmt.Sprintf("false,false,%t", readOnly); name == "" || got != want {
+		return "", fmt.Errorf("settings not in force: autoinstall, autoload, read-only = %s, want %s", got, want)
+	}
+	return name, nil
 }
 
 // SQL returns the database handle for queries. It stays owned by d: do not close it.
@@ -388,7 +441,7 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 		return nil, fmt.Errorf("store: commit: %w", err)
 	}
 	// Write the data into the main file now rather than leaving a large WAL to replay at the next open.
-	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT"); err != nil {
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT "+QuoteIdent(d.catalog)); err != nil {
 		return nil, fmt.Errorf("store: checkpoint: %w", err)
 	}
 	return counts, nil
@@ -430,8 +483,8 @@ func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts
 // fails on a view and DROP VIEW IF EXISTS on a table).
 func dropObject(ctx context.Context, tx *sql.Tx, name string) error {
 	var kind string
-	err := tx.QueryRowContext(ctx, `SELECT 'TABLE' FROM duckdb_tables() WHERE schema_name = 'main' AND lower(table_name) = lower(?)
-		UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE schema_name = 'main' AND lower(view_name) = lower(?) AND NOT internal`,
+	err := tx.QueryRowContext(ctx, `SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND lower(table_name) = lower(?)
+		UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND schema_name = 'main' AND lower(view_name) = lower(?) AND NOT internal`,
 		name, name).Scan(&kind)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
