@@ -152,7 +152,7 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 		Ingest:   ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin},
 		Replay:   cfg.replay,
 		DB:       cfg.db,
-		Run:      store.Run{Command: cfg.cmdline, Started: started},
+		Run:      store.Run{Command: cfg.cmdline, Started: started, OnCommit: env.onCommit},
 		Progress: progress,
 	})
 	clearProgress()

@@ -70,7 +70,7 @@ func runIngest(ctx context.Context, env *cmdEnv, cfg ingestConfig) error {
 		Ingest:   ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin},
 		DB:       cfg.db,
 		Parquet:  cfg.parquet,
-		Run:      store.Run{Command: cfg.cmdline, Started: time.Now()},
+		Run:      store.Run{Command: cfg.cmdline, Started: time.Now(), OnCommit: env.onCommit},
 		Progress: progress,
 	})
 	clearProgress()

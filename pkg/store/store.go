@@ -217,10 +217,42 @@ type Table struct {
 type Run struct {
 	Command string    // e.g. the command line
 	Started time.Time // when the run started
+	// OnCommit, if not nil, is called once the write has committed (the file at path holds every table of the
+	// write), before WriteRun returns and before any Table.OnDone; never on failure. Tests cancel the context
+	// there to stand for an interruption that arrives just after the commit.
+	OnCommit func()
 }
 
+// ErrNotWritten is wrapped by every error of WriteTables and WriteRun that left the file as it was: not
+// created, or holding the tables it held before. Any other error of theirs is a *WrittenError.
+var ErrNotWritten = errors.New("the database was not changed")
+
+// WrittenError is an error that came after a write had committed: the file at Path holds every table of the
+// write (a later step failed, such as the checkpoint that moves the write-ahead log into the file, which
+// DuckDB then replays at the next open). Callers use it too for their own errors after a successful write.
+type WrittenError struct {
+	Path string
+	Err  error
+}
+
+func (e *WrittenError) Error() string {
+	return fmt.Sprintf("%s was written and is complete, but then: %v", e.Path, e.Err)
+}
+
+func (e *WrittenError) Unwrap() error { return e.Err }
+
+// notWritten marks err as one that left the file unchanged (errors.Is(err, ErrNotWritten)) without changing
+// its message.
+type notWritten struct{ err error }
+
+func (e notWritten) Error() string        { return e.err.Error() }
+func (e notWritten) Unwrap() error        { return e.err }
+func (e notWritten) Is(target error) bool { return target == ErrNotWritten }
+
 // WriteTables replaces the named tables in the DuckDB file at path, creating the file if needed, in one atomic
-// step (see the package doc). The context cancels the write; the tables are then left as they were.
+// step (see the package doc). The context cancels the write; the tables are then left as they were. An error
+// says whether the file changed: errors.Is(err, ErrNotWritten), else it is a *WrittenError. A cancellation
+// that arrives after the commit does not fail the write.
 func WriteTables(ctx context.Context, path string, tables ...Table) error {
 	return write(ctx, path, nil, tables)
 }
@@ -243,8 +275,21 @@ func write(ctx context.Context, path string, run *Run, tables []Table) error {
 }
 
 func writeWith(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) error {
+	written, err := writeFile(ctx, path, run, tables, opts)
+	switch {
+	case err == nil:
+		return nil
+	case written:
+		return &WrittenError{Path: path, Err: err}
+	default:
+		return notWritten{err}
+	}
+}
+
+// writeFile does writeWith's work and reports whether the write committed.
+func writeFile(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (written bool, err error) {
 	if len(tables) == 0 {
-		return errors.New("store: no tables to write")
+		return false, errors.New("store: no tables to write")
 	}
 	seen := make(map[string]bool, len(tables))
 	for _, t := range tables {
@@ -256,61 +301,68 @@ func writeWith(ctx context.Context, path string, run *Run, tables []Table, opts 
 			}
 		}
 		if t.Name == "" || kinds != 1 {
-			return fmt.Errorf("store: table %q: want a name and exactly one of a reader, a query or drop", t.Name)
+			return false, fmt.Errorf("store: table %q: want a name and exactly one of a reader, a query or drop", t.Name)
 		}
 		if seen[key] {
-			return fmt.Errorf("store: table %q given twice", t.Name)
+			return false, fmt.Errorf("store: table %q given twice", t.Name)
 		}
 		if run != nil && key == flowschema.RunsTable {
-			return fmt.Errorf("store: table %q is reserved for run history", t.Name)
+			return false, fmt.Errorf("store: table %q is reserved for run history", t.Name)
 		}
 		seen[key] = true
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
-	_, err := os.Stat(path)
+	_, err = os.Stat(path)
 	switch {
 	case err == nil:
 		return writeExisting(ctx, path, run, tables, opts)
 	case errors.Is(err, fs.ErrNotExist):
 		return writeNew(ctx, path, run, tables, opts)
 	default:
-		return fmt.Errorf("store: %w", err)
+		return false, fmt.Errorf("store: %w", err)
 	}
 }
 
 // writeNew builds a fresh file next to path and renames it into place.
-func writeNew(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (err error) {
+func writeNew(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (written bool, err error) {
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return false, fmt.Errorf("store: %w", err)
 	}
 	tmp := path + ".tmp-" + hex.EncodeToString(rnd[:])
 	defer func() {
-		if err != nil {
+		if !written {
 			os.Remove(tmp)
 			os.Remove(tmp + ".wal")
 		}
 	}()
-	counts, err := writeTx(ctx, tmp, run, tables, opts)
+	counts, _, err := writeTx(ctx, tmp, run, tables, opts)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return false, fmt.Errorf("store: %w", err)
 	}
-	notify(tables, counts)
-	return nil
+	committed(run, tables, counts)
+	return true, nil
 }
 
-func writeExisting(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) error {
-	counts, err := writeTx(ctx, path, run, tables, opts)
-	if err != nil {
-		return err
+func writeExisting(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (written bool, err error) {
+	counts, written, err := writeTx(ctx, path, run, tables, opts)
+	if written {
+		committed(run, tables, counts)
+	}
+	return written, err
+}
+
+// committed tells the caller that the write is in the file: Run.OnCommit, then each Table.OnDone.
+func committed(run *Run, tables []Table, counts []int64) {
+	if run != nil && run.OnCommit != nil {
+		run.OnCommit()
 	}
 	notify(tables, counts)
-	return nil
 }
 
 func notify(tables []Table, counts []int64) {
@@ -322,11 +374,11 @@ func notify(tables []Table, counts []int64) {
 }
 
 // writeTx opens path, replaces the tables in one transaction, checkpoints and closes the file.
-// It returns the row count of each table.
-func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (counts []int64, err error) {
+// It returns the row count of each table and whether the transaction committed (an error may follow).
+func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (counts []int64, committed bool, err error) {
 	d, err := Open(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// The Arrow C streams must outlive every DuckDB object that may still point at them: free them after Close.
 	var releases []func()
@@ -340,13 +392,13 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 	}()
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, false, fmt.Errorf("store: %w", err)
 	}
 	defer conn.Close()
 
 	// Rows may be stored in any order within a table: DuckDB then inserts from all threads without re-ordering.
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET preserve_insertion_order = %t", opts.preserveOrder)); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, false, fmt.Errorf("store: %w", err)
 	}
 
 	streams := make([]*streamReader, len(tables))
@@ -382,7 +434,7 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: register arrow streams: %w", err)
+		return nil, false, fmt.Errorf("store: register arrow streams: %w", err)
 	}
 
 	// The transaction does not watch ctx: database/sql would then roll it back (and discard the connection) on
@@ -391,13 +443,13 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 	// interrupts DuckDB, the stream reader checks it), and the rollback happens here, before Close.
 	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, false, fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() // no-op after Commit
 	counts = make([]int64, len(tables))
 	for i, t := range tables {
 		if err := dropObject(ctx, tx, t.Name); err != nil {
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, err)
 		}
 		if t.Reader == nil {
 			continue
@@ -406,19 +458,19 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 		res, err := createTable(ctx, tx, name, views[i], streams[i], !opts.noHints)
 		if serr := streams[i].Err(); serr != nil {
 			// The reader's (or the context's) own error says more than DuckDB's rendering of it.
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, serr)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, serr)
 		}
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, cerr)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, cerr)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, err)
 		}
 		if counts[i], err = res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, "DROP VIEW "+QuoteIdent(views[i])); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, false, fmt.Errorf("store: %w", err)
 		}
 	}
 	for _, t := range tables {
@@ -426,25 +478,25 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "CREATE VIEW "+QuoteIdent(t.Name)+" AS "+t.Query); err != nil {
-			return nil, fmt.Errorf("store: view %q: %w", t.Name, err)
+			return nil, false, fmt.Errorf("store: view %q: %w", t.Name, err)
 		}
 	}
 	if run != nil {
 		if err := insertRun(ctx, tx, run, tables, counts); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: commit: %w", err)
+		return nil, false, fmt.Errorf("store: commit: %w", err)
 	}
 	// Write the data into the main file now rather than leaving a large WAL to replay at the next open.
 	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT "+QuoteIdent(d.catalog)); err != nil {
-		return nil, fmt.Errorf("store: checkpoint: %w", err)
+		return counts, true, fmt.Errorf("store: checkpoint: %w", err)
 	}
-	return counts, nil
+	return counts, true, nil
 }
 
 func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts []int64) error {

@@ -568,3 +568,67 @@ func TestQuoteIdent(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteRunInterrupted: an interruption (context cancelled) before the commit leaves the file as it was and
+// says so (ErrNotWritten); one just after the commit (Run.OnCommit stands for it) does not fail the write,
+// and the file holds the new tables (issue 9 item 11). Both for a new file (the commit is the rename) and an
+// existing one (the commit is the transaction's).
+func TestWriteRunInterrupted(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		existing    bool
+		afterCommit bool
+		wantRows    [][]string // flows' rows after the write; nil: no file
+	}{
+		{"new file, before the commit", false, false, nil},
+		{"new file, after the rename", false, true, [][]string{{"3"}}},
+		{"existing file, before the commit", true, false, [][]string{{"2"}}},
+		{"existing file, after the commit", true, true, [][]string{{"3"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "flows.duckdb")
+			if tc.existing {
+				r := errorsTable(mem, 1, 2)
+				err := WriteTables(context.Background(), path, Table{Name: "flows", Reader: r})
+				r.Release()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var r array.RecordReader = smallFlows(mem)
+			run := Run{Command: "test"}
+			if tc.afterCommit {
+				run.OnCommit = cancel
+			} else {
+				r = &failingReader{RecordReader: r, n: 1, onFail: cancel}
+			}
+			done := false
+			err := WriteRun(ctx, path, run, Table{Name: "flows", Reader: r, OnDone: func(int64) { done = true }})
+			r.Release()
+			if tc.afterCommit {
+				if err != nil || !done {
+					t.Errorf("WriteRun = %v, OnDone called %t; want nil, true", err, done)
+				}
+			} else if !errors.Is(err, ErrNotWritten) || !errors.Is(err, context.Canceled) || done {
+				t.Errorf("WriteRun = %v, OnDone called %t; want ErrNotWritten and context.Canceled, false", err, done)
+			}
+			if tc.wantRows == nil {
+				if got := dirEntries(t, dir); len(got) != 0 {
+					t.Errorf("files left: %q", got)
+				}
+				return
+			}
+			if diff := cmp.Diff(tc.wantRows, queryRows(t, openRO(t, path), `SELECT count(*) FROM flows`)); diff != "" {
+				t.Errorf("flows (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if err := WriteTables(context.Background(), filepath.Join(t.TempDir(), "x.duckdb")); !errors.Is(err, ErrNotWritten) {
+		t.Errorf("a rejected write: %v, want ErrNotWritten", err)
+	}
+}
