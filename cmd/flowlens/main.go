@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -127,6 +128,13 @@ func runMain(ctx context.Context, env *cmdEnv, args []string) int {
 	fmt.Fprintf(env.stderr, "flowlens: unknown command %q\n\n", args[0])
 	printUsage(env.stderr)
 	return exitUsage
+}
+
+// storeRun is how a command's database write is recorded (flowlens_runs) and reports: what the write did
+// besides its tables (removing a killed run's files) goes to stderr.
+func storeRun(env *cmdEnv, name, cmdline string, started time.Time) store.Run {
+	return store.Run{Command: cmdline, Started: started, OnCommit: env.onCommit,
+		Log: func(msg string) { fmt.Fprintf(env.stderr, "flowlens %s: %s\n", name, msg) }}
 }
 
 // exitStatus reports a command's error on stderr and returns the exit status for it. After an interruption

@@ -39,12 +39,16 @@
 //
 // A write either lands all its tables or none of them:
 //
-//   - When path does not exist, the tables are built into path.tmp-<random> in the same directory, checkpointed,
-//     closed and renamed onto path. On any failure the temporary file (and its .wal) is removed, so a failed or
-//     interrupted run leaves no file at path.
+//   - When path does not exist, the tables are built into path.tmp-<pid>-<random> in the same directory,
+//     checkpointed, closed and renamed onto path. On any failure the temporary file (and its .wal) is removed,
+//     so a failed or interrupted run leaves no file at path; what a killed run could not remove, the next write
+//     of path removes (leftovers.go).
 //   - When path exists, the named tables are dropped and re-created inside one DuckDB transaction that commits only
 //     after every reader was drained without error. Other tables in the file (made by the user) survive; on
-//     failure the previous tables are intact. DuckDB reuses the freed blocks, but the file does not shrink.
+//     failure the previous tables are intact. The old and the new tables share the file until the checkpoint
+//     after the commit frees the old blocks, which the next write reuses (DuckDB truncates free blocks at the
+//     end of the file), so a file rewritten again and again, killed runs included, stays within about twice
+//     the size of one write (TestKilledWrites). A killed run's .wal is replayed by the next open.
 //
 // Every DuckDB opened here has autoinstall_known_extensions and autoload_known_extensions off: flowlens never
 // touches the network. The settings go to an in-memory DuckDB that then ATTACHes the file by a quoted string,
@@ -54,10 +58,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -221,6 +223,9 @@ type Run struct {
 	// write), before WriteRun returns and before any Table.OnDone; never on failure. Tests cancel the context
 	// there to stand for an interruption that arrives just after the commit.
 	OnCommit func()
+	// Log, if not nil, is told what the write did besides its tables, such as removing the files a killed
+	// run left behind (one line, no newline).
+	Log func(msg string)
 }
 
 // ErrNotWritten is wrapped by every error of WriteTables and WriteRun that left the file as it was: not
@@ -314,6 +319,11 @@ func writeFile(ctx context.Context, path string, run *Run, tables []Table, opts 
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	for _, msg := range removeLeftovers(path) {
+		if run != nil && run.Log != nil {
+			run.Log(msg)
+		}
+	}
 	_, err = os.Stat(path)
 	switch {
 	case err == nil:
@@ -327,11 +337,10 @@ func writeFile(ctx context.Context, path string, run *Run, tables []Table, opts 
 
 // writeNew builds a fresh file next to path and renames it into place.
 func writeNew(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (written bool, err error) {
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	tmp, err := tempName(path)
+	if err != nil {
 		return false, fmt.Errorf("store: %w", err)
 	}
-	tmp := path + ".tmp-" + hex.EncodeToString(rnd[:])
 	defer func() {
 		if !written {
 			os.Remove(tmp)
@@ -667,11 +676,10 @@ func (r *streamReader) detach() {
 // ExportParquet writes table to a Parquet file (zstd) with DuckDB's built-in parquet writer. The file appears
 // complete or not at all: it is written next to file and renamed.
 func (d *DB) ExportParquet(ctx context.Context, table, file string) (err error) {
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	tmp, err := tempName(file)
+	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	tmp := file + ".tmp-" + hex.EncodeToString(rnd[:])
 	defer func() {
 		if err != nil {
 			os.Remove(tmp)
