@@ -34,6 +34,8 @@
 //
 // Arrow dictionary-encoded string columns are accepted and become plain VARCHAR columns, so
 // WHERE action = 'REJECT' works; string_view and large_string become VARCHAR too.
+// Text that is not valid UTF-8, which DuckDB would refuse with the whole write, is stored with its invalid
+// bytes written as \xNN (utf8.go): a write never fails on encoding.
 //
 // # Atomicity
 //
@@ -71,6 +73,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	duckdb "github.com/marcboeker/go-duckdb"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
@@ -532,7 +535,7 @@ func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts
 			count = counts[i]
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO `+flowschema.RunsTable+` VALUES (?, ?, ?, ?, ?, ?)`,
-			id, started, finished, run.Command, t.Name, count)
+			id, started, finished, EscapeUTF8(run.Command), t.Name, count)
 		if err != nil {
 			return fmt.Errorf("store: %s: %w", flowschema.RunsTable, err)
 		}
@@ -579,6 +582,7 @@ type streamReader struct {
 	src    array.RecordReader
 	sch    *arrow.Schema
 	rec    arrow.Record
+	owned  arrow.Record // rec when it is src's record with invalid UTF-8 escaped (utf8.go), released here
 	peeked arrow.Record // read by peek, handed out by the next Next
 	eof    bool         // src said no more
 	err    error
@@ -632,7 +636,27 @@ func (r *streamReader) Schema() *arrow.Schema {
 func (r *streamReader) Next() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.release()
+	if !r.next() {
+		return false
+	}
+	if fixed, rebuilt := utf8Record(r.rec, memory.DefaultAllocator); rebuilt {
+		r.rec, r.owned = fixed, fixed
+	}
+	return true
+}
+
+// release drops the record this reader made, if any. It is called with mu held.
+func (r *streamReader) release() {
+	if r.owned != nil {
+		r.owned.Release()
+		r.owned = nil
+	}
 	r.rec = nil
+}
+
+// next is Next before the UTF-8 check. It is called with mu held.
+func (r *streamReader) next() bool {
 	if r.peeked != nil {
 		if r.src == nil || r.err != nil {
 			return false
@@ -670,7 +694,8 @@ func (r *streamReader) detach() {
 	if r.src != nil {
 		r.sch = r.src.Schema()
 	}
-	r.src, r.rec, r.peeked = nil, nil, nil
+	r.release()
+	r.src, r.peeked = nil, nil
 }
 
 // ExportParquet writes table to a Parquet file (zstd) with DuckDB's built-in parquet writer. The file appears
