@@ -111,3 +111,5 @@ func scenarioTraffic() *Observations {
 	o.Rejected = append(o.Rejected, Rejection{ENI: "eni-0web1", Peer: addr("20.0.0.7"), Proto: vpc.ProtoTCP, Port: 22, Flows: 1})
 	return o
 }
+
+func netipPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
