@@ -3,6 +3,7 @@ package recommend
 import (
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/flowlens/flowlens/pkg/vpc"
 	"go4.org/netipx"
@@ -53,16 +54,24 @@ type ExposureReport struct {
 	ReductionV4 float64 `json:"reduction_v4"`
 }
 
+// exposureReport measures every interface with groups; interfaces with the same groups have the same rules,
+// so each group list is measured once.
 func exposureReport(current, candidate *vpc.Model) ExposureReport {
 	var rep ExposureReport
+	memo := make(map[string]InterfaceExposure)
 	for _, id := range sortedKeys(current.ENIs) {
 		e, c := current.ENIs[id], candidate.ENIs[id]
 		if !e.HasSG() || c == nil {
 			continue
 		}
-		x := InterfaceExposure{ENI: id, Groups: slices.Clone(e.GroupIDs),
-			IngressBefore: rulesExposure(current, e.Ingress), IngressAfter: rulesExposure(candidate, c.Ingress),
-			EgressBefore: rulesExposure(current, e.Egress), EgressAfter: rulesExposure(candidate, c.Egress)}
+		key := strings.Join(e.GroupIDs, ",")
+		x, ok := memo[key]
+		if !ok {
+			x = InterfaceExposure{IngressBefore: rulesExposure(current, e.Ingress), IngressAfter: rulesExposure(candidate, c.Ingress),
+				EgressBefore: rulesExposure(current, e.Egress), EgressAfter: rulesExposure(candidate, c.Egress)}
+			memo[key] = x
+		}
+		x.ENI, x.Groups = id, slices.Clone(e.GroupIDs)
 		rep.Before.add(x.IngressBefore)
 		rep.Before.add(x.EgressBefore)
 		rep.After.add(x.IngressAfter)
