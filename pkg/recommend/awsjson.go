@@ -155,19 +155,13 @@ func samePorts(r *vpc.SGRule, p *permOut) bool {
 	return *p.FromPort == r.FromPort && *p.ToPort == r.ToPort
 }
 
-// sgProtocol is IpProtocol as describe-security-groups prints it.
+// sgProtocol is IpProtocol as describe-security-groups prints it: a name for TCP, UDP, ICMP and ICMPv6,
+// else the number ("-1" for all).
 func sgProtocol(p int16) string {
-	switch p {
-	case vpc.ProtoTCP:
-		return "tcp"
-	case vpc.ProtoUDP:
-		return "udp"
-	case vpc.ProtoICMP:
-		return "icmp"
-	case vpc.ProtoICMPv6:
-		return "icmpv6"
+	if portsChecked(p) || icmpProto(p) {
+		return protoName(p)
 	}
-	return strconv.Itoa(int(p)) // "-1" for all
+	return strconv.Itoa(int(p))
 }
 
 // WriteNetworkACLs writes m's NACLs, in id order, as describe-network-acls output: every entry, the '*'
