@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
-	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -139,17 +138,95 @@ func TestExplain(t *testing.T) {
 		}
 	}
 	status, out, _ = runCLI(t, "", "explain", "--db", db, "--action", "REJECT", "--dst-port", "443", "--protocol", "tcp", "-o", "json", "--limit", "100")
-	var recs []results.Explained
-	if err := json.Unmarshal([]byte(out), &recs); status != exitOK || err != nil || len(recs) == 0 {
-		t.Fatalf("json: %d %v %d records", status, err, len(recs))
+	var res explainOutput
+	if err := json.Unmarshal([]byte(out), &res); status != exitOK || err != nil || len(res.Records) == 0 {
+		t.Fatalf("json: %d %v %d records", status, err, len(res.Records))
 	}
-	for _, r := range recs {
+	for _, r := range res.Records {
 		if r.Logged != "REJECT" || !strings.HasSuffix(r.Dst, ":443") || r.Protocol != "tcp" {
 			t.Errorf("filter leak: %+v", r)
 		}
 	}
 	if status, _, _ := runCLI(t, "", "explain", "--db", db, "--addr", "not-an-ip"); status != exitUsage {
 		t.Errorf("bad --addr: status %d", status)
+	}
+}
+
+// TestExplainFilters: every filter selects exactly the records a query of the written file selects, the
+// count of matches is told when --limit cuts, and values that cannot match are refused with the valid ones.
+func TestExplainFilters(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "shop.duckdb")
+	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
+		t.Fatalf("analyze: %d %s", status, errOut)
+	}
+	d, err := store.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	count := func(where string) int64 {
+		var n int64
+		if err := d.SQL().QueryRow("SELECT count(*) FROM flows WHERE " + where).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var iface string
+	if err := d.SQL().QueryRow(`SELECT interface_id FROM flows WHERE action = 'REJECT' ORDER BY 1 LIMIT 1`).Scan(&iface); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		where     string // the same selection in SQL
+		wantShown int    // -1: all matched
+	}{
+		{"a CIDR matches either address", []string{"--addr", "10.20.3.0/24"},
+			"srcaddr LIKE '10.20.3.%' OR dstaddr LIKE '10.20.3.%'", -1},
+		{"a source CIDR", []string{"--src", "10.20.1.0/24"}, "srcaddr LIKE '10.20.1.%'", -1},
+		{"an address is a one-address prefix", []string{"--dst", "10.20.3.10"}, "dstaddr = '10.20.3.10'", -1},
+		{"a unique prefix of an interface id", []string{"--interface", iface[:len(iface)-3]}, "interface_id = '" + iface + "'", -1},
+		{"the layer that decided", []string{"--layer", "nacl-outbound"}, "verdict_layer = 'nacl-outbound'", -1},
+		{"a cause", []string{"--cause", "sg-no-matching-rule"}, "verdict_cause = 'sg-no-matching-rule'", -1},
+		{"--limit cuts", []string{"--action", "REJECT", "--limit", "3"}, "action = 'REJECT'", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"explain", "--db", db, "-o", "json", "--limit", "0"}, tc.args...)
+			status, out, errOut := runCLI(t, "", args...)
+			var res explainOutput
+			if err := json.Unmarshal([]byte(out), &res); status != exitOK || err != nil {
+				t.Fatalf("status %d, %v, stderr %s", status, err, errOut)
+			}
+			want := count(tc.where)
+			shown := int(want)
+			if tc.wantShown >= 0 {
+				shown = tc.wantShown
+			}
+			if want == 0 || res.Matched != want || res.Shown != shown || len(res.Records) != shown {
+				t.Errorf("matched %d, shown %d (%d records), want %d matched, %d shown", res.Matched, res.Shown, len(res.Records), want, shown)
+			}
+		})
+	}
+	status, _, errOut := runCLI(t, "", "explain", "--db", db, "--action", "REJECT", "--limit", "2")
+	if status != exitOK || !strings.Contains(errOut, "showing 2 of") {
+		t.Errorf("a cut table says how many matched: status %d, stderr %q", status, errOut)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // in the usage error
+	}{
+		{"an unknown cause", []string{"--cause", "nacl-missing"}, "nacl-missing-return"},
+		{"an unknown layer", []string{"--layer", "sg"}, "sg-inbound"},
+		{"an ambiguous interface prefix", []string{"--interface", "eni-"}, "more than one interface"},
+		{"a negative limit", []string{"--limit", "-1"}, "--limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, errOut := runCLI(t, "", append([]string{"explain", "--db", db}, tc.args...)...)
+			if status != exitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("status %d, stderr %q, want usage error naming %q", status, errOut, tc.want)
+			}
+		})
 	}
 }
 
