@@ -35,13 +35,19 @@ func ingestCommand() *command {
 			var cfg ingestConfig
 			fs := newFlagSet(env, "ingest", "ingest [flags] PATH...\n\n"+
 				"PATH is a flow log file (text, gzip or Parquet, recognised by content), a directory (walked\n"+
-				"recursively, S3 layouts included), a glob pattern, or - for standard input.")
-			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input, e.g. '${version} ${account-id} ...' (default: the version-2 format)")
-			fs.StringVar(&cfg.db, "db", "", "write the records to this DuckDB file (flows and ingest_errors, replaced atomically)")
-			fs.StringVar(&cfg.parquet, "parquet", "", "write the records to this Parquet file")
-			fs.StringVarP(&cfg.output, "output", "o", "table", "summary format: table or json")
+				"recursively, S3 layouts included), a glob pattern, or - for standard input.",
+				"# check a download of S3-delivered logs: counts, bad lines with file:line",
+				"flowlens ingest AWSLogs/",
+				"# keep the records for SQL, failing on any bad line",
+				"flowlens ingest --strict --db flows.duckdb 'logs/*.log.gz'",
+				"# convert to Parquet from stdin",
+				"cat flows.log | flowlens ingest --parquet flows.parquet -")
+			fs.StringVar(&cfg.logFormat, "log-format", "", "the flow log's LogFormat (`FORMAT`, e.g. '${version} ${account-id} ...') for headerless input (default: the version-2 format)")
+			fs.StringVar(&cfg.db, "db", "", "write the records to this DuckDB `FILE` (flows and ingest_errors, replaced atomically)")
+			fs.StringVar(&cfg.parquet, "parquet", "", "write the records to this Parquet `FILE`")
+			fs.StringVarP(&cfg.output, "output", "o", "table", "summary `FORMAT`: table or json")
 			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any line is bad or any file stops early")
-			fs.IntVar(&cfg.workers, "workers", 0, "parse goroutines (default: one per core)")
+			fs.IntVar(&cfg.workers, "workers", 0, "`N` parse goroutines (default: one per core)")
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
