@@ -182,13 +182,21 @@ type layout struct {
 	actionTok, statusTok int    // token positions of action and log-status, -1 when absent
 	cols                 []int  // token position -> output column
 	kinds                []kind // token position -> parse kind
-	names                []string
-	header               []byte // the input's header line, to recognise a repeated header mid-file
+	// token position -> a numeric field's range as its lowest value and the width above it, so that one
+	// unsigned comparison, v-lo > span, checks both ends
+	lo, span []uint64
+	names    []string
+	header   []byte // the input's header line, to recognise a repeated header mid-file
 }
 
 func (o *outSchema) layoutFor(f Format, header []byte) *layout {
-	l := &layout{cols: make([]int, len(f)), kinds: make([]kind, len(f)), names: f, header: header, actionTok: -1, statusTok: -1}
+	l := &layout{cols: make([]int, len(f)), kinds: make([]kind, len(f)), lo: make([]uint64, len(f)),
+		span: make([]uint64, len(f)), names: f, header: header, actionTok: -1, statusTok: -1}
 	for i, name := range f {
+		if k, ok := lookupField(name); ok {
+			r := knownFields[k].bounds()
+			l.lo[i], l.span[i] = uint64(r.lo), uint64(r.hi-r.lo)
+		}
 		switch name {
 		case "action":
 			l.actionTok = i
