@@ -158,3 +158,47 @@ func TestIngestUsage(t *testing.T) {
 		t.Errorf("missing file: %d %s", status, errOut)
 	}
 }
+
+// TestIngestInvalidUTF8: bytes that are not UTF-8 in a bad line, a bad line cut inside a character, and a
+// file name that is not UTF-8 reach DuckDB as valid UTF-8 (escaped): the run succeeds and every bad line is
+// in ingest_errors.
+func TestIngestInvalidUTF8(t *testing.T) {
+	good := "2 123456789010 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1418530010 1418530070 ACCEPT OK\n"
+	tests := []struct {
+		name, file, text, wantText string
+	}{
+		{"invalid byte", "bad.log", good + "2 123 eni-\xff\n", `2 123 eni-\xff`},
+		{"cut in a character", "cut.log", good + "2 x" + strings.Repeat("é", 600) + "\n", "2 x" + strings.Repeat("é", 510)},
+		{"file name", "name\xfe.log", good + "2 123 eni-1\n", "2 123 eni-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, tt.file)
+			if err := os.WriteFile(path, []byte(tt.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			db := filepath.Join(dir, "flows.duckdb")
+			status, _, errOut := runCLI(t, "", "ingest", "--db", db, path)
+			if status != exitOK {
+				t.Fatalf("status %d, stderr %s", status, errOut)
+			}
+			d, err := store.OpenReadOnly(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			var file, text string
+			var line, flows int64
+			if err := d.SQL().QueryRow(`SELECT file, line, text FROM ingest_errors`).Scan(&file, &line, &text); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.SQL().QueryRow(`SELECT count(*) FROM flows WHERE source_file = ?`, file).Scan(&flows); err != nil {
+				t.Fatal(err)
+			}
+			if line != 2 || text != tt.wantText || flows != 1 {
+				t.Errorf("ingest_errors %s:%d %q with %d flows from that file; want line 2, %q, 1 flow", file, line, text, flows, tt.wantText)
+			}
+		})
+	}
+}

@@ -69,31 +69,38 @@ func validFieldName(s string) bool {
 }
 
 // parseHeader reports whether line is a header line (every token a field name, at least one of them a
-// documented field) and returns its format.
-func parseHeader(line []byte) (Format, bool) {
+// documented field) and returns its format. dup is the (log) name of a field that such a line names twice,
+// in any spelling ("log-status log_status"): then the line is a broken header, not a header.
+func parseHeader(line []byte) (f Format, ok bool, dup string) {
 	toks := bytes.Fields(line)
 	if len(toks) == 0 {
-		return nil, false
+		return nil, false, ""
 	}
 	known := 0
-	f := make(Format, 0, len(toks))
+	f = make(Format, 0, len(toks))
 	seen := make(map[string]bool, len(toks))
 	for _, t := range toks {
 		name := string(t)
 		if !validFieldName(name) {
-			return nil, false
+			return nil, false, ""
 		}
 		if _, ok := lookupField(name); ok {
 			known++
 		}
 		name = canonicalLogName(name)
-		if seen[name] {
-			return nil, false
+		if seen[name] && dup == "" {
+			dup = name
 		}
 		seen[name] = true
 		f = append(f, name)
 	}
-	return f, known > 0
+	if known == 0 {
+		return nil, false, ""
+	}
+	if dup != "" {
+		return nil, false, dup
+	}
+	return f, true, ""
 }
 
 // schemaBuilder collects the union of the columns of every input of a run.

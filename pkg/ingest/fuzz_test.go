@@ -56,7 +56,10 @@ func FuzzHeader(f *testing.F) {
 	f.Add("version account-id interface-id")
 	f.Add("${version} ${vpc-id}")
 	f.Fuzz(func(t *testing.T, s string) {
-		parseHeader([]byte(s))
+		f, ok, dup := parseHeader([]byte(s))
+		if ok && (dup != "" || len(f) == 0) || !ok && f != nil {
+			t.Fatalf("parseHeader(%q) = %q, %v, %q", s, f, ok, dup)
+		}
 		ParseLogFormat(s)
 	})
 }

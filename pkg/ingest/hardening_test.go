@@ -1,10 +1,20 @@
 package ingest
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/gzip"
 )
 
 // parseOne parses line with the parser of format (with and without the IPv4 numbers) and returns the
@@ -137,5 +147,181 @@ func TestNoAllocsIPv6(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("ipv4 numbers %v: parse allocates %v times per IPv6 line", ipv4, allocs)
 		}
+	}
+}
+
+// TestParquetRanges: Parquet rows go through the same validation as text lines, ranges included.
+func TestParquetRanges(t *testing.T) {
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "version", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "dstport", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "protocol", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	defer b.Release()
+	b.Field(0).(*array.Int32Builder).AppendValues([]int32{2, 2, 2}, nil)
+	b.Field(1).(*array.Int32Builder).AppendValues([]int32{443, 65979, 22}, nil)
+	b.Field(2).(*array.Int64Builder).AppendValues([]int64{6, 6, 300}, nil)
+	rec := b.NewRecord()
+	defer rec.Release()
+	rr, err := array.NewRecordReader(sc, []arrow.Record{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ranges.parquet")
+	if _, err := WriteParquet(context.Background(), rr, path); err != nil {
+		t.Fatal(err)
+	}
+	got, _, errs := readAll(t, []string{path}, Options{})
+	if want := "ranges.parquet:1 version=2 dstport=443 protocol=6\n"; got != want {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	var gotErrs []string
+	for _, e := range errs {
+		gotErrs = append(gotErrs, fmt.Sprintf("%d %s %s", e.Line, e.Reason, e.Field))
+	}
+	if diff := cmp.Diff([]string{"2 out-of-range dstport", "3 out-of-range protocol"}, gotErrs); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+// TestAlmostHeader: a UTF-8 byte-order mark before the first line is skipped (header or record, text or
+// gzip); a header naming a field twice is an error naming the file and the field.
+func TestAlmostHeader(t *testing.T) {
+	examples, err := os.ReadFile("testdata/examples.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := bytes.Cut(examples, []byte("\n"))
+	bom := "\xef\xbb\xbf"
+	tests := []struct {
+		name    string
+		text    string
+		gzip    bool
+		records int64
+		headers int64
+		err     string // a NewReader error containing this
+	}{
+		{name: "bom header", text: bom + string(examples), records: 8, headers: 1},
+		{name: "bom header gzip", text: bom + string(examples), gzip: true, records: 8, headers: 1},
+		{name: "bom record", text: bom + string(body), records: 8},
+		{name: "bom header crlf", text: bom + strings.ReplaceAll(string(examples), "\n", "\r\n"), records: 8, headers: 1},
+		{name: "duplicated field", text: "version srcaddr srcaddr dstaddr\n2 1.2.3.4 1.2.3.4 1.2.3.5\n",
+			err: `names field "srcaddr" twice`},
+		{name: "duplicated field, two spellings", text: "version log-status action log_status\n2 OK ACCEPT OK\n",
+			err: `names field "log-status" twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "flows.log")
+			data := []byte(tt.text)
+			if tt.gzip {
+				var buf bytes.Buffer
+				zw := gzip.NewWriter(&buf)
+				zw.Write(data)
+				zw.Close()
+				data = buf.Bytes()
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.err != "" {
+				_, err := NewReader(context.Background(), []string{path}, Options{})
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), path) {
+					t.Errorf("error %v, want one naming %s and containing %q", err, path, tt.err)
+				}
+				return
+			}
+			_, st, errs := readAll(t, []string{path}, Options{})
+			if st.Records != tt.records || st.HeaderLines != tt.headers || st.BadLines != 0 {
+				t.Errorf("records %d headers %d bad %d (%v), want %d %d 0", st.Records, st.HeaderLines, st.BadLines, errs,
+					tt.records, tt.headers)
+			}
+		})
+	}
+}
+
+// TestUTF8Output: every string that reaches the output is valid UTF-8: a bad line's text (bytes that are
+// not UTF-8 escaped as \xNN, cut on a character boundary), the file name (escaped the same way), and a
+// Parquet string value that is not printable ASCII (a bad line, invalid-byte).
+func TestUTF8Output(t *testing.T) {
+	long := "2 123456789010 eni-1 " + strings.Repeat("é", MaxErrorText) // é is two bytes: a cut can split it
+	tests := []struct {
+		name     string
+		file     string // base name of the input
+		text     string
+		wantText string // the first bad line's text; "" to check only validity
+		wantFile string // base name of LineError.File and of source_file
+	}{
+		{name: "invalid byte", file: "a.log", text: "2 123 eni-\xff 1.2.3.4\n", wantText: `2 123 eni-\xff 1.2.3.4`, wantFile: "a.log"},
+		{name: "cut in a character", file: "b.log", text: long + "\n"},
+		{name: "cut in an escape", file: "c.log", text: "2 " + strings.Repeat("\xfe", MaxErrorText) + "\n"},
+		{name: "file name", file: "d\xff.log", text: "2 123 eni-1\n" + strings.TrimPrefix(testRecord, "") + "\n",
+			wantText: "2 123 eni-1", wantFile: `d\xff.log`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tt.file)
+			if err := os.WriteFile(path, []byte(tt.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, st, errs := readAll(t, []string{path}, Options{})
+			if len(errs) == 0 || len(st.Examples) == 0 {
+				t.Fatalf("no bad line: %+v", st)
+			}
+			e := errs[0]
+			for _, s := range []string{e.Text, e.File, st.Examples[0].Text, st.Examples[0].File, got} {
+				if !utf8.ValidString(s) {
+					t.Errorf("not valid UTF-8: %q", s)
+				}
+			}
+			if len(e.Text) > MaxErrorText {
+				t.Errorf("text is %d bytes, want at most %d", len(e.Text), MaxErrorText)
+			}
+			if tt.wantText != "" && e.Text != tt.wantText {
+				t.Errorf("text %q, want %q", e.Text, tt.wantText)
+			}
+			if tt.wantFile != "" {
+				if filepath.Base(e.File) != tt.wantFile {
+					t.Errorf("file %q, want base %q", e.File, tt.wantFile)
+				}
+				if got != "" && !strings.HasPrefix(got, tt.wantFile+":") {
+					t.Errorf("source_file of %q, want %q", got, tt.wantFile)
+				}
+			}
+		})
+	}
+}
+
+const testRecord = "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK"
+
+// TestParquetNonASCII: a Parquet string value that is not printable ASCII (an unknown field's included)
+// makes its row a bad line (invalid-byte) whose text is valid UTF-8.
+func TestParquetNonASCII(t *testing.T) {
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "version", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "my_field", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	defer b.Release()
+	b.Field(0).(*array.Int32Builder).AppendValues([]int32{2, 2, 2}, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues([]string{"ok", "caf\xe9", "naïve"}, nil)
+	rec := b.NewRecord()
+	defer rec.Release()
+	rr, _ := array.NewRecordReader(sc, []arrow.Record{rec})
+	path := filepath.Join(t.TempDir(), "strings.parquet")
+	if _, err := WriteParquet(context.Background(), rr, path); err != nil {
+		t.Fatal(err)
+	}
+	got, _, errs := readAll(t, []string{path}, Options{})
+	if want := "strings.parquet:1 version=2 my_field=ok\n"; got != want {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	var gotErrs []string
+	for _, e := range errs {
+		gotErrs = append(gotErrs, fmt.Sprintf("%d %s %s", e.Line, e.Reason, e.Text))
+	}
+	if diff := cmp.Diff([]string{`2 invalid-byte 2 caf\xe9`, "3 invalid-byte 2 naïve"}, gotErrs); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 }

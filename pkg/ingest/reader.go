@@ -159,7 +159,7 @@ func NewReader(ctx context.Context, paths []string, opts Options) (*Reader, erro
 	}
 	files := make([]string, len(r.inputs))
 	for i, in := range r.inputs {
-		files[i] = in.path
+		files[i] = in.name
 	}
 	r.out = sb.build(files, opts.IPv4Numbers)
 	r.refs.Store(1)
@@ -199,7 +199,7 @@ func (r *Reader) dispatch() {
 			defer r.rwg.Done()
 			defer close(job.queue)
 			if lastLine, err := r.readFile(job); err != nil && r.ctx.Err() == nil {
-				job.ferr = &FileError{File: in.path, LastGoodLine: lastLine, Err: err.Error()}
+				job.ferr = &FileError{File: in.name, LastGoodLine: lastLine, Err: utf8Text([]byte(err.Error()), MaxErrorText)}
 			}
 		}()
 	}
@@ -247,6 +247,11 @@ func (r *Reader) readFile(job *fileJob) (int64, error) {
 		}
 		defer zr.Close()
 		src = zr
+	}
+	if in.bom {
+		if _, err := io.ReadFull(src, make([]byte, len(utf8BOM))); err != nil {
+			return 0, err
+		}
 	}
 	line := int64(1) // number of the next line to hand on
 	var carry []byte
@@ -359,7 +364,7 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	if lp.rows > 0 {
 		capRows = lp.rows + lp.rows/8 + 16
 	}
-	b := newBatch(r.pool, r.out, job.layout, job.in.path, capRows, len(data), lp.hint)
+	b := newBatch(r.pool, r.out, job.layout, job.in.name, capRows, len(data), lp.hint)
 	hdr := job.layout.header
 	lineNo := c.firstLine
 	for len(data) > 0 {
@@ -393,14 +398,10 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 			t.bad++
 			t.badBy[reason]++
 			if r.kept.Add(1) <= int64(r.opts.MaxErrorsKept) {
-				e := LineError{File: job.in.path, Line: lineNo, Reason: reason}
+				e := LineError{File: job.in.name, Line: lineNo, Reason: reason, Text: utf8Text(line, MaxErrorText)}
 				if fi >= 0 {
 					e.Field = job.layout.names[fi]
 				}
-				if len(line) > MaxErrorText {
-					line = line[:MaxErrorText]
-				}
-				e.Text = string(line)
 				t.errs = append(t.errs, e)
 			}
 		}
@@ -654,7 +655,7 @@ func (r *Reader) Stats() Stats {
 func (r *Reader) fileOrder() map[string]int {
 	order := make(map[string]int, len(r.inputs))
 	for i, in := range r.inputs {
-		order[in.path] = i
+		order[in.name] = i
 	}
 	return order
 }

@@ -32,13 +32,16 @@ func (k inputKind) String() string {
 }
 
 var (
+	utf8BOM      = []byte{0xef, 0xbb, 0xbf}
 	gzipMagic    = []byte{0x1f, 0x8b}
 	parquetMagic = []byte("PAR1")
 )
 
 // input is one file (or stdin) of a run.
 type input struct {
-	path   string
+	path   string // to open it
+	name   string // path as valid UTF-8 (utf8Text): source_file, and the file of its errors
+	bom    bool   // its text starts with a UTF-8 byte-order mark, which is skipped
 	kind   inputKind
 	format Format // field order of its records
 	header []byte // its header line, nil when headerless
@@ -134,7 +137,7 @@ func expandPaths(args []string) (paths, skipped []string, err error) {
 // sniff opens an input, decides its kind from its first bytes and reads its header line, if any.
 // For stdin it keeps the buffered reader, since stdin cannot be opened twice.
 func sniff(path string, stdin io.Reader, logFormat Format) (*input, error) {
-	in := &input{path: path}
+	in := &input{path: path, name: EscapeUTF8(path)}
 	var r *bufio.Reader
 	if path == StdinName {
 		if stdin == nil {
@@ -170,7 +173,15 @@ func sniff(path string, stdin io.Reader, logFormat Format) (*input, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the first line: %w", path, err)
 	}
-	if f, ok := parseHeader(first); ok {
+	if bytes.HasPrefix(first, utf8BOM) {
+		// Windows tools (Notepad, PowerShell) start UTF-8 text with a byte-order mark.
+		first, in.bom = first[len(utf8BOM):], true
+	}
+	f, ok, dup := parseHeader(first)
+	if dup != "" {
+		return nil, fmt.Errorf("%s: the header line names field %q twice (%.200q)", in.name, dup, first)
+	}
+	if ok {
 		in.format, in.header = f, append([]byte(nil), first...)
 		return in, nil
 	}
