@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,6 +199,47 @@ func TestIngestInvalidUTF8(t *testing.T) {
 			}
 			if line != 2 || text != tt.wantText || flows != 1 {
 				t.Errorf("ingest_errors %s:%d %q with %d flows from that file; want line 2, %q, 1 flow", file, line, text, flows, tt.wantText)
+			}
+		})
+	}
+}
+
+// TestNoRecordsFails: input without a record is an error (exit 1, the reason on stderr) and nothing is
+// written: no database, no Parquet file; for ingest of a file or of stdin, and for analyze.
+func TestNoRecordsFails(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.log")
+	allBad := filepath.Join(dir, "bad.log")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(allBad, []byte("2026-11-20T00:00:00Z x 2 123456789010 eni-1\n"), 0o644)
+	tests := []struct {
+		name   string
+		stdin  string
+		args   []string // OUT is replaced by the output file
+		stderr string
+	}{
+		{"ingest empty file", "", []string{"ingest", "--db", "OUT", empty}, "had no lines"},
+		{"ingest all bad", "", []string{"ingest", "--db", "OUT", allBad}, "all 1 lines of the input file were bad: field-count: 1"},
+		{"ingest stdin", "", []string{"ingest", "--db", "OUT", "-"}, "standard input had no lines"},
+		{"ingest parquet", "", []string{"ingest", "--parquet", "OUT", empty}, "had no lines"},
+		{"ingest no sink", "", []string{"ingest", empty}, "had no lines"},
+		{"analyze", "", []string{"analyze", "--topology", shop + "topology", "--db", "OUT", allBad}, "were bad"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, fmt.Sprintf("out%d", i))
+			args := append([]string(nil), tt.args...)
+			for j, a := range args {
+				if a == "OUT" {
+					args[j] = out
+				}
+			}
+			status, _, errOut := runCLI(t, tt.stdin, args...)
+			if status != exitError || !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("status %d, stderr %q; want %d and %q", status, errOut, exitError, tt.stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s was written", out)
 			}
 		})
 	}

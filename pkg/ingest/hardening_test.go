@@ -3,9 +3,12 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -323,5 +326,67 @@ func TestParquetNonASCII(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{`2 invalid-byte 2 caf\xe9`, "3 invalid-byte 2 naïve"}, gotErrs); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+// TestNoRecords: input without a single record (empty, header lines only, every line bad, empty stdin) ends
+// with a *NoRecordsError that says what the lines looked like; one empty file among good ones does not.
+func TestNoRecords(t *testing.T) {
+	header := "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n"
+	cwExport := "2026-11-20T00:00:00.000Z x 2 123456789010 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK\n"
+	tests := []struct {
+		name  string
+		files map[string]string // name -> content; "-" is stdin
+		want  string            // substrings of the error, "|"-separated; "" for no error
+	}{
+		{name: "empty file", files: map[string]string{"a.log": ""}, want: "the input file had no lines"},
+		{name: "empty stdin", files: map[string]string{"-": ""}, want: "standard input had no lines"},
+		{name: "header only", files: map[string]string{"a.log": header + header}, want: "only header lines (2)"},
+		{name: "all bad", files: map[string]string{"a.log": strings.Repeat(cwExport, 3)},
+			want: `all 3 lines of the input file were bad: field-count: 3|a.log:1 "2026-11-20T00:00:00.000Z x 2|--log-format`},
+		{name: "all out of range", files: map[string]string{"a.log": strings.ReplaceAll(testRecord, " 22 ", " 70000 ") + "\n"},
+			want: "out-of-range: 1|not where the log format puts them"},
+		{name: "two empty files", files: map[string]string{"a.log": "", "b.log": "\n"}, want: "all 1 lines of 2 input files were bad: empty-line: 1"},
+		{name: "one empty, one good", files: map[string]string{"a.log": "", "b.log": testRecord + "\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var paths []string
+			var stdin io.Reader
+			for name, text := range tt.files {
+				if name == "-" {
+					paths, stdin = append(paths, name), strings.NewReader(text)
+					continue
+				}
+				p := filepath.Join(dir, name)
+				os.WriteFile(p, []byte(text), 0o644)
+				paths = append(paths, p)
+			}
+			sort.Strings(paths)
+			rd, err := NewReader(context.Background(), paths, Options{Stdin: stdin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Release()
+			for rd.Next() {
+			}
+			err = rd.Err()
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("error %v", err)
+				}
+				return
+			}
+			var nre *NoRecordsError
+			if !errors.As(err, &nre) || !errors.Is(err, ErrNoRecords) {
+				t.Fatalf("error %v, want a NoRecordsError", err)
+			}
+			for _, w := range strings.Split(tt.want, "|") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
 	}
 }

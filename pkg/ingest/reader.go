@@ -604,13 +604,16 @@ func (r *Reader) finish() {
 	}
 	sortLineErrors(r.final.errs, r.fileOrder())
 	r.elapsed = time.Since(r.start)
+	if r.err == nil && r.final.records == 0 {
+		r.err = r.noRecords()
+	}
 }
 
 // Record is the current batch, valid until the next call to Next.
 func (r *Reader) Record() arrow.Record { return r.cur }
 
-// Err is the error that stopped the stream early (cancellation); bad lines and broken files are not
-// errors here: they are in Stats.
+// Err is the error that stopped the stream early (cancellation), or a *NoRecordsError when the whole input
+// held no record; bad lines and broken files are not errors here: they are in Stats.
 func (r *Reader) Err() error { return r.err }
 
 func (r *Reader) Retain() { r.refs.Add(1) }
