@@ -241,6 +241,9 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 	if len(st.SkippedFiles) > 0 {
 		fmt.Fprintf(w, "  skipped     %d files that are not flow logs, e.g. %s\n", len(st.SkippedFiles), st.SkippedFiles[0])
 	}
+	for _, r := range st.Renamed {
+		fmt.Fprintf(w, "  renamed     %s\n", r)
+	}
 	if st.BadLines > 0 {
 		fmt.Fprintf(w, "bad lines: %s (%s)\n", humanCount(st.BadLines), countList(st.BadByReason))
 		for _, e := range st.Examples {

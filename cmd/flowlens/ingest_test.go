@@ -244,3 +244,28 @@ func TestNoRecordsFails(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestRenamedColumn: an unknown field that would shadow a column keeps its value under another name,
+// and the summary says so.
+func TestIngestRenamedColumn(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.log")
+	os.WriteFile(path, []byte("version interface-id source-file\n2 eni-1 mine\n"), 0o644)
+	db := filepath.Join(dir, "x.duckdb")
+	status, out, errOut := runCLI(t, "", "ingest", "--db", db, path)
+	if status != exitOK || !strings.Contains(out, "field source-file of "+path+" is column source_file_2: source_file is a column flowlens adds") {
+		t.Fatalf("status %d, stderr %s, summary:\n%s", status, errOut, out)
+	}
+	d, err := store.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var mine, file string
+	if err := d.SQL().QueryRow(`SELECT source_file_2, source_file FROM flows`).Scan(&mine, &file); err != nil {
+		t.Fatal(err)
+	}
+	if mine != "mine" || file != path {
+		t.Errorf("source_file_2 %q, source_file %q; want mine, %s", mine, file, path)
+	}
+}

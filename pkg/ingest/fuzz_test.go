@@ -79,7 +79,7 @@ func parserFor(f Format) (*outSchema, *layout, *lineParser) { return parserWith(
 // both parsing paths are compared on them too.
 func parserWith(f Format, ipv4 bool) (*outSchema, *layout, *lineParser) {
 	sb := newSchemaBuilder()
-	sb.add(f)
+	sb.add(f, "fuzz")
 	out := sb.build(nil, ipv4)
 	l := out.layoutFor(f, nil)
 	return out, l, newLineParser(l)

@@ -390,3 +390,74 @@ func TestNoRecords(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownFieldNames: an unknown field keeps its own value under its own column, whatever its name: one
+// that would shadow a provenance column, an internal column (IPv4 numbers, the replay's verdict columns, the
+// store's id columns) or another field's column gets the first free name with a suffix _2, _3, ..., and
+// Stats.Renamed says so.
+func TestUnknownFieldNames(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   []string // contents; each its own input, in order
+		columns string   // the schema's columns besides source_file and source_line
+		row     string   // the first record, rendered
+		renamed []string // Field->Column
+	}{
+		{name: "provenance", files: []string{"version source-file source-line\n2 a b\n"},
+			columns: "version source_file_2 source_line_2", row: "version=2 source_file_2=a source_line_2=b",
+			renamed: []string{"source-file->source_file_2", "source-line->source_line_2"}},
+		{name: "two spellings of one column", files: []string{"version foo-bar foo_bar\n2 a b\n"},
+			columns: "version foo_bar foo_bar_2", row: "version=2 foo_bar=a foo_bar_2=b", renamed: []string{"foo_bar->foo_bar_2"}},
+		{name: "case", files: []string{"version Extra extra\n2 a b\n"},
+			columns: "version Extra extra_2", row: "version=2 Extra=a extra_2=b", renamed: []string{"extra->extra_2"}},
+		{name: "internal", files: []string{"srcaddr srcaddr_ipv4 verdict_id model_action direction interface_id_id\n1.2.3.4 a b c d e\n"},
+			columns: "srcaddr srcaddr_ipv4_2 verdict_id_2 model_action_2 direction_2 interface_id_id_2",
+			row:     "srcaddr=1.2.3.4 srcaddr_ipv4_2=a verdict_id_2=b model_action_2=c direction_2=d interface_id_id_2=e",
+			renamed: []string{"srcaddr_ipv4->srcaddr_ipv4_2", "verdict_id->verdict_id_2", "model_action->model_action_2",
+				"direction->direction_2", "interface_id_id->interface_id_id_2"}},
+		{name: "suffix taken", files: []string{"version foo foo_2 Foo\n2 a b c\n"},
+			columns: "version foo foo_2 Foo_3", row: "version=2 foo=a foo_2=b Foo_3=c", renamed: []string{"Foo->Foo_3"}},
+		{name: "same field across inputs", files: []string{"version new-field\n2 a\n", "version new_field\n2 b\n"},
+			columns: "version new_field", row: "version=2 new_field=a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var paths []string
+			for i, text := range tt.files {
+				p := filepath.Join(dir, fmt.Sprintf("%d.log", i))
+				os.WriteFile(p, []byte(text), 0o644)
+				paths = append(paths, p)
+			}
+			rd, err := NewReader(context.Background(), paths, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cols []string
+			for _, f := range rd.Schema().Fields() {
+				if f.Name != ColSourceFile && f.Name != ColSourceLine {
+					cols = append(cols, f.Name)
+				}
+			}
+			rd.Release()
+			if diff := cmp.Diff(tt.columns, strings.Join(cols, " ")); diff != "" {
+				t.Errorf("columns (-want +got):\n%s", diff)
+			}
+			got, st, _ := readAll(t, paths, Options{})
+			first, _, _ := strings.Cut(got, "\n")
+			if diff := cmp.Diff("0.log:2 "+tt.row, first); diff != "" {
+				t.Errorf("first row (-want +got):\n%s", diff)
+			}
+			var renamed []string
+			for _, r := range st.Renamed {
+				renamed = append(renamed, r.Field+"->"+r.Column)
+				if r.File != paths[0] || r.Reason == "" {
+					t.Errorf("rename %+v: want file %s and a reason", r, paths[0])
+				}
+			}
+			if diff := cmp.Diff(tt.renamed, renamed); diff != "" {
+				t.Errorf("renamed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

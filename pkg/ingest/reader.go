@@ -154,7 +154,7 @@ func NewReader(ctx context.Context, paths []string, opts Options) (*Reader, erro
 		if err != nil {
 			return nil, err
 		}
-		sb.add(in.format)
+		sb.add(in.format, in.name)
 		r.inputs = append(r.inputs, in)
 	}
 	files := make([]string, len(r.inputs))
@@ -647,6 +647,7 @@ func (r *Reader) Stats() Stats {
 	s := t.stats()
 	s.Files = len(r.inputs)
 	s.SkippedFiles = r.skips
+	s.Renamed = r.out.renamed
 	s.FileErrors = r.fileErr
 	s.Elapsed = r.elapsed
 	if r.elapsed > 0 {

@@ -75,6 +75,19 @@ func EscapeUTF8(s string) string {
 	return utf8Text([]byte(s), 4*len(s))
 }
 
+// Rename is an unknown field whose column did not get the field's own name, because the name was taken
+// (see docs/flows-schema.md).
+type Rename struct {
+	Field  string `json:"field"`  // the field's name in its input's header or LogFormat
+	File   string `json:"file"`   // the first input that has it
+	Column string `json:"column"` // the column it got
+	Reason string `json:"reason"` // what took the name
+}
+
+func (r Rename) String() string {
+	return fmt.Sprintf("field %s of %s is column %s: %s is %s", r.Field, r.File, r.Column, columnName(r.Field), r.Reason)
+}
+
 // MaxErrorText bounds the text of a bad line kept in a LineError.
 const MaxErrorText = 1024
 
@@ -84,8 +97,9 @@ const ExamplesPerReason = 5
 // Stats describes a finished (or running) ingest. Lines = Records + HeaderLines + BadLines, always.
 type Stats struct {
 	Files        int              `json:"files"`
-	SkippedFiles []string         `json:"skipped_files,omitempty"` // non-log files in walked directories
-	InputBytes   int64            `json:"input_bytes"`             // decompressed text bytes (Parquet: file size)
+	SkippedFiles []string         `json:"skipped_files,omitempty"`   // non-log files in walked directories
+	Renamed      []Rename         `json:"renamed_columns,omitempty"` // unknown fields whose column name was taken
+	InputBytes   int64            `json:"input_bytes"`               // decompressed text bytes (Parquet: file size)
 	Lines        int64            `json:"lines"`
 	Records      int64            `json:"records"`
 	HeaderLines  int64            `json:"header_lines"`
