@@ -270,6 +270,7 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 	for _, r := range st.Renamed {
 		fmt.Fprintf(w, "input: %s\n", r)
 	}
+	writeSkipped(w, "input: ", st.SkippedFiles)
 	if st.BadLines > 0 || len(st.FileErrors) > 0 {
 		fmt.Fprintf(w, "input: %s bad lines (%s), %d files stopped early; see table ingest_errors\n",
 			humanCount(st.BadLines), countList(st.BadByReason), len(st.FileErrors))

@@ -461,3 +461,55 @@ func TestUnknownFieldNames(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectoryByContent: under a directory, files are read when their content is a flow log's (a header
+// line, a record of the log format among the first lines, gzip or Parquet holding such), whatever their
+// name; the others are skipped and listed with why. Files named on the command line are always read.
+func TestDirectoryByContent(t *testing.T) {
+	dir := t.TempDir()
+	examples, _ := os.ReadFile("testdata/examples.log")
+	_, body, _ := bytes.Cut(examples, []byte("\n"))
+	write := func(name string, data []byte) {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gz := func(data []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(data)
+		zw.Close()
+		return buf.Bytes()
+	}
+	write("logs/a.log.gz", gz(examples))
+	write("logs/b.dat", examples)                    // a header, an unusual name
+	write("logs/c", append([]byte("\n\n"), body...)) // headerless, blank lines first
+	write("expected.csv.gz", gz([]byte("file,line,action\na.log.gz,2,ACCEPT\n")))
+	write("README.md", []byte("# Flow logs\n\nThese are the shop's logs.\n"))
+	write("topology/subnets.json", []byte(`{"Subnets": []}`))
+	write("AWSLogs/aws-logs-write-test", []byte("Permission Check Successful"))
+	write("empty.log", nil)
+	_, st, _ := readAll(t, []string{dir}, Options{})
+	var skipped []string
+	for _, s := range st.SkippedFiles {
+		rel, _ := filepath.Rel(dir, s.File)
+		if !strings.Contains(s.Reason, "not a flow log") {
+			t.Errorf("%s: reason %q", rel, s.Reason)
+		}
+		skipped = append(skipped, rel)
+	}
+	want := []string{"AWSLogs/aws-logs-write-test", "README.md", "empty.log", "expected.csv.gz", "topology/subnets.json"}
+	if diff := cmp.Diff(want, skipped); diff != "" {
+		t.Errorf("skipped (-want +got):\n%s", diff)
+	}
+	if st.Files != 3 || st.Records != 24 || st.BadLines != 2 { // c's two blank lines
+		t.Errorf("files %d records %d bad %d, want 3 24 2", st.Files, st.Records, st.BadLines)
+	}
+	// Named on the command line, a file is read whatever it holds.
+	_, st, _ = readAll(t, []string{filepath.Join(dir, "README.md")}, Options{})
+	if st.Files != 1 || st.BadLines != 3 || len(st.SkippedFiles) != 0 {
+		t.Errorf("named file: files %d bad %d skipped %v", st.Files, st.BadLines, st.SkippedFiles)
+	}
+}

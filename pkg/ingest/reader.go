@@ -61,7 +61,7 @@ type Reader struct {
 	pool   *bufPool // column buffers, recycled from released records
 	opts   Options
 	inputs []*input
-	skips  []string
+	skips  []SkippedFile
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -148,14 +148,22 @@ func NewReader(ctx context.Context, paths []string, opts Options) (*Reader, erro
 		return nil, fmt.Errorf("no flow log files found in %v", paths)
 	}
 	sb := newSchemaBuilder()
-	r := &Reader{opts: opts, skips: skipped, start: time.Now(), pool: &bufPool{}}
+	r := &Reader{opts: opts, start: time.Now(), pool: &bufPool{}}
 	for _, p := range expanded {
-		in, err := sniff(p, opts.Stdin, logFormat)
+		in, skip, err := sniff(p.path, p.walked, opts.Stdin, logFormat)
 		if err != nil {
 			return nil, err
 		}
+		if skip != "" {
+			skipped = append(skipped, SkippedFile{EscapeUTF8(p.path), skip})
+			continue
+		}
 		sb.add(in.format, in.name)
 		r.inputs = append(r.inputs, in)
+	}
+	r.skips = skipped
+	if len(r.inputs) == 0 {
+		return nil, fmt.Errorf("no flow log files found in %v: %d files skipped, e.g. %s", paths, len(skipped), skipped[0])
 	}
 	files := make([]string, len(r.inputs))
 	for i, in := range r.inputs {

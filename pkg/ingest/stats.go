@@ -97,7 +97,7 @@ const ExamplesPerReason = 5
 // Stats describes a finished (or running) ingest. Lines = Records + HeaderLines + BadLines, always.
 type Stats struct {
 	Files        int              `json:"files"`
-	SkippedFiles []string         `json:"skipped_files,omitempty"`   // non-log files in walked directories
+	SkippedFiles []SkippedFile    `json:"skipped_files,omitempty"`   // files in walked directories that are not flow logs
 	Renamed      []Rename         `json:"renamed_columns,omitempty"` // unknown fields whose column name was taken
 	InputBytes   int64            `json:"input_bytes"`               // decompressed text bytes (Parquet: file size)
 	Lines        int64            `json:"lines"`
