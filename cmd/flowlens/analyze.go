@@ -2,19 +2,17 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/spf13/pflag"
 
-	"github.com/flowlens/flowlens/pkg/arrowutil"
 	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/pipeline"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
@@ -118,27 +116,27 @@ func loadTopology(env *cmdEnv, paths []string, allowFatal bool) (*vpc.Model, err
 	for _, f := range model.Findings {
 		fmt.Fprintf(env.stderr, "topology: %s\n", f.Error())
 	}
-	if model.HasFatal() && !allowFatal {
-		return nil, findingsErrorf("the topology has fatal findings (listed above); fix them or pass --allow-fatal-topology")
+	if err := model.FatalError(); err != nil && !allowFatal {
+		var fe *vpc.FatalFindingsError
+		n := 0
+		if errors.As(err, &fe) {
+			n = len(fe.Findings)
+		}
+		return nil, findingsErrorf("the topology has %d fatal findings (listed above); fix them or pass --allow-fatal-topology", n)
 	}
 	return model, nil
 }
 
 // analyzeReport is what analyze prints (and -o json emits).
 type analyzeReport struct {
-	DB           string         `json:"db"`
-	Ingest       ingest.Stats   `json:"ingest"`
-	Replay       replay.Summary `json:"replay"`
-	TopPeers     []countRow     `json:"top_rejected_peers"`
-	TopPorts     []countRow     `json:"top_rejected_ports"`
-	Elapsed      time.Duration  `json:"elapsed_ns"`
-	RecordsPerS  float64        `json:"records_per_second"`
-	TopologyInfo string         `json:"topology"`
-}
-
-type countRow struct {
-	Key   string `json:"key"`
-	Count int64  `json:"count"`
+	DB           string          `json:"db"`
+	Ingest       ingest.Stats    `json:"ingest"`
+	Replay       replay.Summary  `json:"replay"`
+	TopPeers     []results.Count `json:"top_rejected_peers"`
+	TopPorts     []results.Count `json:"top_rejected_ports"`
+	Elapsed      time.Duration   `json:"elapsed_ns"`
+	RecordsPerS  float64         `json:"records_per_second"`
+	TopologyInfo string          `json:"topology"`
 }
 
 func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
@@ -147,64 +145,27 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	if err != nil {
 		return err
 	}
-	mem := memory.DefaultAllocator
-	// The parser hands replay the IPv4 addresses as numbers too, so that replay does not parse their text again;
-	// they are dropped before storage.
-	in, err := ingest.NewReader(ctx, cfg.paths, ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin,
-		IPv4Numbers: true})
-	if err != nil {
-		return err
-	}
-	defer in.Release()
-	rp, err := replay.NewReader(ctx, model, in, cfg.replay, mem)
-	if err != nil {
-		return err
-	}
-	defer rp.Release()
-	stopProgress := startProgress(env, func() string {
-		n, b := in.Progress()
-		return fmt.Sprintf("%s records, %s read", humanCount(n), humanBytes(b))
+	progress, clearProgress := progressLine(env)
+	res, err := pipeline.Analyze(ctx, pipeline.AnalyzeConfig{
+		Model:    model,
+		Paths:    cfg.paths,
+		Ingest:   ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin},
+		Replay:   cfg.replay,
+		DB:       cfg.db,
+		Run:      store.Run{Command: cfg.cmdline, Started: started},
+		Progress: progress,
 	})
-	errs := in.ErrorsRecordReader(mem)
-	defer errs.Release()
-	hits := arrowutil.Lazy(results.RuleHitsSchema, func() arrow.Record { return results.RuleHits(mem, rp.RuleHits()) })
-	defer hits.Release()
-	verdicts := arrowutil.Lazy(rp.VerdictSchema(), rp.Verdicts) // complete once flow_records is written
-	defer verdicts.Release()
-	var verdictCols []string
-	for _, f := range rp.VerdictSchema().Fields()[1:] {
-		verdictCols = append(verdictCols, f.Name)
-	}
-	stored := arrowutil.Without(rp, func(f arrow.Field) bool { return strings.HasSuffix(f.Name, ingest.IPv4Suffix) })
-	defer stored.Release()
-	tables, release, err := flowsTables(stored, mem,
-		[]store.Dimension{{Table: results.VerdictsTable, Key: replay.ColVerdictID, Columns: verdictCols}},
-		[]store.Table{{Name: results.VerdictsTable, Reader: verdicts}})
+	clearProgress()
 	if err != nil {
 		return err
 	}
-	defer release()
-	tables = append(tables,
-		store.Table{Name: "rule_hits", Reader: hits},
-		store.Table{Name: "ingest_errors", Reader: errs})
-	for _, t := range results.Topology(mem, model) {
-		r := results.Reader(t.Record)
-		defer r.Release()
-		tables = append(tables, store.Table{Name: t.Name, Reader: r})
-	}
-	err = store.WriteRun(ctx, cfg.db, store.Run{Command: cfg.cmdline, Started: started}, tables...)
-	stopProgress()
-	if err != nil {
-		return err
-	}
-	rep := analyzeReport{DB: cfg.db, Ingest: in.Stats(), Replay: rp.Summary(), Elapsed: time.Since(started),
+	tc := res.Topology
+	rep := analyzeReport{DB: cfg.db, Ingest: res.Ingest, Replay: res.Replay, TopPeers: res.TopRejectedPeers,
+		TopPorts: res.TopRejectedPorts, Elapsed: res.Elapsed,
 		TopologyInfo: fmt.Sprintf("VPCs %d, subnets %d, NACLs %d, security groups %d, interfaces %d",
-			len(model.VPCs), len(model.Subnets), len(model.NACLs), len(model.Groups), len(model.ENIs))}
+			tc.VPCs, tc.Subnets, tc.NACLs, tc.Groups, tc.ENIs)}
 	if rep.Elapsed > 0 {
 		rep.RecordsPerS = float64(rep.Ingest.Records) / rep.Elapsed.Seconds()
-	}
-	if err := topRejected(ctx, cfg.db, &rep); err != nil {
-		return err
 	}
 	if cfg.output == "json" {
 		enc := json.NewEncoder(env.stdout)
@@ -224,42 +185,6 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 			rep.Replay.Compared-rep.Replay.Agreed)
 	}
 	return nil
-}
-
-// topRejected asks the written database for the most rejected peers and destination ports.
-func topRejected(ctx context.Context, path string, rep *analyzeReport) error {
-	db, err := store.OpenReadOnly(path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	q := func(query string) ([]countRow, error) {
-		rows, err := db.SQL().QueryContext(ctx, query)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		defer rows.Close()
-		var out []countRow
-		for rows.Next() {
-			var k sql.NullString
-			var n int64
-			if err := rows.Scan(&k, &n); err != nil {
-				return nil, err
-			}
-			out = append(out, countRow{k.String, n})
-		}
-		return out, rows.Err()
-	}
-	// The peer is the other end of the ENI's record; ports are the destination ports of rejected requests.
-	if rep.TopPeers, err = q(`SELECT CASE direction WHEN 'ingress' THEN srcaddr ELSE dstaddr END AS peer, count(*) AS n
-		FROM flows WHERE action = 'REJECT' AND direction IS NOT NULL GROUP BY peer ORDER BY n DESC, peer LIMIT 10`); err != nil {
-		return err
-	}
-	rep.TopPorts, err = q(`SELECT concat(CASE protocol WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmpv6'
-			ELSE CAST(protocol AS VARCHAR) END, '/', CAST(dstport AS VARCHAR)) AS port, count(*) AS n
-		FROM flows WHERE action = 'REJECT' AND coalesce(flow_role, 'request') = 'request'
-		GROUP BY port ORDER BY n DESC, port LIMIT 10`)
-	return err
 }
 
 func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
@@ -321,7 +246,7 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 	fmt.Fprintf(w, "  flowlens explain --db %s --action REJECT --limit 5\n", rep.DB)
 }
 
-func joinCounts(rows []countRow) string {
+func joinCounts(rows []results.Count) string {
 	parts := make([]string, len(rows))
 	for i, r := range rows {
 		parts[i] = fmt.Sprintf("%s (%s)", r.Key, humanCount(r.Count))

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/flowschema"
+	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -139,7 +140,7 @@ func TestExplain(t *testing.T) {
 		}
 	}
 	status, out, _ = runCLI(t, "", "explain", "--db", db, "--action", "REJECT", "--dst-port", "443", "--protocol", "tcp", "-o", "json", "--limit", "100")
-	var recs []explained
+	var recs []results.Explained
 	if err := json.Unmarshal([]byte(out), &recs); status != exitOK || err != nil || len(recs) == 0 {
 		t.Fatalf("json: %d %v %d records", status, err, len(recs))
 	}
@@ -285,7 +286,7 @@ func TestFlowsViewsMatchParquet(t *testing.T) {
 			// The IPv4 numbers analyze has ingest make for replay are not stored.
 			var numCols string
 			if err := db.QueryRow(`SELECT coalesce(string_agg(table_name || '.' || column_name, ', '), '') FROM information_schema.columns
-				WHERE table_catalog = 'a' AND column_name LIKE '%` + ingest.IPv4Suffix + `'`).Scan(&numCols); err != nil {
+				WHERE table_catalog = 'a' AND column_name LIKE '%` + flowschema.IPv4Suffix + `'`).Scan(&numCols); err != nil {
 				t.Fatal(err)
 			}
 			if numCols != "" {

@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // colBuf accumulates one column of a batch in buffers from the batch's pool; finish hands them to Arrow
@@ -342,11 +344,7 @@ func (b *batch) record(mem memory.Allocator) arrow.Record {
 	return rec
 }
 
-// SourceFileType is the Arrow type of source_file: a dictionary (one entry per batch, every index 0), so a
-// path is stored once per batch rather than once per row.
-var SourceFileType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
-
-// repeatedString is a dictionary-encoded string array holding s n times.
+// repeatedString is a dictionary-encoded string array holding s n times (flowschema.SourceFileType).
 func repeatedString(pool *bufPool, s string, n int) arrow.Array {
 	dict := array.NewStringData(array.NewData(arrow.BinaryTypes.String, 1,
 		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes([]int32{0, int32(len(s))})),
@@ -355,7 +353,7 @@ func repeatedString(pool *bufPool, s string, n int) arrow.Array {
 	zeros := pool.get(4 * n)
 	clear(zeros)
 	idx := pool.buffer(zeros)
-	d := array.NewData(SourceFileType, n, []*memory.Buffer{nil, idx}, nil, 0, 0)
+	d := array.NewData(flowschema.SourceFileType, n, []*memory.Buffer{nil, idx}, nil, 0, 0)
 	idx.Release()
 	defer d.Release()
 	d.SetDictionary(dict.Data())

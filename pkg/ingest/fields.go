@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // kind says how a field's text is parsed and which Arrow type holds it.
@@ -37,11 +39,11 @@ func (k kind) arrowType() arrow.DataType {
 func (k kind) values() []string {
 	switch k {
 	case kindAction:
-		return []string{"ACCEPT", "REJECT"}
+		return flowschema.ActionValues
 	case kindLogStatus:
-		return []string{"OK", "NODATA", "SKIPDATA"}
+		return flowschema.LogStatusValues
 	case kindDirection:
-		return []string{"ingress", "egress"}
+		return flowschema.DirectionValues
 	}
 	return nil
 }
@@ -93,59 +95,53 @@ func (f field) bounds() valueRange {
 // knownFields lists every documented field in canonical (output column) order. The order is the default
 // version-2 format first, then the later versions' fields in the order the AWS documentation lists them.
 var knownFields = []field{
-	{"version", "version", kindInt32, 2, rangeVersion},
-	{"account-id", "account_id", kindString, 2, nil},
-	{"interface-id", "interface_id", kindString, 2, nil},
-	{"srcaddr", "srcaddr", kindAddr, 2, nil},
-	{"dstaddr", "dstaddr", kindAddr, 2, nil},
-	{"srcport", "srcport", kindInt32, 2, rangePort},
-	{"dstport", "dstport", kindInt32, 2, rangePort},
-	{"protocol", "protocol", kindInt32, 2, rangeProtocol},
-	{"packets", "packets", kindInt64, 2, nil},
-	{"bytes", "bytes", kindInt64, 2, nil},
-	{"start", "start", kindInt64, 2, nil},
-	{"end", "end", kindInt64, 2, nil},
-	{"action", "action", kindAction, 2, nil},
-	{"log-status", "log_status", kindLogStatus, 2, nil},
-	{"vpc-id", "vpc_id", kindString, 3, nil},
-	{"subnet-id", "subnet_id", kindString, 3, nil},
-	{"instance-id", "instance_id", kindString, 3, nil},
-	{"tcp-flags", "tcp_flags", kindInt32, 3, rangeTCPFlags},
-	{"type", "type", kindString, 3, nil},
-	{"pkt-srcaddr", "pkt_srcaddr", kindAddr, 3, nil},
-	{"pkt-dstaddr", "pkt_dstaddr", kindAddr, 3, nil},
-	{"region", "region", kindString, 4, nil},
-	{"az-id", "az_id", kindString, 4, nil},
-	{"sublocation-type", "sublocation_type", kindString, 4, nil},
-	{"sublocation-id", "sublocation_id", kindString, 4, nil},
-	{"pkt-src-aws-service", "pkt_src_aws_service", kindString, 5, nil},
-	{"pkt-dst-aws-service", "pkt_dst_aws_service", kindString, 5, nil},
-	{"flow-direction", "flow_direction", kindDirection, 5, nil},
-	{"traffic-path", "traffic_path", kindInt32, 5, rangeTraffic},
-	{"ecs-cluster-arn", "ecs_cluster_arn", kindString, 7, nil},
-	{"ecs-cluster-name", "ecs_cluster_name", kindString, 7, nil},
-	{"ecs-container-instance-arn", "ecs_container_instance_arn", kindString, 7, nil},
-	{"ecs-container-instance-id", "ecs_container_instance_id", kindString, 7, nil},
-	{"ecs-container-id", "ecs_container_id", kindString, 7, nil},
-	{"ecs-second-container-id", "ecs_second_container_id", kindString, 7, nil},
-	{"ecs-service-name", "ecs_service_name", kindString, 7, nil},
-	{"ecs-task-definition-arn", "ecs_task_definition_arn", kindString, 7, nil},
-	{"ecs-task-arn", "ecs_task_arn", kindString, 7, nil},
-	{"ecs-task-id", "ecs_task_id", kindString, 7, nil},
-	{"reject-reason", "reject_reason", kindString, 8, nil},
-	{"resource-id", "resource_id", kindString, 8, nil},
-	{"encryption-status", "encryption_status", kindInt32, 8, rangeEncryption},
+	{"version", flowschema.ColVersion, kindInt32, 2, rangeVersion},
+	{"account-id", flowschema.ColAccountID, kindString, 2, nil},
+	{"interface-id", flowschema.ColInterfaceID, kindString, 2, nil},
+	{"srcaddr", flowschema.ColSrcAddr, kindAddr, 2, nil},
+	{"dstaddr", flowschema.ColDstAddr, kindAddr, 2, nil},
+	{"srcport", flowschema.ColSrcPort, kindInt32, 2, rangePort},
+	{"dstport", flowschema.ColDstPort, kindInt32, 2, rangePort},
+	{"protocol", flowschema.ColProtocol, kindInt32, 2, rangeProtocol},
+	{"packets", flowschema.ColPackets, kindInt64, 2, nil},
+	{"bytes", flowschema.ColBytes, kindInt64, 2, nil},
+	{"start", flowschema.ColStart, kindInt64, 2, nil},
+	{"end", flowschema.ColEnd, kindInt64, 2, nil},
+	{"action", flowschema.ColAction, kindAction, 2, nil},
+	{"log-status", flowschema.ColLogStatus, kindLogStatus, 2, nil},
+	{"vpc-id", flowschema.ColVPCID, kindString, 3, nil},
+	{"subnet-id", flowschema.ColSubnetID, kindString, 3, nil},
+	{"instance-id", flowschema.ColInstanceID, kindString, 3, nil},
+	{"tcp-flags", flowschema.ColTCPFlags, kindInt32, 3, rangeTCPFlags},
+	{"type", flowschema.ColType, kindString, 3, nil},
+	{"pkt-srcaddr", flowschema.ColPktSrcAddr, kindAddr, 3, nil},
+	{"pkt-dstaddr", flowschema.ColPktDstAddr, kindAddr, 3, nil},
+	{"region", flowschema.ColRegion, kindString, 4, nil},
+	{"az-id", flowschema.ColAZID, kindString, 4, nil},
+	{"sublocation-type", flowschema.ColSublocationType, kindString, 4, nil},
+	{"sublocation-id", flowschema.ColSublocationID, kindString, 4, nil},
+	{"pkt-src-aws-service", flowschema.ColPktSrcAWSService, kindString, 5, nil},
+	{"pkt-dst-aws-service", flowschema.ColPktDstAWSService, kindString, 5, nil},
+	{"flow-direction", flowschema.ColFlowDirection, kindDirection, 5, nil},
+	{"traffic-path", flowschema.ColTrafficPath, kindInt32, 5, rangeTraffic},
+	{"ecs-cluster-arn", flowschema.ColECSClusterARN, kindString, 7, nil},
+	{"ecs-cluster-name", flowschema.ColECSClusterName, kindString, 7, nil},
+	{"ecs-container-instance-arn", flowschema.ColECSContainerInstanceARN, kindString, 7, nil},
+	{"ecs-container-instance-id", flowschema.ColECSContainerInstanceID, kindString, 7, nil},
+	{"ecs-container-id", flowschema.ColECSContainerID, kindString, 7, nil},
+	{"ecs-second-container-id", flowschema.ColECSSecondContainerID, kindString, 7, nil},
+	{"ecs-service-name", flowschema.ColECSServiceName, kindString, 7, nil},
+	{"ecs-task-definition-arn", flowschema.ColECSTaskDefinitionARN, kindString, 7, nil},
+	{"ecs-task-arn", flowschema.ColECSTaskARN, kindString, 7, nil},
+	{"ecs-task-id", flowschema.ColECSTaskID, kindString, 7, nil},
+	{"reject-reason", flowschema.ColRejectReason, kindString, 8, nil},
+	{"resource-id", flowschema.ColResourceID, kindString, 8, nil},
+	{"encryption-status", flowschema.ColEncryptionStatus, kindInt32, 8, rangeEncryption},
 }
 
 // DefaultLogFormat is the version-2 default format AWS uses when a flow log names no custom format.
 const DefaultLogFormat = "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} " +
 	"${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
-
-// Column names of the provenance columns every batch ends with.
-const (
-	ColSourceFile = "source_file"
-	ColSourceLine = "source_line"
-)
 
 var fieldByName = func() map[string]int {
 	m := make(map[string]int, 2*len(knownFields))

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/flowlens/flowlens/pkg/arrowutil"
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // Format is the ordered list of field names of one input: from its header line, from a LogFormat string
@@ -162,14 +163,16 @@ func (b *schemaBuilder) add(f Format, file string) {
 
 // reservedColumns are names an unknown field's column must not take (compared in lower case), besides the
 // documented fields' columns: the provenance columns, and the columns the replay adds after ingest's.
-var reservedColumns = []string{ColSourceFile, ColSourceLine,
-	"verdict_id", "direction", "model_action", "model_agrees", "verdict_layer", "verdict_rule", "verdict_resource",
-	"verdict_also", "verdict_cause", "verdict_steps", "nacl_id", "nacl_rule", "sg_rule", "flow_role", "initiator"}
+var reservedColumns = []string{flowschema.ColSourceFile, flowschema.ColSourceLine, flowschema.ColVerdictID,
+	flowschema.ColDirection, flowschema.ColModelAction, flowschema.ColModelAgrees, flowschema.ColVerdictLayer,
+	flowschema.ColVerdictRule, flowschema.ColVerdictResource, flowschema.ColVerdictAlso, flowschema.ColVerdictCause,
+	flowschema.ColVerdictSteps, flowschema.ColNACLID, flowschema.ColNACLRule, flowschema.ColSGRule,
+	flowschema.ColFlowRole, flowschema.ColInitiator}
 
 // nameUnknown gives every unknown column its name: its column name (columnName of its first field) when
 // that is free, else the first free name with a suffix _2, _3, ... A name is taken by a documented field's
 // column, by a reserved column (reservedColumns), by an earlier unknown column, and by the internal columns
-// other stages derive from a column's name: X+IPv4Suffix (Options.IPv4Numbers) and X_id, the id column a
+// other stages derive from a column's name: flowschema.IPv4Col(X) (Options.IPv4Numbers) and X_id, the id column a
 // store interns X's strings in, for any column X of the run. It returns the renames.
 func (b *schemaBuilder) nameUnknown() []Rename {
 	taken := map[string]string{} // lower-case name -> why it is taken
@@ -191,8 +194,8 @@ func (b *schemaBuilder) nameUnknown() []Rename {
 		switch {
 		case taken[l] != "":
 			return taken[l]
-		case strings.HasSuffix(l, IPv4Suffix):
-			return "the name of an IPv4-number column (" + IPv4Suffix + ")"
+		case flowschema.IsIPv4Col(l):
+			return "the name of an IPv4-number column (" + flowschema.IPv4Suffix + ")"
 		case strings.HasSuffix(l, "_id") && bases[strings.TrimSuffix(l, "_id")]:
 			return "the name of the id column a store keeps " + strings.TrimSuffix(name, "_id") + "'s strings in"
 		}
@@ -249,20 +252,20 @@ func (b *schemaBuilder) build(files []string, ipv4 bool) *outSchema {
 		fields = append(fields, arrow.Field{Name: u.column, Type: arrow.BinaryTypes.String, Nullable: true})
 		o.kinds = append(o.kinds, kindString)
 	}
-	sourceFile := arrow.Field{Name: ColSourceFile, Type: SourceFileType}
+	sourceFile := arrow.Field{Name: flowschema.ColSourceFile, Type: flowschema.SourceFileType}
 	if len(files) > 0 {
-		sourceFile = arrowutil.EnumField(ColSourceFile, files...)
-		sourceFile.Type, sourceFile.Nullable = SourceFileType, false
+		sourceFile = arrowutil.EnumField(flowschema.ColSourceFile, files...)
+		sourceFile.Type, sourceFile.Nullable = flowschema.SourceFileType, false
 	}
 	fields = append(fields,
 		sourceFile,
-		arrow.Field{Name: ColSourceLine, Type: arrow.PrimitiveTypes.Int64},
+		arrow.Field{Name: flowschema.ColSourceLine, Type: arrow.PrimitiveTypes.Int64},
 	)
 	if ipv4 {
 		for i, k := range o.kinds {
 			if k == kindAddr {
 				o.ipv4 = append(o.ipv4, i)
-				fields = append(fields, arrow.Field{Name: fields[i].Name + IPv4Suffix, Type: arrow.PrimitiveTypes.Uint32})
+				fields = append(fields, arrow.Field{Name: flowschema.IPv4Col(fields[i].Name), Type: flowschema.IPv4Type})
 			}
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // parseOne parses line with the parser of format (with and without the IPv4 numbers) and returns the
@@ -435,7 +437,7 @@ func TestUnknownFieldNames(t *testing.T) {
 			}
 			var cols []string
 			for _, f := range rd.Schema().Fields() {
-				if f.Name != ColSourceFile && f.Name != ColSourceLine {
+				if f.Name != flowschema.ColSourceFile && f.Name != flowschema.ColSourceLine {
 					cols = append(cols, f.Name)
 				}
 			}

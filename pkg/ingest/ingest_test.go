@@ -18,6 +18,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -47,8 +49,8 @@ func readAll(t *testing.T, paths []string, opts Options) (string, Stats, []LineE
 
 func renderRows(b *strings.Builder, rec arrow.Record) {
 	sc := rec.Schema()
-	fi := sc.FieldIndices(ColSourceFile)[0]
-	li := sc.FieldIndices(ColSourceLine)[0]
+	fi := sc.FieldIndices(flowschema.ColSourceFile)[0]
+	li := sc.FieldIndices(flowschema.ColSourceLine)[0]
 	for r := 0; r < int(rec.NumRows()); r++ {
 		fmt.Fprintf(b, "%s:%d", filepath.Base(rec.Column(fi).ValueStr(r)), rec.Column(li).(*array.Int64).Value(r))
 		for c := 0; c < int(rec.NumCols()); c++ {
@@ -610,8 +612,8 @@ func TestIPv4Numbers(t *testing.T) {
 	sc := rd.Schema()
 	var addrCols []string
 	for _, f := range sc.Fields() {
-		if strings.HasSuffix(f.Name, IPv4Suffix) {
-			addrCols = append(addrCols, strings.TrimSuffix(f.Name, IPv4Suffix))
+		if flowschema.IsIPv4Col(f.Name) {
+			addrCols = append(addrCols, strings.TrimSuffix(f.Name, flowschema.IPv4Suffix))
 		}
 	}
 	if want := []string{"srcaddr", "dstaddr", "pkt_srcaddr", "pkt_dstaddr"}; !cmp.Equal(addrCols, want) {
@@ -622,9 +624,9 @@ func TestIPv4Numbers(t *testing.T) {
 		rec := rd.Record()
 		for _, name := range addrCols {
 			text := rec.Column(sc.FieldIndices(name)[0]).(*array.String)
-			nums := rec.Column(sc.FieldIndices(name + IPv4Suffix)[0]).(*array.Uint32)
+			nums := rec.Column(sc.FieldIndices(flowschema.IPv4Col(name))[0]).(*array.Uint32)
 			if nums.NullN() != 0 {
-				t.Fatalf("%s: %d NULL numbers", name+IPv4Suffix, nums.NullN())
+				t.Fatalf("%s: %d NULL numbers", flowschema.IPv4Col(name), nums.NullN())
 			}
 			for i := 0; i < int(rec.NumRows()); i++ {
 				want := uint32(0)
@@ -655,7 +657,7 @@ func TestIPv4Numbers(t *testing.T) {
 	}
 	defer plain.Release()
 	for _, f := range plain.Schema().Fields() {
-		if strings.HasSuffix(f.Name, IPv4Suffix) {
+		if flowschema.IsIPv4Col(f.Name) {
 			t.Errorf("column %s without IPv4Numbers", f.Name)
 		}
 	}

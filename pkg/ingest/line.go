@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"net/netip"
 	"unsafe"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // Reason is why a line was not turned into a record.
@@ -258,17 +260,17 @@ func (p *lineParser) parseFast(b *batch, line []byte) (act, status byte, n int, 
 				tok := bstr(line[start:end])
 				switch k {
 				case kindAction:
-					if tok != "ACCEPT" && tok != "REJECT" {
+					if tok != flowschema.ActionAccept && tok != flowschema.ActionReject {
 						end = start
 					}
 					act = line[start]
 				case kindLogStatus:
-					if tok != "OK" && tok != "NODATA" && tok != "SKIPDATA" {
+					if tok != flowschema.LogStatusOK && tok != flowschema.LogStatusNoData && tok != flowschema.LogStatusSkipData {
 						end = start
 					}
 					status = line[start]
 				case kindDirection:
-					if tok != "ingress" && tok != "egress" {
+					if tok != flowschema.DirectionIngress && tok != flowschema.DirectionEgress {
 						end = start
 					}
 				}
@@ -380,15 +382,15 @@ func (p *lineParser) parseGeneral(b *batch, line []byte) (act, status byte, reas
 				reason = ReasonBadAddress
 			}
 		case kindAction:
-			if s := bstr(tok); s != "ACCEPT" && s != "REJECT" {
+			if s := bstr(tok); s != flowschema.ActionAccept && s != flowschema.ActionReject {
 				reason = ReasonBadValue
 			}
 		case kindLogStatus:
-			if s := bstr(tok); s != "OK" && s != "NODATA" && s != "SKIPDATA" {
+			if s := bstr(tok); s != flowschema.LogStatusOK && s != flowschema.LogStatusNoData && s != flowschema.LogStatusSkipData {
 				reason = ReasonBadValue
 			}
 		case kindDirection:
-			if s := bstr(tok); s != "ingress" && s != "egress" {
+			if s := bstr(tok); s != flowschema.DirectionIngress && s != flowschema.DirectionEgress {
 				reason = ReasonBadValue
 			}
 		}

@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // parquetBatchRows is how many Parquet rows are turned into one chunk.
@@ -55,7 +57,7 @@ func parquetFormat(path string) (format Format, cols []int, err error) {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for i, fld := range sc.Fields() {
-		if fld.Name == ColSourceFile || fld.Name == ColSourceLine {
+		if fld.Name == flowschema.ColSourceFile || fld.Name == flowschema.ColSourceLine {
 			continue
 		}
 		if !validFieldName(fld.Name) {

@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // Options configure a Reader. The zero value reads with the default version-2 format for headerless
@@ -36,16 +38,13 @@ type Options struct {
 	Stdin io.Reader
 	// Alloc allocates the all-NULL columns of inputs that lack a column (nil = the Go allocator).
 	Alloc memory.Allocator
-	// IPv4Numbers adds, after source_line, a Uint32 column for every address column X, named X+IPv4Suffix:
-	// the address as a big-endian number (10.0.0.1 is 0x0a000001) when it is dotted-quad IPv4, else 0 (NULL,
-	// IPv6, and 0.0.0.0 itself). The parser has the number at hand when it checks the text, so a consumer
+	// IPv4Numbers adds, after source_line, a column for every address column X, named flowschema.IPv4Col(X)
+	// ("srcaddr_ipv4"), of type flowschema.IPv4Type: the address as a big-endian number (10.0.0.1 is
+	// 0x0a000001) when it is dotted-quad IPv4, else 0 (NULL, IPv6, and 0.0.0.0 itself). The parser has the number at hand when it checks the text, so a consumer
 	// that needs addresses as numbers (replay) reads them instead of parsing the text again; it uses the
 	// text where the number is 0. These columns are not for storage.
 	IPv4Numbers bool
 }
-
-// IPv4Suffix ends the names of the columns Options.IPv4Numbers adds ("srcaddr_ipv4").
-const IPv4Suffix = "_ipv4"
 
 // DefaultMaxErrorsKept is how many bad lines a run keeps for the ingest_errors table by default.
 const DefaultMaxErrorsKept = 1_000_000
@@ -512,7 +511,7 @@ func (t *tally) drainParser(lp *lineParser, rows int) {
 	if lp.l.actionTok < 0 {
 		t.byAction["null"] += int64(rows)
 	}
-	for i, name := range [...]string{"ACCEPT", "REJECT", "null"} {
+	for i, name := range [...]string{flowschema.ActionAccept, flowschema.ActionReject, "null"} {
 		if n := lp.actions[i]; n > 0 {
 			t.byAction[name] += n
 		}
@@ -520,7 +519,7 @@ func (t *tally) drainParser(lp *lineParser, rows int) {
 	if lp.l.statusTok < 0 {
 		t.byStatus["null"] += int64(rows)
 	}
-	for i, name := range [...]string{"OK", "NODATA", "SKIPDATA", "null"} {
+	for i, name := range [...]string{flowschema.LogStatusOK, flowschema.LogStatusNoData, flowschema.LogStatusSkipData, "null"} {
 		if n := lp.statuses[i]; n > 0 {
 			t.byStatus[name] += n
 		}

@@ -304,7 +304,7 @@ func loadShop(b *testing.B, dir string) *shopData {
 // records repeat a few verdicts).
 func BenchmarkVerdictID(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	keys := make([]vkey, 1<<16)
+	keys := make([]verdictKey, 1<<16)
 	for i := range keys {
 		n := int32(rng.ExpFloat64()*300) % 2560
 		keys[i] = packKey(&rowVerdict{eni: n % 200, nacl: n % 7, sg: n / 7 % 40, infer: Inference(1 + n%4),

@@ -143,12 +143,12 @@ func (t *table) maxSlots() int {
 
 func newTable(max int) table { return table{max: max} }
 
-// keyed is a connection key with its hash, computed once per record.
-type keyed struct {
+// hashedKey is a connection key with its hash, computed once per record.
+type hashedKey struct {
 	k      connKey
 	h      uint64
 	srcIsA bool
-	ok     bool // set: k, h and srcIsA are those of the record (see cflow.keyed)
+	ok     bool // set: k, h and srcIsA are those of the record (see compactFlow.key)
 }
 
 // home is the slot where a key of hash h starts its probe run.

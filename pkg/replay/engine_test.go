@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
@@ -208,7 +209,7 @@ func TestReaderShardsAgree(t *testing.T) {
 		defer r.Release()
 		var causes []string
 		for _, v := range verdictText(t, r) {
-			causes = append(causes, v[verdictField(ColVerdictCause)])
+			causes = append(causes, v[verdictField(flowschema.ColVerdictCause)])
 		}
 		return r.Summary(), r.RuleHits(), causes
 	}
@@ -276,7 +277,7 @@ func TestReaderJudgeNoAllocs(t *testing.T) {
 	s := r.newSlot(rec, n)
 	defer s.ids.Release()
 	cols := r.batchCols(rec)
-	flows := make([]cflow, n)
+	flows := make([]compactFlow, n)
 	rows := make([]pending, n)
 	sh := r.shards[0]
 	step := int64(0)
@@ -287,7 +288,7 @@ func TestReaderJudgeNoAllocs(t *testing.T) {
 		for i := range flows {
 			rows[i] = pending{f: flows[i], row: int32(i)}
 			rows[i].f.start += step // later each round, so that connections stay live
-			var kd keyed
+			var kd hashedKey
 			rows[i].f.key(&kd)
 			r.judgeItem(sh, s, &rows[i], &kd)
 		}
@@ -448,7 +449,7 @@ func TestReaderIPv4Numbers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := in.Schema().HasField("srcaddr" + ingest.IPv4Suffix); got != numbers {
+			if got := in.Schema().HasField(flowschema.IPv4Col(flowschema.ColSrcAddr)); got != numbers {
 				t.Fatalf("%s: srcaddr numbers %t, want %t", logs, got, numbers)
 			}
 			r, err := NewReader(context.Background(), model, in, Config{}, mem)
@@ -572,5 +573,77 @@ func TestRuleHitsUnion(t *testing.T) {
 				t.Errorf("deciding SG basis/rule %s, want %s", first, tc.first)
 			}
 		})
+	}
+}
+
+// TestTwoPoliciesOneHistory: a second Reader over another engine, chained on the first Reader's output with
+// its own id column, judges every record exactly as a replay of the candidate alone does, while the first
+// Reader's verdicts stay those of the baseline alone. The candidate drops web's inbound 443 rule.
+func TestTwoPoliciesOneHistory(t *testing.T) {
+	lines := []string{
+		eni1 + "203.0.113.12 172.31.16.139 50000 443 6 10 1000 1000 1060 ACCEPT OK",
+		eni1 + "172.31.16.139 203.0.113.12 443 50000 6 10 2000 1010 1070 ACCEPT OK",
+		eni1 + "198.51.100.7 172.31.16.139 50000 22 6 1 40 1100 1160 REJECT OK",
+		eni1 + "172.31.16.5 172.31.16.139 50001 22 6 1 40 1200 1260 ACCEPT OK",
+	}
+	baseline := loadModel(t)
+	candidate := loadModel(t)
+	eni := candidate.ENIs["eni-1235b8ca123456789"]
+	var kept []*vpc.SGRule
+	for _, r := range eni.Ingress {
+		if r.FromPort != 443 {
+			kept = append(kept, r)
+		}
+	}
+	eni.Ingress = kept
+	cfg := Config{Admit: AdmitModel}
+
+	want1, _, _ := replayText(t, baseline, cfg, v2Header, lines, 2)
+	want2, _, _ := replayText(t, candidate, cfg, v2Header, lines, 2)
+	if cmp.Equal(want1, want2) {
+		t.Fatal("the candidate policy judges like the baseline: the test cannot tell them apart")
+	}
+
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	in := textFlows(t, mem, v2Header, lines, 2)
+	r1, err := NewReader(context.Background(), baseline, in, cfg, mem)
+	in.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Release()
+	if _, err := NewReader(context.Background(), candidate, r1, cfg, mem); err == nil {
+		t.Fatal("a second Reader with the default id column over replayed records: no error")
+	}
+	r2, err := NewEngine(candidate, cfg).NewReader(context.Background(), r1, mem, IDColumn("candidate_verdict_id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Release()
+	var ids1, ids2 []uint32
+	for r2.Next() {
+		rec := r2.Record()
+		ids1 = append(ids1, verdictIDs(rec).Uint32Values()...)
+		ids2 = append(ids2, rec.Column(rec.Schema().FieldIndices("candidate_verdict_id")[0]).(*array.Uint32).Uint32Values()...)
+	}
+	if r2.Err() != nil {
+		t.Fatal(r2.Err())
+	}
+	for _, tc := range []struct {
+		name string
+		r    *Reader
+		ids  []uint32
+		want []row
+	}{{"baseline", r1, ids1, want1}, {"candidate", r2, ids2, want2}} {
+		vt := tc.r.Verdicts()
+		var got []row
+		for _, id := range tc.ids {
+			got = append(got, verdictRow(vt, int(id)))
+		}
+		vt.Release()
+		if d := cmp.Diff(got, tc.want); d != "" {
+			t.Errorf("%s verdicts (-got +want):\n%s", tc.name, d)
+		}
 	}
 }

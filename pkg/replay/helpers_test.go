@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -114,7 +115,7 @@ func textFlows(t testing.TB, mem memory.Allocator, header string, lines []string
 
 // verdictIDs is the verdict_id column of a Reader's output record.
 func verdictIDs(rec arrow.Record) *array.Uint32 {
-	return rec.Column(rec.Schema().FieldIndices(ColVerdictID)[0]).(*array.Uint32)
+	return rec.Column(rec.Schema().FieldIndices(flowschema.ColVerdictID)[0]).(*array.Uint32)
 }
 
 // verdictText returns, per output row of r (drained by the caller through next), the verdict table's columns
@@ -130,8 +131,8 @@ func verdictText(t testing.TB, r *Reader) [][]string {
 	}
 	vt := r.Verdicts()
 	defer vt.Release()
-	if got := vt.Schema().Field(0).Name; got != ColVerdictID {
-		t.Fatalf("verdict table's first column is %q, want %q", got, ColVerdictID)
+	if got := vt.Schema().Field(0).Name; got != flowschema.ColVerdictID {
+		t.Fatalf("verdict table's first column is %q, want %q", got, flowschema.ColVerdictID)
 	}
 	out := make([][]string, len(ids))
 	for j, id := range ids {
@@ -174,6 +175,18 @@ func cell(a arrow.Array, i int) string {
 	return a.ValueStr(i)
 }
 
+// verdictRow is row i of a verdict table as text.
+func verdictRow(vt arrow.Record, i int) row {
+	col := func(name string) string { return cell(vt.Column(vt.Schema().FieldIndices(name)[0]), i) }
+	return row{
+		Dir: col(flowschema.ColDirection), Action: col(flowschema.ColModelAction), Agrees: col(flowschema.ColModelAgrees),
+		Layer: col(flowschema.ColVerdictLayer), Rule: col(flowschema.ColVerdictRule), Resource: col(flowschema.ColVerdictResource),
+		Also: col(flowschema.ColVerdictAlso), Cause: col(flowschema.ColVerdictCause), NACL: col(flowschema.ColNACLID),
+		NACLRule: col(flowschema.ColNACLRule), SG: col(flowschema.ColSGRule), Role: col(flowschema.ColFlowRole),
+		Init: col(flowschema.ColInitiator),
+	}
+}
+
 // replayText runs lines through a Reader and returns the verdict rows, the summary and the rule hits.
 func replayText(t testing.TB, model *vpc.Model, cfg Config, header string, lines []string, batch int) ([]row, Summary, []RuleHit) {
 	t.Helper()
@@ -197,17 +210,9 @@ func replayText(t testing.TB, model *vpc.Model, cfg Config, header string, lines
 	}
 	vt := r.Verdicts()
 	defer vt.Release()
-	col := func(name string) arrow.Array { return vt.Column(vt.Schema().FieldIndices(name)[0]) }
 	var rows []row
 	for _, id := range ids {
-		i := int(id)
-		rows = append(rows, row{
-			Dir: cell(col(ColDirection), i), Action: cell(col(ColModelAction), i), Agrees: cell(col(ColModelAgrees), i),
-			Layer: cell(col(ColVerdictLayer), i), Rule: cell(col(ColVerdictRule), i), Resource: cell(col(ColVerdictResource), i),
-			Also: cell(col(ColVerdictAlso), i), Cause: cell(col(ColVerdictCause), i), NACL: cell(col(ColNACLID), i),
-			NACLRule: cell(col(ColNACLRule), i), SG: cell(col(ColSGRule), i), Role: cell(col(ColFlowRole), i),
-			Init: cell(col(ColInitiator), i),
-		})
+		rows = append(rows, verdictRow(vt, int(id)))
 	}
 	if err := r.Err(); err != nil {
 		t.Fatal(err)

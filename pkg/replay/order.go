@@ -144,7 +144,7 @@ type block []pending
 // instead of a cache miss per record into whichever of the window's batches it came from. No pointers: the
 // garbage collector does not scan the buffer.
 type pending struct {
-	f   cflow
+	f   compactFlow
 	seq uint32
 	row int32
 }
@@ -158,10 +158,10 @@ func newReorder(windowSecs int64) reorder {
 }
 
 // slot returns where to write a record starting at s (not late: at least the base of the last releaseBelow)
-// with tie 0 (request-like) or 1 (reply-like).
-func (r *reorder) slot(s int64, tie int) *pending {
+// with rank 0 (request-like) or 1 (reply-like).
+func (r *reorder) slot(s int64, rank int) *pending {
 	b := &r.ring[s&r.mask]
-	i := b.n[tie]
+	i := b.n[rank]
 	if i%blockLen == 0 {
 		var blk block
 		if k := len(r.spare); k > 0 {
@@ -169,11 +169,11 @@ func (r *reorder) slot(s int64, tie int) *pending {
 		} else {
 			blk = make(block, blockLen)
 		}
-		b.blocks[tie] = append(b.blocks[tie], blk)
+		b.blocks[rank] = append(b.blocks[rank], blk)
 	}
-	b.n[tie] = i + 1
+	b.n[rank] = i + 1
 	r.n++
-	return &b.blocks[tie][i/blockLen][i%blockLen]
+	return &b.blocks[rank][i/blockLen][i%blockLen]
 }
 
 // releaseBelow hands every buffered record with start < to to q, in order, and moves base to to. The

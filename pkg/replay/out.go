@@ -53,7 +53,7 @@ func (r *Reader) build(s *batchSlot) arrow.Record {
 // outKey reduces v to what its text columns depend on, so that verdicts that read the same share an id:
 // the ENI only when its resources are written (a REJECT's verdict_resource, a met NACL's id), rule indexes
 // only when their text is, the logged action only for model_agrees.
-func (e *Engine) outKey(v *Verdict) vkey {
+func (e *Engine) outKey(v *Verdict) verdictKey {
 	k := rowVerdict{eni: -1, nacl: -1, sg: -1, path: v.Path.code(), dir: v.Dir, model: v.ModelAction,
 		layer: v.Layer, cause: v.Cause, also: v.Also, role: v.Role, infer: v.Infer}
 	if v.ModelAction != ActionNone {

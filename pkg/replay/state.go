@@ -120,7 +120,7 @@ func (s *ruleStat) merge(o *ruleStat) {
 	s.bytes += o.bytes
 }
 
-func (s *ruleStat) add(c *cflow) {
+func (s *ruleStat) add(c *compactFlow) {
 	if s.hits == 0 || c.start < s.first {
 		s.first = c.start
 	}
@@ -132,13 +132,13 @@ func (s *ruleStat) add(c *cflow) {
 	s.bytes += c.bytes
 }
 
-func (st *State) hitNACL(i int32, c *cflow) {
+func (st *State) hitNACL(i int32, c *compactFlow) {
 	if i >= 0 {
 		st.naclHits[i].add(c)
 	}
 }
 
-func (st *State) hitSG(i int32, c *cflow) {
+func (st *State) hitSG(i int32, c *compactFlow) {
 	if i >= 0 {
 		st.sgHits[i].add(c)
 	}

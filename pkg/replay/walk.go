@@ -5,7 +5,7 @@ import (
 )
 
 // The packet walk. At its interface a packet meets the layers in the order AWS applies them
-// (docs/aws-semantics.md, "Order of evaluation"):
+// (docs/semantics.md, "The packet walk"):
 //
 //	ingress: the subnet's NACL inbound entries (only when the peer is outside the subnet), then the
 //	         security groups inbound, or connection tracking for a packet of an admitted connection;
@@ -254,7 +254,7 @@ func (p *Path) naclStep() *Step {
 // blocked it: the NACL's deciding entry, and every security-group rule that allows the packet. A security
 // group is a union of allows, so crediting only the first matching rule would show a rule whose traffic is
 // always matched first by another as unused; a rule is unused when it allowed nothing in the window.
-func (e *Engine) creditRules(st *State, info *eniInfo, dir vpc.Direction, p *vpc.Packet, w *Path, c *cflow) {
+func (e *Engine) creditRules(st *State, info *eniInfo, dir vpc.Direction, p *vpc.Packet, w *Path, c *compactFlow) {
 	for i := range w.Steps() {
 		s := &w.steps[i]
 		switch s.Basis {

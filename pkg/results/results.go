@@ -1,5 +1,5 @@
-// Package results names the tables flowlens writes and builds the small ones: rule_hits and the loaded
-// topology.
+// Package results builds the small result tables, rule_hits and the loaded topology (their names are in
+// pkg/flowschema).
 package results
 
 import (
@@ -11,20 +11,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/vpc"
-)
-
-// What analyze writes for the replayed records: FlowRecordsTable holds the rows, with every string column
-// stored as an id into FlowStringsTable (store.Interned) and the verdict as a replay.ColVerdictID into
-// VerdictsTable (replay.Reader.Verdicts); FlowsView (store.Interned.Query) looks the ids up and gives the flows
-// users query: every input column, then the verdict columns, one row per record. Storing ids makes the write
-// several CPU-seconds cheaper per 10M records (see replay.ColVerdictID and store.Interned).
-const (
-	FlowRecordsTable = "flow_records"
-	FlowStringsTable = "flow_strings"
-	VerdictsTable    = "verdicts"
-	FlowsView        = "flows"
 )
 
 // Table is one named result table as a single record; the caller releases Record.
@@ -88,7 +77,7 @@ func nullIfZero(v int64) any {
 	return v
 }
 
-// RuleHits is the rule_hits table: one row per NACL entry and SG rule of the topology, zero hits included.
+// RuleHits is the rule_hits table (flowschema.RuleHitsTable): one row per NACL entry and SG rule of the topology, zero hits included.
 func RuleHits(mem memory.Allocator, hits []replay.RuleHit) arrow.Record {
 	t := newTable(mem, str("rule_type"), str("resource_id"), str("rule_id"), str("direction"), str("action"),
 		str("rule"), i64("hits"), i64("packets"), i64("bytes"), i64("first_seen"), i64("last_seen"), i64("shadowed_by"))
@@ -178,12 +167,12 @@ func Topology(mem memory.Allocator, m *vpc.Model) []Table {
 		findings.row(f.Severity.String(), f.File, f.Object, f.Message)
 	}
 	return []Table{
-		{"topology_subnets", subnets.record()},
-		{"topology_enis", enis.record()},
-		{"topology_security_groups", groups.record()},
-		{"topology_sg_rules", rules.record()},
-		{"topology_nacl_entries", entries.record()},
-		{"topology_findings", findings.record()},
+		{flowschema.TopologySubnetsTable, subnets.record()},
+		{flowschema.TopologyENIsTable, enis.record()},
+		{flowschema.TopologySecurityGroupsTable, groups.record()},
+		{flowschema.TopologySGRulesTable, rules.record()},
+		{flowschema.TopologyNACLEntriesTable, entries.record()},
+		{flowschema.TopologyFindingsTable, findings.record()},
 	}
 }
 

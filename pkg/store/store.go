@@ -1,5 +1,6 @@
 // Package store keeps flowlens results in a DuckDB file: it opens the file with network access to extension
-// repositories turned off and lands Arrow record streams in it as tables, atomically.
+// repositories turned off, lands Arrow record streams in it as tables, atomically, and reads query results back
+// as Arrow (QueryArrow, ReadArrow: see read.go).
 //
 // # Hand-off
 //
@@ -68,6 +69,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	duckdb "github.com/marcboeker/go-duckdb"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
 // offlineSettings are set in the DuckDB configuration before the database opens.
@@ -163,20 +166,15 @@ type Run struct {
 	Started time.Time // when the run started
 }
 
-// RunsTable is the table WriteRun appends to: one row per table written
-// (run_id BIGINT, started TIMESTAMP, finished TIMESTAMP, command VARCHAR, table_name VARCHAR, row_count BIGINT).
-// Times are UTC; TIMESTAMP rather than TIMESTAMPTZ because time-zone functions need the icu extension, which
-// flowlens does not load.
-const RunsTable = "flowlens_runs"
-
 // WriteTables replaces the named tables in the DuckDB file at path, creating the file if needed, in one atomic
 // step (see the package doc). The context cancels the write; the tables are then left as they were.
 func WriteTables(ctx context.Context, path string, tables ...Table) error {
 	return write(ctx, path, nil, tables)
 }
 
-// WriteRun is WriteTables plus one flowlens_runs row per table, appended in the same transaction, so the file
-// keeps a history of the runs that wrote it.
+// WriteRun is WriteTables plus one flowschema.RunsTable (flowlens_runs) row per table or view, appended in the
+// same transaction, so the file keeps a history of the runs that wrote it. Times are UTC TIMESTAMPs rather
+// than TIMESTAMPTZ because time-zone functions need the icu extension, which flowlens does not load.
 func WriteRun(ctx context.Context, path string, run Run, tables ...Table) error {
 	return write(ctx, path, &run, tables)
 }
@@ -210,7 +208,7 @@ func writeWith(ctx context.Context, path string, run *Run, tables []Table, opts 
 		if seen[key] {
 			return fmt.Errorf("store: table %q given twice", t.Name)
 		}
-		if run != nil && key == RunsTable {
+		if run != nil && key == flowschema.RunsTable {
 			return fmt.Errorf("store: table %q is reserved for run history", t.Name)
 		}
 		seen[key] = true
@@ -397,14 +395,14 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 }
 
 func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts []int64) error {
-	const ddl = `CREATE TABLE IF NOT EXISTS ` + RunsTable + ` (
+	const ddl = `CREATE TABLE IF NOT EXISTS ` + flowschema.RunsTable + ` (
 		run_id BIGINT, started TIMESTAMP, finished TIMESTAMP, command VARCHAR, table_name VARCHAR, row_count BIGINT)`
 	if _, err := tx.ExecContext(ctx, ddl); err != nil {
-		return fmt.Errorf("store: %s: %w", RunsTable, err)
+		return fmt.Errorf("store: %s: %w", flowschema.RunsTable, err)
 	}
 	var id int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM `+RunsTable).Scan(&id); err != nil {
-		return fmt.Errorf("store: %s: %w", RunsTable, err)
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM `+flowschema.RunsTable).Scan(&id); err != nil {
+		return fmt.Errorf("store: %s: %w", flowschema.RunsTable, err)
 	}
 	finished := time.Now().UTC()
 	started := run.Started.UTC()
@@ -419,10 +417,10 @@ func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts
 		case t.Reader != nil:
 			count = counts[i]
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO `+RunsTable+` VALUES (?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO `+flowschema.RunsTable+` VALUES (?, ?, ?, ?, ?, ?)`,
 			id, started, finished, run.Command, t.Name, count)
 		if err != nil {
-			return fmt.Errorf("store: %s: %w", RunsTable, err)
+			return fmt.Errorf("store: %s: %w", flowschema.RunsTable, err)
 		}
 	}
 	return nil

@@ -385,7 +385,7 @@ func TestWriteTablesViews(t *testing.T) {
 		}
 		defer db.Close()
 		return queryRows(t, db.SQL(), `SELECT table_name, table_type FROM information_schema.tables
-			WHERE table_name <> '`+RunsTable+`' ORDER BY table_name`)
+			WHERE table_name <> 'flowlens_runs' ORDER BY table_name`)
 	}
 	// flows as a table first (what ingest writes)
 	r := smallFlows(mem)
@@ -412,7 +412,7 @@ func TestWriteTablesViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := queryRows(t, db.SQL(), `SELECT count(*), sum(source_line)::BIGINT FROM flows`)
-	got = append(got, queryRows(t, db.SQL(), `SELECT table_name, coalesce(row_count::VARCHAR, 'NULL') FROM `+RunsTable+` ORDER BY table_name`)...)
+	got = append(got, queryRows(t, db.SQL(), `SELECT table_name, coalesce(row_count::VARCHAR, 'NULL') FROM flowlens_runs ORDER BY table_name`)...)
 	db.Close()
 	if d := cmp.Diff([][]string{{"4", "32"}, {"Flows", "NULL"}, {"errs", "2"}, {"flow_rows", "3"}}, got); d != "" {
 		t.Errorf("view rows and run history (-want +got):\n%s", d)

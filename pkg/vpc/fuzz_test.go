@@ -1,9 +1,13 @@
 package vpc
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // FuzzLoad feeds arbitrary bytes to the loader as one file (and as a second file beside a valid topology):
@@ -24,6 +28,12 @@ func FuzzLoad(f *testing.F) {
 		"PrivateIpAddress": "10.20.0.10", "Ipv6Addresses": [{"Ipv6Address": "fe80::1%eth0"}]}]}`))
 	f.Add("x.json", []byte(`null`))
 	f.Add("x.json", []byte(`{"Subnets": null, "NetworkAcls": [null, 1, {}]}`))
+	// Windows encodings: byte-order marks, UTF-16 both ways, a legacy code page, UTF-16 without a mark.
+	f.Add("x.json", append([]byte{0xEF, 0xBB, 0xBF}, okSubnets...))
+	f.Add("x.json", utf16Bytes(okNACLs, binary.LittleEndian, true))
+	f.Add("x.json", utf16Bytes(encodingDoc, binary.BigEndian, true))
+	f.Add("x.json", []byte(strings.Replace(encodingDoc, "café ☕ 🚀", "caf\xe9", 1)))
+	f.Add("x.json", utf16Bytes(okSubnets, binary.LittleEndian, false))
 	// A small valid topology to load beside the fuzzed file, so that fuzzed objects meet existing ids
 	// (duplicates, references, address conflicts). Kept small: minimization runs the target many times.
 	base := map[string][]byte{"s.json": []byte(okSubnets), "n.json": []byte(okNACLs), "e.json": []byte(`{
@@ -91,4 +101,10 @@ func checkInvariants(t *testing.T, m *Model) {
 		}
 	}
 	_ = m.Summary()
+	// Compile on a loaded model is a no-op, and a clone compiles to the same findings.
+	c := m.Clone()
+	c.Compile()
+	if diff := cmp.Diff(c.Findings, m.Findings); diff != "" {
+		t.Fatalf("Clone+Compile changed the findings (-got +want):\n%s", diff)
+	}
 }

@@ -1,6 +1,9 @@
 package vpc
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
 	"maps"
 	"net/netip"
 	"os"
@@ -9,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -194,6 +198,9 @@ func checkFindings(t *testing.T, got []Finding, want []wantFinding) {
 	}
 }
 
+// noENIs is the finding every topology without network interfaces has: most validation cases load fragments.
+var noENIs = wantFinding{Fatal, "", "", "the topology has no network interfaces, so a replay would judge no flow"}
+
 // A VPC with one subnet and a default NACL: the base for the validation cases.
 const okSubnets = `{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24"}]}`
 const okNACLs = `{"NetworkAcls": [{"NetworkAclId": "acl-d", "VpcId": "vpc-1", "IsDefault": true, "Entries": [
@@ -209,7 +216,7 @@ func TestValidationFindings(t *testing.T) {
 			name: "stale group reference is a warning naming the rule",
 			files: map[string]string{"sg.json": `{"SecurityGroups": [{"GroupId": "sg-1", "VpcId": "vpc-1", "IpPermissions": [
 				{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "UserIdGroupPairs": [{"GroupId": "sg-gone"}]}]}]}`},
-			want: []wantFinding{{Warning, "sg.json", "sg-1/ingress/0", `rule "tcp 22 from sg-gone" references group sg-gone, which is not loaded`}},
+			want: []wantFinding{noENIs, {Warning, "sg.json", "sg-1/ingress/0", `rule "tcp 22 from sg-gone" references group sg-gone, which is not loaded`}},
 		},
 		{
 			name: "ENI in unknown subnet is fatal",
@@ -234,19 +241,19 @@ func TestValidationFindings(t *testing.T) {
 			name: "NACL entry without CIDR is fatal",
 			files: map[string]string{"n.json": `{"NetworkAcls": [{"NetworkAclId": "acl-1", "VpcId": "vpc-1", "Entries": [
 				{"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": false}]}]}`},
-			want: []wantFinding{{Fatal, "n.json", "acl-1", "inbound entry 100: no CidrBlock or Ipv6CidrBlock"}},
+			want: []wantFinding{noENIs, {Fatal, "n.json", "acl-1", "inbound entry 100: no CidrBlock or Ipv6CidrBlock"}},
 		},
 		{
 			name: "NACL port range From > To is fatal",
 			files: map[string]string{"n.json": `{"NetworkAcls": [{"NetworkAclId": "acl-1", "VpcId": "vpc-1", "Entries": [
 				{"RuleNumber": 7, "Protocol": "6", "RuleAction": "allow", "Egress": true, "CidrBlock": "0.0.0.0/0", "PortRange": {"From": 90, "To": 80}}]}]}`},
-			want: []wantFinding{{Fatal, "n.json", "acl-1", "outbound entry 7: PortRange From 90 > To 80"}},
+			want: []wantFinding{noENIs, {Fatal, "n.json", "acl-1", "outbound entry 7: PortRange From 90 > To 80"}},
 		},
 		{
 			name: "SG port range From > To is fatal",
 			files: map[string]string{"r.json": `{"SecurityGroupRules": [{"SecurityGroupRuleId": "sgr-1", "GroupId": "sg-1", "IsEgress": false,
 				"IpProtocol": "udp", "FromPort": 600, "ToPort": 500, "CidrIpv4": "10.0.0.0/8"}]}`},
-			want: []wantFinding{{Fatal, "r.json", "sgr-1", "FromPort 600 > ToPort 500"}},
+			want: []wantFinding{noENIs, {Fatal, "r.json", "sgr-1", "FromPort 600 > ToPort 500"}},
 		},
 		{
 			name: "unparseable CIDRs and addresses are fatal",
@@ -273,76 +280,89 @@ func TestValidationFindings(t *testing.T) {
 			name: "subnet with no NACL and no default NACL is fatal",
 			files: map[string]string{"s.json": okSubnets, "n.json": `{"NetworkAcls": [{"NetworkAclId": "acl-c", "VpcId": "vpc-1",
 				"IsDefault": false, "Entries": []}]}`},
-			want: []wantFinding{{Fatal, "s.json", "subnet-1", `no NACL association and no default NACL loaded for VPC "vpc-1"`}},
+			want: []wantFinding{noENIs, {Fatal, "s.json", "subnet-1", `no NACL association and no default NACL loaded for VPC "vpc-1"`}},
 		},
 		{
 			name: "NACL association to an unknown subnet is a warning",
 			files: map[string]string{"s.json": okSubnets, "n.json": `{"NetworkAcls": [{"NetworkAclId": "acl-d", "VpcId": "vpc-1",
 				"IsDefault": true, "Associations": [{"SubnetId": "subnet-1"}, {"SubnetId": "subnet-elsewhere"}]}]}`},
-			want: []wantFinding{{Warning, "n.json", "acl-d", `association to subnet "subnet-elsewhere", which is not loaded`}},
+			want: []wantFinding{noENIs, {Warning, "n.json", "acl-d", `association to subnet "subnet-elsewhere", which is not loaded`}},
 		},
 		{
 			name: "prefix-list reference with no entries loaded is a warning",
 			files: map[string]string{"sg.json": `{"SecurityGroups": [{"GroupId": "sg-1", "VpcId": "vpc-1", "IpPermissions": [
 				{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": "pl-0abc"}]}]}]}`,
 				"pls.json": `{"PrefixLists": [{"PrefixListId": "pl-0abc", "PrefixListName": "x", "AddressFamily": "IPv4"}]}`},
-			want: []wantFinding{{Warning, "sg.json", "sg-1/ingress/0", "references prefix list pl-0abc, whose entries are not loaded"}},
+			want: []wantFinding{noENIs, {Warning, "sg.json", "sg-1/ingress/0", "references prefix list pl-0abc, whose entries are not loaded"}},
 		},
 		{
 			name: "unknown top-level key is a warning",
 			files: map[string]string{"s.json": `{"Subnets": [], "Vpcs": []}`, "other.json": `{"Reservations": []}`,
 				"list.json": `[1, 2]`},
 			want: []wantFinding{
+				noENIs,
 				{Warning, "list.json", "", "top level is not a JSON object"},
 				{Warning, "other.json", "", `no recognised top-level key`},
 				{Warning, "s.json", "", `unknown top-level key "Vpcs" ignored`},
 			},
 		},
 		{
+			name:  "a file that is not AWS CLI output is named with the keys it has",
+			files: map[string]string{"instances.json": `{"Reservations": [], "Vpcs": []}`, "empty.json": `{}`},
+			want: []wantFinding{
+				noENIs,
+				{Warning, "empty.json", "", "no recognised top-level key (expected SecurityGroups, SecurityGroupRules, NetworkAcls, " +
+					"NetworkInterfaces, Subnets, PrefixLists or Entries; found none); file ignored"},
+				{Warning, "instances.json", "", `no recognised top-level key (expected SecurityGroups, SecurityGroupRules, NetworkAcls, ` +
+					`NetworkInterfaces, Subnets, PrefixLists or Entries; found "Reservations", "Vpcs"); file ignored`},
+			},
+		},
+		{
 			name:  "invalid JSON is fatal and other files still load",
 			files: map[string]string{"bad.json": `{"Subnets": [`, "s.json": okSubnets, "n.json": okNACLs},
-			want:  []wantFinding{{Fatal, "bad.json", "", "invalid JSON"}},
+			want:  []wantFinding{noENIs, {Fatal, "bad.json", "", "invalid JSON"}},
 		},
 		{
 			name: "bad object is fatal and its siblings load",
 			files: map[string]string{"n.json": okNACLs, "s.json": `{"Subnets": [{"SubnetId": 5}, {"SubnetId": "subnet-1", "VpcId": "vpc-1",
 				"CidrBlock": "10.0.1.0/24"}]}`},
-			want: []wantFinding{{Fatal, "s.json", "Subnets[0]", "cannot decode"}},
+			want: []wantFinding{noENIs, {Fatal, "s.json", "Subnets[0]", "cannot decode"}},
 		},
 		{
 			name: "non-canonical CIDR is masked with a warning",
 			files: map[string]string{"n.json": okNACLs, "s.json": `{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1",
 				"CidrBlock": "100.68.0.18/18"}]}`},
-			want: []wantFinding{{Warning, "s.json", "subnet-1", "CidrBlock 100.68.0.18/18 is not canonical; using 100.68.0.0/18"}},
+			want: []wantFinding{noENIs, {Warning, "s.json", "subnet-1", "CidrBlock 100.68.0.18/18 is not canonical; using 100.68.0.0/18"}},
 		},
 		{
 			name:  "prefix-list entries without an id are a warning",
 			files: map[string]string{"entries.json": `{"Entries": [{"Cidr": "10.0.0.0/8"}]}`},
-			want:  []wantFinding{{Warning, "entries.json", "", "without a prefix-list id"}},
+			want:  []wantFinding{noENIs, {Warning, "entries.json", "", "without a prefix-list id"}},
 		},
 		{
 			name: "same object in two files with different content is a warning",
 			files: map[string]string{"n.json": okNACLs, "a.json": okSubnets,
 				"b.json": `{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.2.0/24"}]}`},
-			want: []wantFinding{{Warning, "b.json", "subnet-1", "also loaded from a.json with different content"}},
+			want: []wantFinding{noENIs, {Warning, "b.json", "subnet-1", "also loaded from a.json with different content"}},
 		},
 		{
 			name:  "same object in two files with the same content is silent",
 			files: map[string]string{"n.json": okNACLs, "a.json": okSubnets, "b.json": okSubnets},
+			want:  []wantFinding{noENIs},
 		},
 		{
 			name: "two NACL associations for one subnet are fatal",
 			files: map[string]string{"s.json": okSubnets, "n.json": `{"NetworkAcls": [
 				{"NetworkAclId": "acl-a", "VpcId": "vpc-1", "Associations": [{"SubnetId": "subnet-1"}]},
 				{"NetworkAclId": "acl-b", "VpcId": "vpc-1", "IsDefault": true, "Associations": [{"SubnetId": "subnet-1"}]}]}`},
-			want: []wantFinding{{Fatal, "n.json", "subnet-1", "associated with two NACLs (acl-a and acl-b)"}},
+			want: []wantFinding{noENIs, {Fatal, "n.json", "subnet-1", "associated with two NACLs (acl-a and acl-b)"}},
 		},
 		{
 			name: "duplicate NACL rule numbers are fatal",
 			files: map[string]string{"n.json": `{"NetworkAcls": [{"NetworkAclId": "acl-1", "VpcId": "vpc-1", "Entries": [
 				{"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": false, "CidrBlock": "0.0.0.0/0"},
 				{"RuleNumber": 100, "Protocol": "-1", "RuleAction": "deny", "Egress": false, "Ipv6CidrBlock": "::/0"}]}]}`},
-			want: []wantFinding{{Fatal, "n.json", "acl-1", "two inbound entries numbered 100"}},
+			want: []wantFinding{noENIs, {Fatal, "n.json", "acl-1", "two inbound entries numbered 100"}},
 		},
 		{
 			name: "bad protocol and action are fatal",
@@ -350,6 +370,7 @@ func TestValidationFindings(t *testing.T) {
 				{"RuleNumber": 1, "Protocol": "gre", "RuleAction": "allow", "Egress": false, "CidrBlock": "0.0.0.0/0"},
 				{"RuleNumber": 2, "Protocol": "6", "RuleAction": "maybe", "Egress": false, "CidrBlock": "0.0.0.0/0"}]}]}`},
 			want: []wantFinding{
+				noENIs,
 				{Fatal, "n.json", "acl-1", `inbound entry 1: protocol "gre" is not a name`},
 				{Fatal, "n.json", "acl-1", `inbound entry 2: RuleAction "maybe"`},
 			},
@@ -409,9 +430,7 @@ func TestLoadFileKinds(t *testing.T) {
 		if diff := cmp.Diff(m.PrefixLists, map[string][]netip.Prefix{"pl-0ffe": {prefix("2001:db8::/32")}}, cmpAddrs); diff != "" {
 			t.Errorf("PrefixLists (-got +want):\n%s", diff)
 		}
-		if len(m.Findings) != 0 {
-			t.Errorf("findings: %v", m.Findings)
-		}
+		checkFindings(t, m.Findings, []wantFinding{noENIs})
 	})
 	t.Run("combined file with several top-level keys", func(t *testing.T) {
 		m := loadOne(t, "everything.json", `{
@@ -435,9 +454,11 @@ func TestLoadFileKinds(t *testing.T) {
 			"a/acls.json":    []byte(`{"NetworkAcls": [{"NetworkAclId": "acl-a", "VpcId": "vpc-a", "IsDefault": true}]}`),
 			"b/acls.json":    []byte(`{"NetworkAcls": [{"NetworkAclId": "acl-b", "VpcId": "vpc-b", "IsDefault": true}]}`),
 		})
-		if len(m.Findings) != 0 || len(m.VPCs) != 2 || m.Subnets["subnet-b"].NACL.ID != "acl-b" || m.VPCs["vpc-a"].DefaultNACL.ID != "acl-a" {
-			t.Errorf("findings %v, VPCs %v", m.Findings, m.VPCs)
+		if len(m.VPCs) != 2 || m.Subnets["subnet-b"].NACL.ID != "acl-b" || m.VPCs["vpc-a"].DefaultNACL.ID != "acl-a" {
+			t.Errorf("VPCs %v", m.VPCs)
 		}
+		checkFindings(t, m.Findings, []wantFinding{{Fatal, "", "", "the topology has no network interfaces, so a replay would judge " +
+			"no flow: add the output of aws ec2 describe-network-interfaces --filters Name=vpc-id,Values=vpc-a,vpc-b"}})
 	})
 	t.Run("directories are walked recursively for json", func(t *testing.T) {
 		dir := t.TempDir()
@@ -456,9 +477,10 @@ func TestLoadFileKinds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(m.Findings) != 0 || m.Subnets["subnet-1"] == nil || m.Subnets["subnet-1"].NACL == nil {
-			t.Errorf("findings %v, subnets %v", m.Findings, m.Subnets)
+		if m.Subnets["subnet-1"] == nil || m.Subnets["subnet-1"].NACL == nil {
+			t.Errorf("subnets %v", m.Subnets)
 		}
+		checkFindings(t, m.Findings, []wantFinding{noENIs})
 		if _, err := LoadPaths(filepath.Join(dir, "missing")); err == nil {
 			t.Error("LoadPaths of a missing path: want an I/O error")
 		}
@@ -509,5 +531,59 @@ func TestFindingError(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("String() = %q, want %q", tt.got, tt.want)
 		}
+	}
+}
+
+// encodingDoc is a small complete topology whose ENI description is not ASCII.
+const encodingDoc = `{
+	"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24"}],
+	"NetworkAcls": [{"NetworkAclId": "acl-d", "VpcId": "vpc-1", "IsDefault": true}],
+	"NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.5",
+		"Description": "café ☕ 🚀"}]}`
+
+func utf16Bytes(s string, order binary.AppendByteOrder, bom bool) []byte {
+	var b []byte
+	if bom {
+		b = order.AppendUint16(b, 0xFEFF)
+	}
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = order.AppendUint16(b, u)
+	}
+	return b
+}
+
+func TestLoadEncodings(t *testing.T) {
+	latin1 := []byte(strings.Replace(encodingDoc, "café ☕ 🚀", "caf\xe9", 1))
+	tests := []struct {
+		name     string
+		data     []byte
+		wantDesc string // the ENI's Description; "" when the file is skipped
+		want     []wantFinding
+	}{
+		{"UTF-8", []byte(encodingDoc), "café ☕ 🚀", nil},
+		{"UTF-8 with byte-order mark", append([]byte{0xEF, 0xBB, 0xBF}, encodingDoc...), "café ☕ 🚀", nil},
+		{"UTF-16 LE with byte-order mark (PowerShell 5 >)", utf16Bytes(encodingDoc, binary.LittleEndian, true), "café ☕ 🚀", nil},
+		{"UTF-16 BE with byte-order mark", utf16Bytes(encodingDoc, binary.BigEndian, true), "café ☕ 🚀", nil},
+		{"Latin-1 inside a string", latin1, "caf\uFFFD", []wantFinding{{Warning, "t.json", "", fmt.Sprintf("not UTF-8 or UTF-16 text "+
+			"(first bytes 0x7b 0x0a; byte 0xe9 at offset %d is not UTF-8): bytes that are not UTF-8 are read as U+FFFD", bytes.IndexByte(latin1, 0xe9))}}},
+		{"binary", []byte{0x1f, 0x8b, 0x08, 0x00, 0xff}, "", []wantFinding{noENIs, {Fatal, "t.json", "",
+			"not UTF-8 or UTF-16 text (first bytes 0x1f 0x8b; byte 0x8b at offset 1 is not UTF-8): save it as UTF-8; file skipped"}}},
+		{"UTF-16 LE without byte-order mark", utf16Bytes(encodingDoc, binary.LittleEndian, false), "", []wantFinding{noENIs, {Fatal, "t.json", "",
+			"UTF-16 text without a byte-order mark (first bytes 0x7b 0x00): save it as UTF-8; file skipped"}}},
+		{"UTF-8 byte-order mark then invalid JSON", []byte("\xEF\xBB\xBF{"), "", []wantFinding{noENIs, {Fatal, "t.json", "",
+			"invalid JSON: unexpected end of JSON input"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := loadOne(t, "t.json", string(tt.data))
+			checkFindings(t, m.Findings, tt.want)
+			got := ""
+			if e := m.ENIByID("eni-1"); e != nil {
+				got = e.Description
+			}
+			if got != tt.wantDesc {
+				t.Errorf("Description = %q, want %q", got, tt.wantDesc)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"go4.org/netipx"
@@ -142,7 +143,7 @@ type SGRule struct {
 	GroupID          string
 	Egress           bool
 	Proto            int16 // -1 all
-	FromPort, ToPort int32 // TCP/UDP port range; for ICMP FromPort=type, ToPort=code; -1 all
+	FromPort, ToPort int32 // TCP/UDP port range (0 0 is port 0; -1 -1 is all); for ICMP FromPort=type, ToPort=code; -1 all
 	Peer             PeerKind
 	Prefix           netip.Prefix // PeerCIDR (masked)
 	PrefixListID     string       // PeerPrefixList
@@ -152,6 +153,10 @@ type SGRule struct {
 	// set holds the compiled peer addresses for PeerPrefixList (the list's CIDRs) and PeerGroup (the member
 	// ENIs' private addresses); nil matches nothing (stale reference, prefix list not loaded).
 	set *netipx.IPSet
+	// file is the input file the rule came from ("" when built in Go: findings then name its group's file).
+	file string
+	// idGenerated is true when Compile made ID ("GROUP/ingress/N"), so that it renumbers it.
+	idGenerated bool
 }
 
 // SecurityGroup is one security group with its normalised rules.
@@ -172,7 +177,8 @@ type Subnet struct {
 	// NACL is the explicitly associated NACL, else the VPC's default NACL (nil only with a fatal finding).
 	NACL *NACL
 	// NACLExplicit is true when a NetworkAcls[].Associations entry names the subnet (AWS lists the default
-	// NACL's implicit associations there too), false when the loader fell back to the VPC's default NACL.
+	// NACL's implicit associations there too), false when Compile fell back to the VPC's default NACL. To
+	// associate a subnet from Go, set NACL and NACLExplicit; Compile resolves NACL by its ID in Model.NACLs.
 	NACLExplicit bool
 }
 
@@ -196,16 +202,30 @@ type VPC struct {
 	SubnetIDs   []string // sorted
 }
 
-// Model is a loaded, validated and compiled topology. It is read-only after Load and safe for concurrent use.
+// Model is a validated and compiled topology. LoadPaths and Load return one; Clone copies one. It is
+// read-only while anything evaluates it, and then safe for concurrent use.
+//
+// To build a candidate policy in Go, Clone the model (an Engine or another goroutine may be reading the
+// original), then change the copy: replace or add security groups (Groups; SecurityGroup.Ingress/Egress with
+// new *SGRule values), NACLs (NACLs; NACL.Inbound/Outbound), subnet associations (Subnet.NACL with
+// NACLExplicit) and group membership (ENI.GroupIDs), remove an object by setting its map value to nil, and
+// call Compile. Until Compile returns, the
+// derived state (VPCs, NACL.SubnetIDs, ShadowedBy, ENI.Subnet and rule lists, group member sets, Display,
+// generated rule ids, the indexes and Findings) is stale: build no Engine on a model being changed. Maps are
+// keyed by the object's ID. Whatever is put in a model belongs to it: never put one *SGRule in two models.
 type Model struct {
-	VPCs        map[string]*VPC
+	VPCs        map[string]*VPC // derived by Compile from the other objects' VpcIDs
 	Subnets     map[string]*Subnet
 	NACLs       map[string]*NACL
 	Groups      map[string]*SecurityGroup
 	ENIs        map[string]*ENI
 	PrefixLists map[string][]netip.Prefix // pl- id -> entries (masked, sorted)
-	Findings    []Finding                 // every problem found while loading, in file then object order
+	Findings    []Finding                 // every problem found, sorted by file (stable within a file); set by Compile
 
+	// input holds the findings that later Compile calls keep: the loader's (reading and converting files)
+	// and those about input a Compile dropped or rewrote.
+	input          []Finding
+	fileOf         map[string]string // object id (acl-, subnet-, sg-, eni-, pl-) -> input file, for findings
 	byAddr         map[netip.Addr]*ENI
 	members        map[string][]netip.Addr // group id -> member ENIs' private addresses, sorted
 	memberSets     map[string]*netipx.IPSet
@@ -257,6 +277,41 @@ func (m *Model) HasFatal() bool {
 	return false
 }
 
+// FatalError returns nil when no finding is fatal, else a *FatalFindingsError with the fatal findings. A
+// replay must not judge flows against such a model unless the user asked for it: its verdicts could be wrong.
+func (m *Model) FatalError() error {
+	var fatal []Finding
+	for _, f := range m.Findings {
+		if f.Severity == Fatal {
+			fatal = append(fatal, f)
+		}
+	}
+	if fatal == nil {
+		return nil
+	}
+	return &FatalFindingsError{Findings: fatal}
+}
+
+// FatalFindingsError is the error FatalError returns.
+type FatalFindingsError struct {
+	Findings []Finding // the fatal findings, in Model.Findings order
+}
+
+// Error renders "N fatal topology finding(s): FILE: OBJECT: MESSAGE; FILE: OBJECT: MESSAGE".
+func (e *FatalFindingsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d fatal topology finding(s)", len(e.Findings))
+	for i, f := range e.Findings {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.where() + ": " + f.Message)
+	}
+	return b.String()
+}
+
 // Severity says whether a finding makes the model unfit for replay.
 type Severity uint8
 
@@ -280,16 +335,24 @@ func (s Severity) String() string {
 // Finding is one problem in the topology input.
 type Finding struct {
 	Severity Severity
-	File     string // input file name as given to Load/LoadPaths
+	File     string // input file name as given to Load/LoadPaths; "" for the whole model or an object built in Go
 	Object   string // AWS id of the object (acl-, sg-, sgr-, eni-, subnet-, pl-), or a JSON path when it has none
 	Message  string
 }
 
-// Error renders "FILE: OBJECT: MESSAGE (fatal)".
+// Error renders "FILE: OBJECT: MESSAGE (fatal)"; an empty File or Object is "-".
 func (f Finding) Error() string {
-	obj := f.Object
+	return fmt.Sprintf("%s: %s (%s)", f.where(), f.Message, f.Severity)
+}
+
+// where renders "FILE: OBJECT".
+func (f Finding) where() string {
+	file, obj := f.File, f.Object
+	if file == "" {
+		file = "-"
+	}
 	if obj == "" {
 		obj = "-"
 	}
-	return fmt.Sprintf("%s: %s: %s (%s)", f.File, obj, f.Message, f.Severity)
+	return file + ": " + obj
 }
