@@ -224,6 +224,10 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 		fmt.Fprintf(w, "\ntop rejected peers:  %s\n", joinCounts(rep.TopPeers))
 		fmt.Fprintf(w, "top rejected ports:  %s\n", joinCounts(rep.TopPorts))
 	}
+	if s.ICMPTypeInferred > 0 {
+		fmt.Fprintf(w, "\nICMP: %s verdicts rest on an ICMP type taken from request/reply (echo request or reply; flow logs carry none); explain shows them\n",
+			humanCount(s.ICMPTypeInferred))
+	}
 	if s.Unexplained > 0 {
 		fmt.Fprintf(w, "\nunexplained: %s logged REJECTs the model allows (drift, missing topology or closed connections), e.g.\n",
 			humanCount(s.Unexplained))

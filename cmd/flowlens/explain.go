@@ -131,6 +131,9 @@ func writeExplained(w io.Writer, recs []results.Explained) {
 				res = " " + res
 			}
 			fmt.Fprintf(w, "  %d. %s%s: %s, %s%s\n", i+1, s.Layer, res, s.Outcome, s.Rule, mark)
+			if s.Assumes != "" {
+				fmt.Fprintf(w, "     assumes %s\n", s.Assumes)
+			}
 		}
 		fmt.Fprintf(w, "  => %s\n\n", e.Verdict)
 	}

@@ -36,6 +36,24 @@ const (
 	DefaultMaxExamples = 20
 )
 
+// Idle timeouts. AWS documents the first four [CT]; the last three are flowlens's choices (AWS documents none)
+// and are Config fields so that the CLI can expose them as flags.
+const (
+	DefaultTCPEstablishedTimeout = 432000 * time.Second // AWS default, 5 days
+	DefaultUDPTimeout            = 30 * time.Second     // AWS default
+	DefaultUDPStreamTimeout      = 180 * time.Second    // AWS default, "more than one request/response"
+	DefaultOtherTimeout          = 600 * time.Second    // AWS: other protocols, address pair + protocol
+	// DefaultTCPHalfOpenTimeout applies after a SYN and before any SYN-ACK. Not documented by AWS; 120 s is
+	// Linux nf_conntrack's SYN_SENT timeout.
+	DefaultTCPHalfOpenTimeout = 120 * time.Second
+	// DefaultTCPClosingTimeout applies once FIN or RST was logged. Not documented by AWS; 120 s is Linux
+	// nf_conntrack's FIN_WAIT/TIME_WAIT timeout.
+	DefaultTCPClosingTimeout = 120 * time.Second
+	// DefaultICMPTimeout is the ICMP/ICMPv6 idle timeout. Not documented by AWS; 30 s is Linux
+	// nf_conntrack's ICMP timeout.
+	DefaultICMPTimeout = 30 * time.Second
+)
+
 // Config tunes one replay. The zero value means every default.
 type Config struct {
 	// MaxTracked bounds the connection-tracking table (all ENIs together). At the bound a connection not
@@ -101,6 +119,12 @@ type eniInfo struct {
 	// Engine.naclEntries (-1: not indexed); sgIdx[0/1][j] is the index of eni.Ingress[j]/Egress[j] in sgRules.
 	naclBase [2]int32
 	sgIdx    [2][]int32
+
+	// Where a verdict can rest on the ICMP type flowlens infers (see icmpEcho), per direction (0 ingress,
+	// 1 egress) and protocol (0 ICMP, 1 ICMPv6): the position of the NACL's first entry restricted to an ICMP
+	// type or code (math.MaxInt32: none), and whether a security-group rule is.
+	naclICMPTyped [2][2]int32
+	sgICMPTyped   [2][2]bool
 
 	// output text of the verdict table (Reader.buildVerdicts): the NACL's id ("" without one), groups, the VPC id
 	naclIDText, groupsText, vpcText string
@@ -230,6 +254,7 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 				}
 			}
 		}
+		info.icmpTyped()
 		info.naclBase = [2]int32{-1, -1}
 		if b, ok := naclBase[info.nacl]; ok {
 			info.naclBase = b
@@ -261,6 +286,36 @@ func (e *Engine) naclIndexAt(info *eniInfo, dir vpc.Direction, en *vpc.NACLEntry
 		return info.naclBase[d] + int32(pos)
 	}
 	return e.naclEntryIndex(en)
+}
+
+// icmpTyped fills naclICMPTyped and sgICMPTyped.
+func (info *eniInfo) icmpTyped() {
+	for d := range 2 {
+		for f, proto := range [2]int16{vpc.ProtoICMP, vpc.ProtoICMPv6} {
+			info.naclICMPTyped[d][f] = math.MaxInt32
+			if info.nacl != nil {
+				entries := info.nacl.Inbound
+				if d == 1 {
+					entries = info.nacl.Outbound
+				}
+				for j := range entries {
+					if entries[j].Proto == proto && entries[j].RestrictsICMP() {
+						info.naclICMPTyped[d][f] = int32(j)
+						break
+					}
+				}
+			}
+			rules := info.eni.Ingress
+			if d == 1 {
+				rules = info.eni.Egress
+			}
+			for _, r := range rules {
+				if r.Proto == proto && r.RestrictsICMP() {
+					info.sgICMPTyped[d][f] = true
+				}
+			}
+		}
+	}
 }
 
 // sgIndex is the rule-hit index of the rule at position j of the ENI's rules in dir.

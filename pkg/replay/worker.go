@@ -135,7 +135,7 @@ func (q *judgeQueue) add(p *pending) {
 	j := (q.i + q.n) % judgeAhead
 	q.ring[j] = p
 	p.f.key(&q.keys[j])
-	q.sh.st.ct.peek(q.keys[j].h)
+	q.sh.st.ct.Peek(q.keys[j].h)
 	q.n++
 }
 
