@@ -198,6 +198,10 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 	fmt.Fprintf(w, "flowlens analyze: %s records from %d files in %s (%s records/s)\n", humanCount(st.Records), st.Files,
 		rep.Elapsed.Round(time.Millisecond), humanCount(int64(rep.RecordsPerS)))
 	fmt.Fprintf(w, "topology: %s\n", rep.TopologyInfo)
+	for _, r := range st.Renamed {
+		fmt.Fprintf(w, "input: %s\n", r)
+	}
+	writeSkipped(w, "input: ", st.SkippedFiles)
 	if st.BadLines > 0 || len(st.FileErrors) > 0 {
 		fmt.Fprintf(w, "input: %s bad lines (%s), %d files stopped early; see table ingest_errors\n",
 			humanCount(st.BadLines), countList(st.BadByReason), len(st.FileErrors))

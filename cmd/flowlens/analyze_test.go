@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 const shop = "../../samples/shop/"
 
 // TestAnalyzeSampleAttribution runs analyze on the bundled scenario and checks, through DuckDB, that every
-// record's attribution equals the generator's independent expectation (expected*.csv.gz, written from the
+// record's attribution equals the generator's independent expectation (testdata/shop-expected/*.csv.gz, written from the
 // traffic model, not from the replay engine).
 func TestAnalyzeSampleAttribution(t *testing.T) {
 	for _, tc := range []struct {
@@ -42,7 +43,7 @@ func TestAnalyzeSampleAttribution(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			exp, err := filepath.Abs(shop + tc.expected)
+			exp, err := filepath.Abs(filepath.Join("testdata", "shop-expected", tc.expected))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -382,5 +383,28 @@ func TestFlowsViewsMatchParquet(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAnalyzeSampleDirectory: analyze of the whole sample directory reads its two flow logs and nothing
+// else (the README and the topology JSON are listed as skipped), with no bad line.
+func TestAnalyzeSampleDirectory(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "shop.duckdb")
+	status, out, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, "-o", "json", shop)
+	if status != exitOK {
+		t.Fatalf("status %d\nstderr: %s", status, errOut)
+	}
+	var rep analyzeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var skipped []string
+	for _, s := range rep.Ingest.SkippedFiles {
+		skipped = append(skipped, strings.TrimPrefix(s.File, shop))
+	}
+	if st := rep.Ingest; st.Files != 2 || st.Records != 4000 || st.BadLines != 0 ||
+		!slices.Contains(skipped, "README.md") || !slices.Contains(skipped, "topology/subnets.json") {
+		t.Errorf("files %d records %d bad %d skipped %v; want 2, 4000, 0 and README.md, topology/*.json skipped",
+			st.Files, st.Records, st.BadLines, skipped)
 	}
 }

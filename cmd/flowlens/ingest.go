@@ -123,8 +123,9 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 		a, b := time.Unix(st.FirstStart, 0).UTC(), time.Unix(st.LastEnd, 0).UTC()
 		fmt.Fprintf(w, "  time span   %s .. %s (%s)\n", a.Format(time.RFC3339), b.Format(time.RFC3339), b.Sub(a))
 	}
-	if len(st.SkippedFiles) > 0 {
-		fmt.Fprintf(w, "  skipped     %d files that are not flow logs, e.g. %s\n", len(st.SkippedFiles), st.SkippedFiles[0])
+	writeSkipped(w, "  skipped     ", st.SkippedFiles)
+	for _, r := range st.Renamed {
+		fmt.Fprintf(w, "  renamed     %s\n", r)
 	}
 	if st.BadLines > 0 {
 		fmt.Fprintf(w, "bad lines: %s (%s)\n", humanCount(st.BadLines), countList(st.BadByReason))
@@ -143,6 +144,24 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 		fmt.Fprintf(w, "wrote flows (a view of flow_records and flow_strings) and ingest_errors to %s\n", cfg.db)
 	case cfg.parquet != "":
 		fmt.Fprintf(w, "wrote %s\n", cfg.parquet)
+	}
+}
+
+// maxSkippedListed bounds the skipped files a summary lists (-o json lists them all).
+const maxSkippedListed = 10
+
+// writeSkipped lists the files of walked directories that were not read, and why.
+func writeSkipped(w io.Writer, prefix string, skipped []ingest.SkippedFile) {
+	if len(skipped) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s%d files under the input directories are not flow logs and were not read:\n", prefix, len(skipped))
+	for i, s := range skipped {
+		if i == maxSkippedListed {
+			fmt.Fprintf(w, "    ... and %d more (-o json lists them all)\n", len(skipped)-i)
+			break
+		}
+		fmt.Fprintf(w, "    %s\n", s)
 	}
 }
 

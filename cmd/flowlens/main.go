@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"github.com/flowlens/flowlens/pkg/ingest"
 )
 
 // Exit statuses a CI job can branch on.
@@ -153,9 +155,10 @@ Exit status: 0 success, 1 error, 2 usage error, 3 findings the user asked to fai
 }
 
 // newFlagSet returns a GNU-style flag set whose --help prints the command's usage.
-// commandLine is how flowlens_runs records a command: "flowlens NAME ARGS...".
+// commandLine is how flowlens_runs records a command: "flowlens NAME ARGS...", as valid UTF-8 (a path may not
+// be; DuckDB refuses such text).
 func commandLine(name string, args []string) string {
-	return strings.Join(append([]string{"flowlens", name}, args...), " ")
+	return ingest.EscapeUTF8(strings.Join(append([]string{"flowlens", name}, args...), " "))
 }
 
 // newFlagSet returns a command's flag set. Its --help prints usage, the flags (long descriptions wrapped; a
