@@ -115,11 +115,6 @@ type eniInfo struct {
 	udp     int32
 	udpStrm int32
 
-	// rule-hit indexes without map lookups: naclBase[0/1] is the index of nacl.Inbound[0]/Outbound[0] in
-	// Engine.naclEntries (-1: not indexed); sgIdx[0/1][j] is the index of eni.Ingress[j]/Egress[j] in sgRules.
-	naclBase [2]int32
-	sgIdx    [2][]int32
-
 	// Where a verdict can rest on the ICMP type flowlens infers (see icmpEcho), per direction (0 ingress,
 	// 1 egress) and protocol (0 ICMP, 1 ICMPv6): the position of the NACL's first entry restricted to an ICMP
 	// type or code (math.MaxInt32: none), and whether a security-group rule is.
@@ -206,21 +201,17 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 		e.eniByPtr[eni] = int32(len(e.enis))
 		e.enis = append(e.enis, info)
 	}
-	naclBase := map[*vpc.NACL][2]int32{}
 	for _, id := range slices.Sorted(maps.Keys(model.NACLs)) {
 		n := model.NACLs[id]
 		if n == nil {
 			continue
 		}
-		base := [2]int32{-1, -1}
-		for d, list := range [][]vpc.NACLEntry{n.Inbound, n.Outbound} {
-			base[d] = int32(len(e.naclEntries))
+		for _, list := range [][]vpc.NACLEntry{n.Inbound, n.Outbound} {
 			for i := range list {
 				e.naclIndex[&list[i]] = int32(len(e.naclEntries))
 				e.naclEntries = append(e.naclEntries, naclRef{n, &list[i]})
 			}
 		}
-		naclBase[n] = base
 	}
 	addRule := func(r *vpc.SGRule) {
 		if r == nil {
@@ -244,21 +235,12 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 	// ENI rule lists are expected to share the groups' pointers; index any that do not.
 	for i := range e.enis {
 		info := &e.enis[i]
-		for d, rules := range [][]*vpc.SGRule{info.eni.Ingress, info.eni.Egress} {
-			info.sgIdx[d] = make([]int32, len(rules))
-			for j, r := range rules {
+		for _, rules := range [][]*vpc.SGRule{info.eni.Ingress, info.eni.Egress} {
+			for _, r := range rules {
 				addRule(r)
-				info.sgIdx[d][j] = -1
-				if k, ok := e.sgIndex[r]; ok {
-					info.sgIdx[d][j] = k
-				}
 			}
 		}
 		info.icmpTyped()
-		info.naclBase = [2]int32{-1, -1}
-		if b, ok := naclBase[info.nacl]; ok {
-			info.naclBase = b
-		}
 		if info.nacl != nil {
 			info.naclIDText = info.nacl.ID
 		}
@@ -273,19 +255,6 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 		e.sgRuleText[i] = r.ID
 	}
 	return e
-}
-
-// naclIndexAt is naclEntryIndex for entry en at position pos of info.nacl's list in dir (as EvaluateAt
-// returns them): a sum instead of a map lookup.
-func (e *Engine) naclIndexAt(info *eniInfo, dir vpc.Direction, en *vpc.NACLEntry, pos int) int32 {
-	d := 0
-	if dir == vpc.Egress {
-		d = 1
-	}
-	if info.naclBase[d] >= 0 && pos >= 0 {
-		return info.naclBase[d] + int32(pos)
-	}
-	return e.naclEntryIndex(en)
 }
 
 // icmpTyped fills naclICMPTyped and sgICMPTyped.
@@ -316,14 +285,6 @@ func (info *eniInfo) icmpTyped() {
 			}
 		}
 	}
-}
-
-// sgIndex is the rule-hit index of the rule at position j of the ENI's rules in dir.
-func (info *eniInfo) sgIndex(dir vpc.Direction, j int) int32 {
-	if dir == vpc.Egress {
-		return info.sgIdx[1][j]
-	}
-	return info.sgIdx[0][j]
 }
 
 // Model returns the engine's model.

@@ -206,7 +206,7 @@ func (e *Engine) naclStep(s *Step, info *eniInfo, dir vpc.Direction, p *vpc.Pack
 		return
 	}
 	en, pos := info.nacl.EvaluateAt(dir, p)
-	s.Basis, s.Entry, s.index = BasisEntry, en, e.naclIndexAt(info, dir, en, pos)
+	s.Basis, s.Entry, s.index = BasisEntry, en, e.naclEntryIndex(en)
 	if f := icmpFamily(p.Proto); f >= 0 {
 		// the entries read up to the deciding one (all of them for the package's fallback deny) include
 		// one restricted to an ICMP type
@@ -235,7 +235,7 @@ func (e *Engine) sgStep(s *Step, info *eniInfo, dir vpc.Direction, p *vpc.Packet
 			s.ICMPInferred = info.sgICMPTyped[dirIndex(dir)][f]
 		}
 		if r, j := info.eni.EvalSGAt(dir, p); r != nil {
-			s.Decision, s.Basis, s.Rule, s.pos, s.index = Allow, BasisRule, r, int32(j), info.sgIndex(dir, j)
+			s.Decision, s.Basis, s.Rule, s.pos, s.index = Allow, BasisRule, r, int32(j), e.sgIndex[r]
 		} else if assumeReply {
 			s.Decision, s.Basis = Allow, BasisAssumed
 		} else {
@@ -324,7 +324,7 @@ func (e *Engine) creditRules(st *State, info *eniInfo, dir vpc.Direction, p *vpc
 				if r, j = info.eni.EvalSGFrom(dir, p, j); r == nil {
 					break
 				}
-				st.hitSG(info.sgIndex(dir, j), c)
+				st.hitSG(e.sgIndex[r], c)
 			}
 		}
 		if s.Decision == Block {
