@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -455,6 +457,37 @@ func TestAnalyzeUnknownInterfaces(t *testing.T) {
 			if len(lines) < 5 || !strings.HasPrefix(lines[2], "WARNING: ") || !strings.Contains(lines[2], "interfaces the topology does not have") ||
 				!strings.Contains(out, "aws ec2 describe-network-interfaces --network-interface-ids eni-") {
 				t.Errorf("the summary does not start with the warning and its fix:\n%s", strings.Join(lines[:min(len(lines), 6)], "\n"))
+			}
+		})
+	}
+}
+
+// TestSampleREADMEFigures: the totals samples/shop/README.md states are what analyze reports.
+func TestSampleREADMEFigures(t *testing.T) {
+	readme, err := os.ReadFile(shop + "README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, flowDir, pattern string
+	}{
+		{"v2", "flowlogs", `Totals \(v2\): (\d+) ACCEPT; (\d+) REJECT`},
+		{"v5", "flowlogs-v5", `The v5 sample \(1000 records[^)]*\): (\d+) ACCEPT; (\d+) REJECT`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := regexp.MustCompile(tc.pattern).FindSubmatch(readme)
+			if m == nil {
+				t.Fatalf("README has no %q", tc.pattern)
+			}
+			status, out, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", filepath.Join(t.TempDir(), "s.duckdb"),
+				"-o", "json", shop+tc.flowDir)
+			var rep analyzeReport
+			if err := json.Unmarshal([]byte(out), &rep); status != exitOK || err != nil {
+				t.Fatalf("analyze: %d %v %s", status, err, errOut)
+			}
+			got := fmt.Sprintf("%d ACCEPT; %d REJECT", rep.Replay.LoggedAccept, rep.Replay.LoggedReject)
+			if want := fmt.Sprintf("%s ACCEPT; %s REJECT", m[1], m[2]); got != want {
+				t.Errorf("analyze says %s, README %s", got, want)
 			}
 		})
 	}
