@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/spf13/pflag"
 
-	"github.com/flowlens/flowlens/pkg/arrowutil"
-	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/pipeline"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
@@ -42,13 +39,13 @@ type analyzeConfig struct {
 
 // addReplayFlags binds the replay engine's tunables; the defaults are the engine's named constants.
 func addReplayFlags(fs *pflag.FlagSet, c *replay.Config, admit *string) {
-	fs.IntVar(&c.MaxTracked, "max-tracked", replay.DefaultMaxTracked, "bound of the connection-tracking table; evictions are counted and reported")
-	fs.DurationVar(&c.ReorderWindow, "reorder-window", replay.DefaultReorderWindow, "how late (in record time) a record may arrive and still be replayed in order; negative: arrival order")
-	fs.IntVar(&c.MaxBuffered, "max-buffered", replay.DefaultMaxBuffered, "records held for reordering at most; beyond it the oldest are replayed early (counted)")
-	fs.DurationVar(&c.TCPHalfOpenTimeout, "tcp-halfopen-timeout", replay.DefaultTCPHalfOpenTimeout, "idle timeout of a TCP connection before its SYN-ACK (AWS documents none)")
-	fs.DurationVar(&c.TCPClosingTimeout, "tcp-closing-timeout", replay.DefaultTCPClosingTimeout, "idle timeout of a TCP connection after FIN or RST (AWS documents none)")
-	fs.DurationVar(&c.ICMPTimeout, "icmp-timeout", replay.DefaultICMPTimeout, "idle timeout of ICMP tracking (AWS documents none)")
-	fs.StringVar(admit, "admit", "logged", "when a connection enters the tracking table: logged (the log says ACCEPT) or model (the model accepts it)")
+	fs.IntVar(&c.MaxTracked, "max-tracked", replay.DefaultMaxTracked, "bound of the connection-tracking table, in `CONNECTIONS` (all interfaces); evictions are counted and reported")
+	fs.DurationVar(&c.ReorderWindow, "reorder-window", replay.DefaultReorderWindow, "how late (in record time, a `DURATION`) a record may arrive and still be replayed in order; negative: arrival order")
+	fs.IntVar(&c.MaxBuffered, "max-buffered", replay.DefaultMaxBuffered, "at most `N` records held for reordering; beyond it the oldest are replayed early (counted)")
+	fs.DurationVar(&c.TCPHalfOpenTimeout, "tcp-halfopen-timeout", replay.DefaultTCPHalfOpenTimeout, "idle timeout (`DURATION`) of a TCP connection before its SYN-ACK (AWS documents none)")
+	fs.DurationVar(&c.TCPClosingTimeout, "tcp-closing-timeout", replay.DefaultTCPClosingTimeout, "idle timeout (`DURATION`) of a TCP connection after FIN or RST (AWS documents none)")
+	fs.DurationVar(&c.ICMPTimeout, "icmp-timeout", replay.DefaultICMPTimeout, "idle timeout (`DURATION`) of ICMP tracking (AWS documents none)")
+	fs.StringVar(admit, "admit", "logged", "`WHEN` a connection enters the tracking table: logged (the log says ACCEPT) or model (the model accepts it)")
 }
 
 func parseAdmit(s string) (replay.AdmitPolicy, error) {
@@ -73,13 +70,19 @@ func analyzeCommand() *command {
 				"writes flows (every record with its verdict columns), rule_hits, ingest_errors and topology_* to\n"+
 				"the DuckDB file, and prints a summary: REJECTs by layer, rule and cause, top rejected peers and\n"+
 				"ports, unexplained records, and how often the model agrees with the log. flows is a view over\n"+
-				"the tables flow_records (the records, with ids for strings and verdicts), flow_strings and verdicts.")
-			fs.StringArrayVar(&cfg.topology, "topology", nil, "AWS CLI JSON file or directory describing the VPC (repeatable; required)")
-			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB file to write (tables are replaced atomically)")
-			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input (default: the version-2 format)")
-			fs.StringVarP(&cfg.output, "output", "o", "table", "summary format: table or json")
-			fs.IntVar(&cfg.workers, "workers", 0, "parse goroutines (default: one per core)")
-			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any input line is bad or any file stops early")
+				"the tables flow_records (the records, with ids for strings and verdicts), flow_strings and verdicts.",
+				"# the bundled sample: writes flowlens.duckdb and prints the summary",
+				"flowlens analyze --topology samples/shop/topology samples/shop/flowlogs",
+				"# a day of S3-delivered logs, a CI check that fails when the model and the logs disagree",
+				"flowlens analyze --topology topology/ --db day.duckdb --fail-on-disagreement AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/20/",
+				"# headerless logs from stdin, with the flow log's format",
+				"zcat flows.log.gz | flowlens analyze --topology topology/ --log-format '${version} ${interface-id} ${srcaddr} ...' -")
+			fs.StringArrayVar(&cfg.topology, "topology", nil, "AWS CLI JSON file or directory (`PATH`) describing the VPC (repeatable; required)")
+			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB `FILE` to write (tables are replaced atomically)")
+			fs.StringVar(&cfg.logFormat, "log-format", "", "the flow log's LogFormat (`FORMAT`, e.g. '${version} ${account-id} ...') for headerless input (default: the version-2 format)")
+			fs.StringVarP(&cfg.output, "output", "o", "table", "summary `FORMAT`: table or json")
+			fs.IntVar(&cfg.workers, "workers", 0, "`N` parse goroutines (default: one per core)")
+			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any input line is bad, any file stops early or any record is on an interface the topology lacks")
 			fs.BoolVar(&cfg.failDisagree, "fail-on-disagreement", false, "exit with status 3 when the model and the log disagree on any record")
 			fs.BoolVar(&cfg.allowFatal, "allow-fatal-topology", false, "replay even when the topology has fatal findings")
 			addReplayFlags(fs, &cfg.replay, &cfg.admit)
@@ -119,27 +122,27 @@ func loadTopology(env *cmdEnv, paths []string, allowFatal bool) (*vpc.Model, err
 	for _, f := range model.Findings {
 		fmt.Fprintf(env.stderr, "topology: %s\n", f.Error())
 	}
-	if model.HasFatal() && !allowFatal {
-		return nil, findingsErrorf("the topology has fatal findings (listed above); fix them or pass --allow-fatal-topology")
+	if err := model.FatalError(); err != nil && !allowFatal {
+		var fe *vpc.FatalFindingsError
+		n := 0
+		if errors.As(err, &fe) {
+			n = len(fe.Findings)
+		}
+		return nil, findingsErrorf("the topology has %d fatal findings (listed above); fix them or pass --allow-fatal-topology", n)
 	}
 	return model, nil
 }
 
 // analyzeReport is what analyze prints (and -o json emits).
 type analyzeReport struct {
-	DB           string         `json:"db"`
-	Ingest       ingest.Stats   `json:"ingest"`
-	Replay       replay.Summary `json:"replay"`
-	TopPeers     []countRow     `json:"top_rejected_peers"`
-	TopPorts     []countRow     `json:"top_rejected_ports"`
-	Elapsed      time.Duration  `json:"elapsed_ns"`
-	RecordsPerS  float64        `json:"records_per_second"`
-	TopologyInfo string         `json:"topology"`
-}
-
-type countRow struct {
-	Key   string `json:"key"`
-	Count int64  `json:"count"`
+	DB           string          `json:"db"`
+	Ingest       ingest.Stats    `json:"ingest"`
+	Replay       replay.Summary  `json:"replay"`
+	TopPeers     []results.Count `json:"top_rejected_peers"`
+	TopPorts     []results.Count `json:"top_rejected_ports"`
+	Elapsed      time.Duration   `json:"elapsed_ns"`
+	RecordsPerS  float64         `json:"records_per_second"`
+	TopologyInfo string          `json:"topology"`
 }
 
 func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
@@ -148,64 +151,27 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	if err != nil {
 		return err
 	}
-	mem := memory.DefaultAllocator
-	// The parser hands replay the IPv4 addresses as numbers too, so that replay does not parse their text again;
-	// they are dropped before storage.
-	in, err := ingest.NewReader(ctx, cfg.paths, ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin,
-		IPv4Numbers: true})
-	if err != nil {
-		return err
-	}
-	defer in.Release()
-	rp, err := replay.NewReader(ctx, model, in, cfg.replay, mem)
-	if err != nil {
-		return err
-	}
-	defer rp.Release()
-	stopProgress := startProgress(env, func() string {
-		n, b := in.Progress()
-		return fmt.Sprintf("%s records, %s read", humanCount(n), humanBytes(b))
+	progress, clearProgress := progressLine(env)
+	res, err := pipeline.Analyze(ctx, pipeline.AnalyzeConfig{
+		Model:    model,
+		Paths:    cfg.paths,
+		Ingest:   ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin},
+		Replay:   cfg.replay,
+		DB:       cfg.db,
+		Run:      store.Run{Command: cfg.cmdline, Started: started},
+		Progress: progress,
 	})
-	errs := in.ErrorsRecordReader(mem)
-	defer errs.Release()
-	hits := arrowutil.Lazy(results.RuleHitsSchema, func() arrow.Record { return results.RuleHits(mem, rp.RuleHits()) })
-	defer hits.Release()
-	verdicts := arrowutil.Lazy(rp.VerdictSchema(), rp.Verdicts) // complete once flow_records is written
-	defer verdicts.Release()
-	var verdictCols []string
-	for _, f := range rp.VerdictSchema().Fields()[1:] {
-		verdictCols = append(verdictCols, f.Name)
-	}
-	stored := arrowutil.Without(rp, func(f arrow.Field) bool { return flowschema.IsIPv4Col(f.Name) })
-	defer stored.Release()
-	tables, release, err := flowsTables(stored, mem,
-		[]store.Dimension{{Table: flowschema.VerdictsTable, Key: flowschema.ColVerdictID, Columns: verdictCols}},
-		[]store.Table{{Name: flowschema.VerdictsTable, Reader: verdicts}})
+	clearProgress()
 	if err != nil {
 		return err
 	}
-	defer release()
-	tables = append(tables,
-		store.Table{Name: flowschema.RuleHitsTable, Reader: hits},
-		store.Table{Name: flowschema.IngestErrorsTable, Reader: errs})
-	for _, t := range results.Topology(mem, model) {
-		r := results.Reader(t.Record)
-		defer r.Release()
-		tables = append(tables, store.Table{Name: t.Name, Reader: r})
-	}
-	err = store.WriteRun(ctx, cfg.db, store.Run{Command: cfg.cmdline, Started: started}, tables...)
-	stopProgress()
-	if err != nil {
-		return err
-	}
-	rep := analyzeReport{DB: cfg.db, Ingest: in.Stats(), Replay: rp.Summary(), Elapsed: time.Since(started),
+	tc := res.Topology
+	rep := analyzeReport{DB: cfg.db, Ingest: res.Ingest, Replay: res.Replay, TopPeers: res.TopRejectedPeers,
+		TopPorts: res.TopRejectedPorts, Elapsed: res.Elapsed,
 		TopologyInfo: fmt.Sprintf("VPCs %d, subnets %d, NACLs %d, security groups %d, interfaces %d",
-			len(model.VPCs), len(model.Subnets), len(model.NACLs), len(model.Groups), len(model.ENIs))}
+			tc.VPCs, tc.Subnets, tc.NACLs, tc.Groups, tc.ENIs)}
 	if rep.Elapsed > 0 {
 		rep.RecordsPerS = float64(rep.Ingest.Records) / rep.Elapsed.Seconds()
-	}
-	if err := topRejected(ctx, cfg.db, &rep); err != nil {
-		return err
 	}
 	if cfg.output == "json" {
 		enc := json.NewEncoder(env.stdout)
@@ -220,6 +186,9 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	if cfg.strict && (st.BadLines > 0 || len(st.FileErrors) > 0) {
 		return findingsErrorf("--strict: %d bad lines, %d files stopped early", st.BadLines, len(st.FileErrors))
 	}
+	if cfg.strict && rep.Replay.UnknownInterface > 0 {
+		return findingsErrorf("--strict: %d records are on interfaces the topology does not have", rep.Replay.UnknownInterface)
+	}
 	if cfg.failDisagree && rep.Replay.Compared > rep.Replay.Agreed {
 		return findingsErrorf("--fail-on-disagreement: the model and the log disagree on %d records",
 			rep.Replay.Compared-rep.Replay.Agreed)
@@ -227,47 +196,23 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	return nil
 }
 
-// topRejected asks the written database for the most rejected peers and destination ports.
-func topRejected(ctx context.Context, path string, rep *analyzeReport) error {
-	db, err := store.OpenReadOnly(path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	q := func(query string) ([]countRow, error) {
-		rows, err := db.SQL().QueryContext(ctx, query)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		defer rows.Close()
-		var out []countRow
-		for rows.Next() {
-			var k sql.NullString
-			var n int64
-			if err := rows.Scan(&k, &n); err != nil {
-				return nil, err
-			}
-			out = append(out, countRow{k.String, n})
-		}
-		return out, rows.Err()
-	}
-	// The peer is the other end of the ENI's record; ports are the destination ports of rejected requests.
-	if rep.TopPeers, err = q(`SELECT CASE direction WHEN 'ingress' THEN srcaddr ELSE dstaddr END AS peer, count(*) AS n
-		FROM flows WHERE action = 'REJECT' AND direction IS NOT NULL GROUP BY peer ORDER BY n DESC, peer LIMIT 10`); err != nil {
-		return err
-	}
-	rep.TopPorts, err = q(`SELECT concat(CASE protocol WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmpv6'
-			ELSE CAST(protocol AS VARCHAR) END, '/', CAST(dstport AS VARCHAR)) AS port, count(*) AS n
-		FROM flows WHERE action = 'REJECT' AND coalesce(flow_role, 'request') = 'request'
-		GROUP BY port ORDER BY n DESC, port LIMIT 10`)
-	return err
-}
-
 func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 	st, s := rep.Ingest, rep.Replay
 	fmt.Fprintf(w, "flowlens analyze: %s records from %d files in %s (%s records/s)\n", humanCount(st.Records), st.Files,
 		rep.Elapsed.Round(time.Millisecond), humanCount(int64(rep.RecordsPerS)))
 	fmt.Fprintf(w, "topology: %s\n", rep.TopologyInfo)
+	if s.UnknownInterface > 0 {
+		fmt.Fprintf(w, "WARNING: %s of %s records (%.1f%%) are on %d interfaces the topology does not have (%s%s) and were not judged;\n"+
+			"  add their describe-network-interfaces output (and their subnets', NACLs' and groups') to --topology, e.g.\n"+
+			"  aws ec2 describe-network-interfaces --network-interface-ids %s > network-interfaces-more.json\n",
+			humanCount(s.UnknownInterface), humanCount(s.Records), 100*float64(s.UnknownInterface)/float64(max(s.Records, 1)), s.UnknownInterfaces,
+			strings.Join(s.UnknownInterfaceIDs, ", "), more(len(s.UnknownInterfaceIDs), s.UnknownInterfaces),
+			strings.Join(s.UnknownInterfaceIDs, " "))
+	}
+	for _, r := range st.Renamed {
+		fmt.Fprintf(w, "input: %s\n", r)
+	}
+	writeSkipped(w, "input: ", st.SkippedFiles)
 	if st.BadLines > 0 || len(st.FileErrors) > 0 {
 		fmt.Fprintf(w, "input: %s bad lines (%s), %d files stopped early; see table ingest_errors\n",
 			humanCount(st.BadLines), countList(st.BadByReason), len(st.FileErrors))
@@ -296,6 +241,10 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 		fmt.Fprintf(w, "\ntop rejected peers:  %s\n", joinCounts(rep.TopPeers))
 		fmt.Fprintf(w, "top rejected ports:  %s\n", joinCounts(rep.TopPorts))
 	}
+	if s.ICMPTypeInferred > 0 {
+		fmt.Fprintf(w, "\nICMP: %s verdicts rest on an ICMP type taken from request/reply (echo request or reply; flow logs carry none); explain shows them\n",
+			humanCount(s.ICMPTypeInferred))
+	}
 	if s.Unexplained > 0 {
 		fmt.Fprintf(w, "\nunexplained: %s logged REJECTs the model allows (drift, missing topology or closed connections), e.g.\n",
 			humanCount(s.Unexplained))
@@ -313,12 +262,25 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 		"conntrack peak %s of %s, %s evicted, %s untracked\n",
 		humanCount(s.Late), humanCount(s.ForcedReleases), humanCount(int64(s.ConntrackPeak)), humanCount(int64(s.ConntrackMax)),
 		humanCount(s.ConntrackEvictions), humanCount(s.ConntrackUntracked))
+	if s.ConntrackEvictions > 0 {
+		fmt.Fprintf(w, "  the tracking table was full: replies of the %s evicted connections were judged as replies whose request was\n"+
+			"  not seen (conntrack-assumed), which lets them past the groups unchecked; raise --max-tracked above the peak (%s) to track them all\n",
+			humanCount(s.ConntrackEvictions), humanCount(int64(s.ConntrackPeak)))
+	}
 	fmt.Fprintf(w, "request/reply decided by: %s\n", countList(s.Inference))
 	fmt.Fprintf(w, "\nwrote %s: flows (a view of flow_records, flow_strings and verdicts), rule_hits, ingest_errors, topology_*; try\n", rep.DB)
 	fmt.Fprintf(w, "  flowlens explain --db %s --action REJECT --limit 5\n", rep.DB)
 }
 
-func joinCounts(rows []countRow) string {
+// more is ", ..." when n examples stand for more than n things.
+func more(n, total int) string {
+	if n < total {
+		return ", ..."
+	}
+	return ""
+}
+
+func joinCounts(rows []results.Count) string {
 	parts := make([]string, len(rows))
 	for i, r := range rows {
 		parts[i] = fmt.Sprintf("%s (%s)", r.Key, humanCount(r.Count))

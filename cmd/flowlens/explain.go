@@ -2,17 +2,17 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/replay"
+	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -23,6 +23,7 @@ type explainConfig struct {
 	port, dstPort int
 	protocol      string
 	action, cause string
+	layer         string
 	disagree      bool
 	limit         int
 	output        string
@@ -37,20 +38,27 @@ func explainCommand() *command {
 			fs := newFlagSet(env, "explain", "explain [--db FILE] [filters]\n\n"+
 				"Reads the flows that 'flowlens analyze' wrote and prints, for each matching record, the layers the\n"+
 				"packet met at its interface in order (NACL and security groups, or connection tracking), what each\n"+
-				"decided, and which rule decided: a traceroute of the firewall.")
-			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB file written by flowlens analyze")
-			fs.StringVar(&cfg.iface, "interface", "", "only this interface (eni-...)")
-			fs.StringVar(&cfg.addr, "addr", "", "only records with this address as source or destination")
-			fs.StringVar(&cfg.src, "src", "", "only records from this source address")
-			fs.StringVar(&cfg.dst, "dst", "", "only records to this destination address")
-			fs.IntVar(&cfg.port, "port", -1, "only records with this source or destination port")
-			fs.IntVar(&cfg.dstPort, "dst-port", -1, "only records to this destination port")
-			fs.StringVar(&cfg.protocol, "protocol", "", "only this protocol: tcp, udp, icmp, icmpv6 or a number")
-			fs.StringVar(&cfg.action, "action", "", "only records the log shows as ACCEPT or REJECT")
-			fs.StringVar(&cfg.cause, "cause", "", "only this verdict cause (e.g. nacl-missing-return, unexplained)")
+				"decided, and which rule decided: a traceroute of the firewall.",
+				"# why were requests to port 443 rejected?",
+				"flowlens explain --action REJECT --dst-port 443 --protocol tcp",
+				"# replies the NACLs dropped, from one subnet, as JSON",
+				"flowlens explain --cause nacl-missing-return --addr 10.20.3.0/24 -o json",
+				"# every record of one interface (a unique prefix of its id is enough) where model and log disagree",
+				"flowlens explain --interface eni-0b48 --disagree --limit 0")
+			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB `FILE` written by flowlens analyze")
+			fs.StringVar(&cfg.iface, "interface", "", "only this interface: its `ID` (eni-...) or a prefix of it that only one interface has")
+			fs.StringVar(&cfg.addr, "addr", "", "only records with a source or destination `ADDRESS` (or CIDR) in it")
+			fs.StringVar(&cfg.src, "src", "", "only records whose source is this `ADDRESS` (or in this CIDR)")
+			fs.StringVar(&cfg.dst, "dst", "", "only records whose destination is this `ADDRESS` (or in this CIDR)")
+			fs.IntVar(&cfg.port, "port", -1, "only records with this source or destination `PORT`")
+			fs.IntVar(&cfg.dstPort, "dst-port", -1, "only records to this destination `PORT`")
+			fs.StringVar(&cfg.protocol, "protocol", "", "only this `PROTOCOL`: tcp, udp, icmp, icmpv6 or a number 0-255")
+			fs.StringVar(&cfg.action, "action", "", "only records the log shows with this `ACTION`: ACCEPT or REJECT")
+			fs.StringVar(&cfg.cause, "cause", "", "only this verdict `CAUSE`: "+strings.Join(replay.CauseNames(), ", "))
+			fs.StringVar(&cfg.layer, "layer", "", "only REJECTs decided by this `LAYER`: "+strings.Join(replay.LayerNames(), ", "))
 			fs.BoolVar(&cfg.disagree, "disagree", false, "only records where the model and the log disagree")
-			fs.IntVar(&cfg.limit, "limit", 20, "at most this many records")
-			fs.StringVarP(&cfg.output, "output", "o", "table", "output format: table or json")
+			fs.IntVar(&cfg.limit, "limit", 20, "at most `N` records (0: all)")
+			fs.StringVarP(&cfg.output, "output", "o", "table", "output `FORMAT`: table or json")
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -60,191 +68,118 @@ func explainCommand() *command {
 			if cfg.output != "table" && cfg.output != "json" {
 				return usageErrorf("-o %q: want table or json", cfg.output)
 			}
+			if cfg.limit < 0 {
+				return usageErrorf("--limit %d: want 0 (all) or more", cfg.limit)
+			}
 			return runExplain(ctx, env, cfg)
 		},
 	}
 }
 
-// explained is one record and its path through the layers.
-type explained struct {
-	Source    string              `json:"source"` // file:line
-	Start     time.Time           `json:"start"`
-	Interface string              `json:"interface_id"`
-	Direction string              `json:"direction"`
-	Protocol  string              `json:"protocol"`
-	Src       string              `json:"src"`
-	Dst       string              `json:"dst"`
-	Logged    string              `json:"logged_action"`
-	Model     string              `json:"model_action"`
-	Role      string              `json:"flow_role,omitempty"`
-	Initiator string              `json:"initiator,omitempty"`
-	Steps     []replay.StepRecord `json:"steps"` // the packet's walk, as replay recorded it`
-	Verdict   string              `json:"verdict"`
-}
-
-var protoNames = map[string]int{"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
-
-func protoName(p sql.NullInt64) string {
-	if !p.Valid {
-		return "-"
-	}
-	for n, v := range protoNames {
-		if int64(v) == p.Int64 {
-			return n
-		}
-	}
-	return strconv.FormatInt(p.Int64, 10)
+// explainOutput is what explain -o json prints.
+type explainOutput struct {
+	Matched int64               `json:"matched"` // records matching the filters
+	Shown   int                 `json:"shown"`   // records below (fewer than matched when --limit cuts)
+	Records []results.Explained `json:"records"`
 }
 
 func runExplain(ctx context.Context, env *cmdEnv, cfg explainConfig) error {
+	f := results.ExplainFilter{Port: cfg.port, DstPort: cfg.dstPort, Protocol: -1, Disagree: cfg.disagree, Limit: cfg.limit}
+	for _, a := range []struct {
+		flag, v string
+		to      *netip.Prefix
+	}{{"--addr", cfg.addr, &f.Addr}, {"--src", cfg.src, &f.Src}, {"--dst", cfg.dst, &f.Dst}} {
+		if a.v == "" {
+			continue
+		}
+		p, err := addrOrPrefix(a.v)
+		if err != nil {
+			return usageErrorf("%s %q: not an IP address or CIDR", a.flag, a.v)
+		}
+		*a.to = p
+	}
+	if cfg.protocol != "" {
+		p, ok := results.ProtocolNumber(cfg.protocol)
+		if !ok {
+			return usageErrorf("--protocol %q: want tcp, udp, icmp, icmpv6 or a number 0-255", cfg.protocol)
+		}
+		f.Protocol = p
+	}
+	if cfg.action != "" {
+		f.Action = strings.ToUpper(cfg.action)
+		if f.Action != flowschema.ActionAccept && f.Action != flowschema.ActionReject {
+			return usageErrorf("--action %q: want ACCEPT or REJECT", cfg.action)
+		}
+	}
+	var err error
+	if f.Cause, err = oneOf("--cause", cfg.cause, replay.CauseNames()); err != nil {
+		return err
+	}
+	if f.Layer, err = oneOf("--layer", cfg.layer, replay.LayerNames()); err != nil {
+		return err
+	}
 	db, err := store.OpenReadOnly(cfg.db)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	have, err := tableColumns(ctx, db.SQL(), "flows")
-	if err != nil {
-		return err
-	}
-	if !have["model_action"] {
-		return fmt.Errorf("%s: table flows has no verdict columns: write it with 'flowlens analyze', not 'ingest'", cfg.db)
-	}
-	if !have[flowschema.ColVerdictSteps] {
-		return fmt.Errorf("%s: written by an older flowlens (no %s column): run 'flowlens analyze' again", cfg.db, flowschema.ColVerdictSteps)
-	}
-	col := func(name string) string {
-		if have[name] {
-			return "f." + store.QuoteIdent(name)
-		}
-		return "NULL"
-	}
-	var where []string
-	var args []any
-	add := func(cond string, vals ...any) {
-		where = append(where, cond)
-		args = append(args, vals...)
-	}
 	if cfg.iface != "" {
-		add(col("interface_id")+" = ?", cfg.iface)
-	}
-	for _, a := range []struct{ flag, v, cond string }{
-		{"--addr", cfg.addr, "(" + col("srcaddr") + " = ? OR " + col("dstaddr") + " = ?)"},
-		{"--src", cfg.src, col("srcaddr") + " = ?"},
-		{"--dst", cfg.dst, col("dstaddr") + " = ?"},
-	} {
-		if a.v == "" {
-			continue
-		}
-		ip, err := netip.ParseAddr(a.v)
+		ids, err := results.MatchInterfaces(ctx, db.SQL(), cfg.iface, 6)
 		if err != nil {
-			return usageErrorf("%s %q: not an IP address", a.flag, a.v)
+			return fmt.Errorf("%s: %w", cfg.db, err)
 		}
-		vals := []any{ip.String()}
-		if strings.Count(a.cond, "?") == 2 {
-			vals = append(vals, ip.String())
+		switch {
+		case slices.Contains(ids, cfg.iface) || len(ids) == 0:
+			f.Interface = cfg.iface // exact, or nothing matches (reported as no record)
+		case len(ids) == 1:
+			f.Interface = ids[0]
+		default:
+			return usageErrorf("--interface %q: more than one interface starts with it (%s...): give more of the id",
+				cfg.iface, strings.Join(ids[:min(len(ids), 5)], ", "))
 		}
-		add(a.cond, vals...)
 	}
-	if cfg.port >= 0 {
-		add("("+col("srcport")+" = ? OR "+col("dstport")+" = ?)", cfg.port, cfg.port)
-	}
-	if cfg.dstPort >= 0 {
-		add(col("dstport")+" = ?", cfg.dstPort)
-	}
-	if cfg.protocol != "" {
-		p, ok := protoNames[strings.ToLower(cfg.protocol)]
-		if !ok {
-			n, err := strconv.Atoi(cfg.protocol)
-			if err != nil || n < 0 || n > 255 {
-				return usageErrorf("--protocol %q: want tcp, udp, icmp, icmpv6 or a number 0-255", cfg.protocol)
-			}
-			p = n
-		}
-		add(col("protocol")+" = ?", p)
-	}
-	if cfg.action != "" {
-		a := strings.ToUpper(cfg.action)
-		if a != "ACCEPT" && a != "REJECT" {
-			return usageErrorf("--action %q: want ACCEPT or REJECT", cfg.action)
-		}
-		add(col("action")+" = ?", a)
-	}
-	if cfg.cause != "" {
-		add(col("verdict_cause")+" = ?", cfg.cause)
-	}
-	if cfg.disagree {
-		add(col("model_agrees") + " = false")
-	}
-	query := `SELECT f.source_file, f.source_line, ` + col("start") + `, ` + col("interface_id") + `, f.direction, ` +
-		col("protocol") + `, ` + col("srcaddr") + `, ` + col("srcport") + `, ` + col("dstaddr") + `, ` + col("dstport") + `, ` +
-		col("action") + `, f.model_action, f.verdict_layer, f.verdict_rule, f.verdict_resource, f.verdict_also, f.verdict_cause,
-		f.verdict_steps, f.flow_role, f.initiator
-	FROM flows f`
-	if len(where) > 0 {
-		query += "\n\tWHERE " + strings.Join(where, " AND ")
-	}
-	query += fmt.Sprintf("\n\tORDER BY %s, f.source_file, f.source_line LIMIT %d", col("start"), max(cfg.limit, 0))
-	rows, err := db.SQL().QueryContext(ctx, query, args...)
+	recs, matched, err := results.Explain(ctx, db.SQL(), f)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.db, err)
 	}
-	defer rows.Close()
-	var out []explained
-	for rows.Next() {
-		var (
-			file                                string
-			line                                int64
-			start, proto, sport, dport          sql.NullInt64
-			iface, dir, src, dst, logged, model sql.NullString
-			vLayer, vRule, vRes, vAlso, vCause  sql.NullString
-			steps, role, initiator              sql.NullString
-		)
-		if err := rows.Scan(&file, &line, &start, &iface, &dir, &proto, &src, &sport, &dst, &dport, &logged, &model,
-			&vLayer, &vRule, &vRes, &vAlso, &vCause, &steps, &role, &initiator); err != nil {
-			return err
-		}
-		e := explained{Source: fmt.Sprintf("%s:%d", file, line), Interface: iface.String, Direction: dir.String,
-			Protocol: protoName(proto), Src: hostPort(src, sport), Dst: hostPort(dst, dport), Logged: orDash(logged),
-			Model: orDash(model), Role: role.String, Initiator: initiator.String}
-		if start.Valid {
-			e.Start = time.Unix(start.Int64, 0).UTC()
-		}
-		if steps.Valid {
-			if err := json.Unmarshal([]byte(steps.String), &e.Steps); err != nil {
-				return fmt.Errorf("%s: %s of %s: %w", cfg.db, flowschema.ColVerdictSteps, e.Source, err)
-			}
-		}
-		switch {
-		case !model.Valid:
-			e.Verdict = "not judged: " + vCause.String
-		case vLayer.Valid:
-			e.Verdict = fmt.Sprintf("%s %s rule %s (%s)", vLayer.String, vRes.String, vRule.String, vCause.String)
-			if vAlso.Valid {
-				e.Verdict += "; also blocked by " + vAlso.String
-			}
-		case vCause.Valid:
-			e.Verdict = "allowed by the model: " + vCause.String
-		default:
-			e.Verdict = "allowed"
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	if cfg.output == "json" {
+		if recs == nil {
+			recs = []results.Explained{}
+		}
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return enc.Encode(explainOutput{Matched: matched, Shown: len(recs), Records: recs})
 	}
-	writeExplained(env.stdout, out)
-	if len(out) == 0 {
+	writeExplained(env.stdout, recs)
+	switch {
+	case len(recs) == 0:
 		fmt.Fprintln(env.stderr, "no record matches the filters")
+	case int64(len(recs)) < matched:
+		fmt.Fprintf(env.stderr, "showing %d of %s matching records (--limit %d; --limit 0 shows all)\n",
+			len(recs), humanCount(matched), cfg.limit)
 	}
 	return nil
 }
 
-func writeExplained(w io.Writer, recs []explained) {
+// addrOrPrefix parses an address (as a one-address prefix) or a CIDR.
+func addrOrPrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	return p.Masked(), err
+}
+
+// oneOf checks that a flag's value, when given, is one of valid.
+func oneOf(flag, v string, valid []string) (string, error) {
+	if v == "" || slices.Contains(valid, v) {
+		return v, nil
+	}
+	return "", usageErrorf("%s %q: want one of %s", flag, v, strings.Join(valid, ", "))
+}
+
+func writeExplained(w io.Writer, recs []results.Explained) {
 	for _, e := range recs {
 		fmt.Fprintf(w, "%s  %s  %s %s  %s %s -> %s  logged %s, model %s", e.Source, e.Start.Format(time.RFC3339),
 			e.Interface, e.Direction, e.Protocol, e.Src, e.Dst, e.Logged, e.Model)
@@ -262,49 +197,10 @@ func writeExplained(w io.Writer, recs []explained) {
 				res = " " + res
 			}
 			fmt.Fprintf(w, "  %d. %s%s: %s, %s%s\n", i+1, s.Layer, res, s.Outcome, s.Rule, mark)
+			if s.Assumes != "" {
+				fmt.Fprintf(w, "     assumes %s\n", s.Assumes)
+			}
 		}
 		fmt.Fprintf(w, "  => %s\n\n", e.Verdict)
 	}
-}
-
-func hostPort(a sql.NullString, p sql.NullInt64) string {
-	if !a.Valid {
-		return "-"
-	}
-	h := a.String
-	if strings.Contains(h, ":") {
-		h = "[" + h + "]"
-	}
-	if p.Valid {
-		return h + ":" + strconv.FormatInt(p.Int64, 10)
-	}
-	return h
-}
-
-func orDash(s sql.NullString) string {
-	if !s.Valid {
-		return "-"
-	}
-	return s.String
-}
-
-// tableColumns lists the columns of a table, or says which file lacks it.
-func tableColumns(ctx context.Context, db *sql.DB, table string) (map[string]bool, error) {
-	rows, err := db.QueryContext(ctx, `SELECT column_name FROM information_schema.columns WHERE table_name = ?`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols := map[string]bool{}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		cols[c] = true
-	}
-	if len(cols) == 0 {
-		return nil, fmt.Errorf("no table %q: run 'flowlens analyze' first", table)
-	}
-	return cols, rows.Err()
 }

@@ -11,12 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
-
-	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/pipeline"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -39,13 +35,19 @@ func ingestCommand() *command {
 			var cfg ingestConfig
 			fs := newFlagSet(env, "ingest", "ingest [flags] PATH...\n\n"+
 				"PATH is a flow log file (text, gzip or Parquet, recognised by content), a directory (walked\n"+
-				"recursively, S3 layouts included), a glob pattern, or - for standard input.")
-			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input, e.g. '${version} ${account-id} ...' (default: the version-2 format)")
-			fs.StringVar(&cfg.db, "db", "", "write the records to this DuckDB file (flows and ingest_errors, replaced atomically)")
-			fs.StringVar(&cfg.parquet, "parquet", "", "write the records to this Parquet file")
-			fs.StringVarP(&cfg.output, "output", "o", "table", "summary format: table or json")
+				"recursively, S3 layouts included), a glob pattern, or - for standard input.",
+				"# check a download of S3-delivered logs: counts, bad lines with file:line",
+				"flowlens ingest AWSLogs/",
+				"# keep the records for SQL, failing on any bad line",
+				"flowlens ingest --strict --db flows.duckdb 'logs/*.log.gz'",
+				"# convert to Parquet from stdin",
+				"cat flows.log | flowlens ingest --parquet flows.parquet -")
+			fs.StringVar(&cfg.logFormat, "log-format", "", "the flow log's LogFormat (`FORMAT`, e.g. '${version} ${account-id} ...') for headerless input (default: the version-2 format)")
+			fs.StringVar(&cfg.db, "db", "", "write the records to this DuckDB `FILE` (flows and ingest_errors, replaced atomically)")
+			fs.StringVar(&cfg.parquet, "parquet", "", "write the records to this Parquet `FILE`")
+			fs.StringVarP(&cfg.output, "output", "o", "table", "summary `FORMAT`: table or json")
 			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any line is bad or any file stops early")
-			fs.IntVar(&cfg.workers, "workers", 0, "parse goroutines (default: one per core)")
+			fs.IntVar(&cfg.workers, "workers", 0, "`N` parse goroutines (default: one per core)")
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -68,22 +70,19 @@ func ingestCommand() *command {
 }
 
 func runIngest(ctx context.Context, env *cmdEnv, cfg ingestConfig) error {
-	started := time.Now()
-	rd, err := ingest.NewReader(ctx, cfg.paths, ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin})
-	if err != nil {
-		return err
-	}
-	defer rd.Release()
-	stopProgress := startProgress(env, func() string {
-		n, b := rd.Progress()
-		return fmt.Sprintf("%s records, %s read", humanCount(n), humanBytes(b))
+	progress, clearProgress := progressLine(env)
+	st, err := pipeline.Ingest(ctx, pipeline.IngestConfig{
+		Paths:    cfg.paths,
+		Ingest:   ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin},
+		DB:       cfg.db,
+		Parquet:  cfg.parquet,
+		Run:      store.Run{Command: cfg.cmdline, Started: time.Now()},
+		Progress: progress,
 	})
-	err = sinkRecords(ctx, cfg, rd, started)
-	stopProgress()
+	clearProgress()
 	if err != nil {
 		return err
 	}
-	st := rd.Stats()
 	if cfg.output == "json" {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
@@ -111,118 +110,6 @@ func checkOutputDir(flag, path string) error {
 	return nil
 }
 
-// sinkRecords drains the reader into the chosen sinks (none: just count).
-func sinkRecords(ctx context.Context, cfg ingestConfig, rd *ingest.Reader, started time.Time) error {
-	var pq *parquetTee
-	var src array.RecordReader = rd
-	if cfg.parquet != "" {
-		var err error
-		if pq, err = newParquetTee(ctx, rd, cfg.parquet); err != nil {
-			return err
-		}
-		src = pq
-	}
-	switch {
-	case cfg.db != "":
-		errs := rd.ErrorsRecordReader(memory.DefaultAllocator)
-		defer errs.Release()
-		tables, release, err := flowsTables(src, memory.DefaultAllocator, nil, nil)
-		if err == nil {
-			tables = append(tables, store.Table{Name: flowschema.IngestErrorsTable, Reader: errs},
-				store.Table{Name: flowschema.VerdictsTable, Drop: true}) // an earlier analyze's
-			err = store.WriteRun(ctx, cfg.db, store.Run{Command: cfg.cmdline, Started: started}, tables...)
-			release() // stops the goroutine reading src before pq is touched below
-		}
-		if err != nil {
-			if pq != nil {
-				pq.abort()
-			}
-			return err
-		}
-	case pq != nil:
-		// the tee is the sink
-		for pq.Next() {
-		}
-	default:
-		for rd.Next() {
-		}
-	}
-	if pq != nil {
-		return pq.finish()
-	}
-	return rd.Err()
-}
-
-// parquetTee passes records through while writing them to a Parquet file on the side.
-type parquetTee struct {
-	array.RecordReader
-	recs chan arrow.Record
-	done chan error
-}
-
-func newParquetTee(ctx context.Context, rr array.RecordReader, path string) (*parquetTee, error) {
-	recs := make(chan arrow.Record, 4)
-	t := &parquetTee{RecordReader: rr, recs: recs, done: make(chan error, 1)}
-	ch := &chanReader{schema: rr.Schema(), in: recs}
-	go func() {
-		_, err := ingest.WriteParquet(ctx, ch, path)
-		for r := range recs { // drain after a write error
-			r.Release()
-		}
-		t.done <- err
-	}()
-	return t, nil
-}
-
-func (t *parquetTee) Next() bool {
-	if !t.RecordReader.Next() {
-		close(t.recs)
-		t.recs = nil
-		return false
-	}
-	rec := t.RecordReader.Record()
-	rec.Retain()
-	t.recs <- rec
-	return true
-}
-
-func (t *parquetTee) abort() {
-	if t.recs != nil {
-		close(t.recs)
-		t.recs = nil
-	}
-}
-
-func (t *parquetTee) finish() error {
-	t.abort()
-	if err := <-t.done; err != nil {
-		return fmt.Errorf("parquet: %w", err)
-	}
-	return t.RecordReader.Err()
-}
-
-// chanReader is an array.RecordReader over a channel of records it takes ownership of.
-type chanReader struct {
-	schema *arrow.Schema
-	in     <-chan arrow.Record
-	cur    arrow.Record
-}
-
-func (c *chanReader) Retain()               {}
-func (c *chanReader) Release()              {}
-func (c *chanReader) Schema() *arrow.Schema { return c.schema }
-func (c *chanReader) Record() arrow.Record  { return c.cur }
-func (c *chanReader) Err() error            { return nil }
-func (c *chanReader) Next() bool {
-	if c.cur != nil {
-		c.cur.Release()
-		c.cur = nil
-	}
-	r, ok := <-c.in
-	c.cur = r
-	return ok
-}
-
 func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 	fmt.Fprintf(w, "ingested %s records from %d files in %s (%s records/s)\n",
 		humanCount(st.Records), st.Files, st.Elapsed.Round(time.Millisecond), humanCount(int64(st.RecordsPerS)))
@@ -236,8 +123,9 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 		a, b := time.Unix(st.FirstStart, 0).UTC(), time.Unix(st.LastEnd, 0).UTC()
 		fmt.Fprintf(w, "  time span   %s .. %s (%s)\n", a.Format(time.RFC3339), b.Format(time.RFC3339), b.Sub(a))
 	}
-	if len(st.SkippedFiles) > 0 {
-		fmt.Fprintf(w, "  skipped     %d files that are not flow logs, e.g. %s\n", len(st.SkippedFiles), st.SkippedFiles[0])
+	writeSkipped(w, "  skipped     ", st.SkippedFiles)
+	for _, r := range st.Renamed {
+		fmt.Fprintf(w, "  renamed     %s\n", r)
 	}
 	if st.BadLines > 0 {
 		fmt.Fprintf(w, "bad lines: %s (%s)\n", humanCount(st.BadLines), countList(st.BadByReason))
@@ -256,6 +144,24 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 		fmt.Fprintf(w, "wrote flows (a view of flow_records and flow_strings) and ingest_errors to %s\n", cfg.db)
 	case cfg.parquet != "":
 		fmt.Fprintf(w, "wrote %s\n", cfg.parquet)
+	}
+}
+
+// maxSkippedListed bounds the skipped files a summary lists (-o json lists them all).
+const maxSkippedListed = 10
+
+// writeSkipped lists the files of walked directories that were not read, and why.
+func writeSkipped(w io.Writer, prefix string, skipped []ingest.SkippedFile) {
+	if len(skipped) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s%d files under the input directories are not flow logs and were not read:\n", prefix, len(skipped))
+	for i, s := range skipped {
+		if i == maxSkippedListed {
+			fmt.Fprintf(w, "    ... and %d more (-o json lists them all)\n", len(skipped)-i)
+			break
+		}
+		fmt.Fprintf(w, "    %s\n", s)
 	}
 }
 
@@ -318,27 +224,15 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// startProgress prints status() to stderr every half second while stderr is a terminal; the returned
-// function stops it and clears the line.
-func startProgress(env *cmdEnv, status func() string) func() {
+// progressLine returns, when stderr is a terminal, a progress function that shows the records and bytes read
+// so far on stderr, and a function that clears that line; otherwise nil and a no-op.
+func progressLine(env *cmdEnv) (progress func(records, bytes int64), clearLine func()) {
 	if !env.stderrIsTerminal {
-		return func() {}
+		return nil, func() {}
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				fmt.Fprint(env.stderr, "\r\033[K")
-				return
-			case <-t.C:
-				fmt.Fprintf(env.stderr, "\r\033[K%s", status())
-			}
-		}
-	}()
-	return func() { close(stop); <-done }
+	progress = func(n, b int64) {
+		fmt.Fprintf(env.stderr, "\r\033[K%s records, %s read", humanCount(n), humanBytes(b))
+	}
+	clearLine = func() { fmt.Fprint(env.stderr, "\r\033[K") }
+	return progress, clearLine
 }

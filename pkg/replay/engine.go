@@ -36,6 +36,24 @@ const (
 	DefaultMaxExamples = 20
 )
 
+// Idle timeouts. AWS documents the first four [CT]; the last three are flowlens's choices (AWS documents none)
+// and are Config fields so that the CLI can expose them as flags.
+const (
+	DefaultTCPEstablishedTimeout = 432000 * time.Second // AWS default, 5 days
+	DefaultUDPTimeout            = 30 * time.Second     // AWS default
+	DefaultUDPStreamTimeout      = 180 * time.Second    // AWS default, "more than one request/response"
+	DefaultOtherTimeout          = 600 * time.Second    // AWS: other protocols, address pair + protocol
+	// DefaultTCPHalfOpenTimeout applies after a SYN and before any SYN-ACK. Not documented by AWS; 120 s is
+	// Linux nf_conntrack's SYN_SENT timeout.
+	DefaultTCPHalfOpenTimeout = 120 * time.Second
+	// DefaultTCPClosingTimeout applies once FIN or RST was logged. Not documented by AWS; 120 s is Linux
+	// nf_conntrack's FIN_WAIT/TIME_WAIT timeout.
+	DefaultTCPClosingTimeout = 120 * time.Second
+	// DefaultICMPTimeout is the ICMP/ICMPv6 idle timeout. Not documented by AWS; 30 s is Linux
+	// nf_conntrack's ICMP timeout.
+	DefaultICMPTimeout = 30 * time.Second
+)
+
 // Config tunes one replay. The zero value means every default.
 type Config struct {
 	// MaxTracked bounds the connection-tracking table (all ENIs together). At the bound a connection not
@@ -97,10 +115,11 @@ type eniInfo struct {
 	udp     int32
 	udpStrm int32
 
-	// rule-hit indexes without map lookups: naclBase[0/1] is the index of nacl.Inbound[0]/Outbound[0] in
-	// Engine.naclEntries (-1: not indexed); sgIdx[0/1][j] is the index of eni.Ingress[j]/Egress[j] in sgRules.
-	naclBase [2]int32
-	sgIdx    [2][]int32
+	// Where a verdict can rest on the ICMP type flowlens infers (see icmpEcho), per direction (0 ingress,
+	// 1 egress) and protocol (0 ICMP, 1 ICMPv6): the position of the NACL's first entry restricted to an ICMP
+	// type or code (math.MaxInt32: none), and whether a security-group rule is.
+	naclICMPTyped [2][2]int32
+	sgICMPTyped   [2][2]bool
 
 	// output text of the verdict table (Reader.buildVerdicts): the NACL's id ("" without one), groups, the VPC id
 	naclIDText, groupsText, vpcText string
@@ -182,21 +201,17 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 		e.eniByPtr[eni] = int32(len(e.enis))
 		e.enis = append(e.enis, info)
 	}
-	naclBase := map[*vpc.NACL][2]int32{}
 	for _, id := range slices.Sorted(maps.Keys(model.NACLs)) {
 		n := model.NACLs[id]
 		if n == nil {
 			continue
 		}
-		base := [2]int32{-1, -1}
-		for d, list := range [][]vpc.NACLEntry{n.Inbound, n.Outbound} {
-			base[d] = int32(len(e.naclEntries))
+		for _, list := range [][]vpc.NACLEntry{n.Inbound, n.Outbound} {
 			for i := range list {
 				e.naclIndex[&list[i]] = int32(len(e.naclEntries))
 				e.naclEntries = append(e.naclEntries, naclRef{n, &list[i]})
 			}
 		}
-		naclBase[n] = base
 	}
 	addRule := func(r *vpc.SGRule) {
 		if r == nil {
@@ -220,20 +235,12 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 	// ENI rule lists are expected to share the groups' pointers; index any that do not.
 	for i := range e.enis {
 		info := &e.enis[i]
-		for d, rules := range [][]*vpc.SGRule{info.eni.Ingress, info.eni.Egress} {
-			info.sgIdx[d] = make([]int32, len(rules))
-			for j, r := range rules {
+		for _, rules := range [][]*vpc.SGRule{info.eni.Ingress, info.eni.Egress} {
+			for _, r := range rules {
 				addRule(r)
-				info.sgIdx[d][j] = -1
-				if k, ok := e.sgIndex[r]; ok {
-					info.sgIdx[d][j] = k
-				}
 			}
 		}
-		info.naclBase = [2]int32{-1, -1}
-		if b, ok := naclBase[info.nacl]; ok {
-			info.naclBase = b
-		}
+		info.icmpTyped()
 		if info.nacl != nil {
 			info.naclIDText = info.nacl.ID
 		}
@@ -250,25 +257,34 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 	return e
 }
 
-// naclIndexAt is naclEntryIndex for entry en at position pos of info.nacl's list in dir (as EvaluateAt
-// returns them): a sum instead of a map lookup.
-func (e *Engine) naclIndexAt(info *eniInfo, dir vpc.Direction, en *vpc.NACLEntry, pos int) int32 {
-	d := 0
-	if dir == vpc.Egress {
-		d = 1
+// icmpTyped fills naclICMPTyped and sgICMPTyped.
+func (info *eniInfo) icmpTyped() {
+	for d := range 2 {
+		for f, proto := range [2]int16{vpc.ProtoICMP, vpc.ProtoICMPv6} {
+			info.naclICMPTyped[d][f] = math.MaxInt32
+			if info.nacl != nil {
+				entries := info.nacl.Inbound
+				if d == 1 {
+					entries = info.nacl.Outbound
+				}
+				for j := range entries {
+					if entries[j].Proto == proto && entries[j].RestrictsICMP() {
+						info.naclICMPTyped[d][f] = int32(j)
+						break
+					}
+				}
+			}
+			rules := info.eni.Ingress
+			if d == 1 {
+				rules = info.eni.Egress
+			}
+			for _, r := range rules {
+				if r.Proto == proto && r.RestrictsICMP() {
+					info.sgICMPTyped[d][f] = true
+				}
+			}
+		}
 	}
-	if info.naclBase[d] >= 0 && pos >= 0 {
-		return info.naclBase[d] + int32(pos)
-	}
-	return e.naclEntryIndex(en)
-}
-
-// sgIndex is the rule-hit index of the rule at position j of the ENI's rules in dir.
-func (info *eniInfo) sgIndex(dir vpc.Direction, j int) int32 {
-	if dir == vpc.Egress {
-		return info.sgIdx[1][j]
-	}
-	return info.sgIdx[0][j]
 }
 
 // Model returns the engine's model.

@@ -3,6 +3,7 @@ package replay
 import (
 	"math"
 
+	"github.com/flowlens/flowlens/pkg/replay/internal/conntrack"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -153,29 +154,31 @@ func (e *Engine) judgeAt(st *State, c *compactFlow, pre *hashedKey) Verdict {
 		c.key(hk)
 	}
 	ct := &st.ct
-	tracked := ct.find(&hk.k, hk.h)
+	tracked := ct.Find(&hk.k, hk.h)
 	expired := false
 	if tracked >= 0 {
 		v.Role = RoleReply
-		if ct.slots[tracked].initA() == hk.srcIsA {
+		if ct.Entry(tracked).InitiatorIsA() == hk.srcIsA {
 			v.Role = RoleRequest
 		}
-		if ct.live(tracked, c.start) {
+		if ct.Live(tracked, c.start) {
 			v.Infer = InferConntrack
 		} else {
-			ct.remove(tracked)
-			ct.expired++
+			ct.Expire(tracked)
 			tracked, expired = -1, true
 		}
 	}
 	if tracked < 0 {
 		v.Role, v.Infer = inferRoleOf(c.proto, c.flags, c.srcPort, c.dstPort)
 	}
+	if icmpFamily(c.proto) >= 0 {
+		p.ICMPType, p.ICMPCode = icmpEcho(c.proto, v.Role)
+	}
 
 	e.walk(&v.Path, info, dir, &p, tracked >= 0, v.Role == RoleReply && !expired, c.bpa)
 	v.decide()
 	if v.ModelAction == Reject {
-		v.Cause = v.blockCause(expired)
+		v.Cause = v.blockCause(expired, info, &p)
 	} else if c.action == Reject {
 		v.Cause = CauseUnexplained
 	}
@@ -197,61 +200,61 @@ func (e *Engine) track(st *State, info *eniInfo, i int32, hk *hashedKey, v *Verd
 	ct := &st.ct
 	if i < 0 {
 		if sg := v.Path.sgStep(); sg.Basis == BasisRule && info.eni.Untracked(dir, *p, sg.Rule) {
-			ct.untracked++
+			ct.Stats.Untracked++
 			return
 		}
-		i = ct.insert(&hk.k, hk.h, c.start)
-		ent := &ct.slots[i]
+		i = ct.Insert(&hk.k, hk.h, c.start)
+		ent := ct.Entry(i)
 		if hk.srcIsA == (v.Role != RoleReply) {
-			ent.flags |= entInitA
+			ent.SetInitiatorIsA()
 		}
-		ent.state = tcpEstablished
+		ent.State = conntrack.TCPEstablished
 		if p.Proto == 6 && c.flags >= 0 && v.Role == RoleRequest && c.flags&flagSYN != 0 && c.flags&flagSYNACK != flagSYNACK {
-			ent.state = tcpHalfOpen
+			ent.State = conntrack.TCPHalfOpen
 		}
 	} else {
-		ct.touch(i)
+		ct.Touch(i)
 	}
-	ent := &ct.slots[i]
-	if c.end > ent.last {
-		ent.last = c.end
+	ent := ct.Entry(i)
+	if c.end > ent.Last {
+		ent.Last = c.end
 	}
-	if c.start > ent.last {
-		ent.last = c.start
+	if c.start > ent.Last {
+		ent.Last = c.start
 	}
 	if c.packets > 0 {
-		ent.packets = uint32(min(int64(ent.packets)+c.packets, math.MaxUint32))
+		ent.Packets = uint32(min(int64(ent.Packets)+c.packets, math.MaxUint32))
 	}
 	if v.Role == RoleReply {
-		ent.flags |= entReplied
-		if ent.state == tcpHalfOpen {
-			ent.state = tcpEstablished
+		ent.SetReplied()
+		if ent.State == conntrack.TCPHalfOpen {
+			ent.State = conntrack.TCPEstablished
 		}
 	}
 	if p.Proto == 6 && c.flags > 0 && c.flags&(flagFIN|flagRST) != 0 {
-		ent.state = tcpClosing
+		ent.State = conntrack.TCPClosing
 	}
 	switch p.Proto {
 	case 6:
-		switch ent.state {
-		case tcpHalfOpen:
-			ent.timeout = e.halfOpen
-		case tcpClosing:
-			ent.timeout = e.closing
+		switch ent.State {
+		case conntrack.TCPHalfOpen:
+			ent.Timeout = e.halfOpen
+		case conntrack.TCPClosing:
+			ent.Timeout = e.closing
 		default:
-			ent.timeout = info.tcpEst
+			ent.Timeout = info.tcpEst
 		}
 	case 17:
 		// A UDP flow is a stream once a reply was seen and the connection carried more than one
 		// request/response (more than two packets in all records on it).
-		if ent.flags&entReplied != 0 && ent.packets > 2 {
-			ent.timeout = info.udpStrm
+		if ent.Replied() && ent.Packets > 2 {
+			ent.Timeout = info.udpStrm
 		} else {
-			ent.timeout = info.udp
+			ent.Timeout = info.udp
 		}
 	case 1, 58:
-		ent.timeout = e.icmp
+		ent.Timeout = e.icmp
 	default:
-		ent.timeout = secs(DefaultOtherTimeout)
+		ent.Timeout = secs(DefaultOtherTimeout)
 	}
 }

@@ -100,7 +100,7 @@ func (r *Reader) buildVerdicts(keys []rowVerdict) arrow.Record {
 		cause.add(t.cause[v.cause%numCauses])
 		var rt, rs, nid, nrule, sgr string
 		for j := range v.path.len() {
-			l, d, b := v.path.step(j)
+			l, d, b, _ := v.path.step(j)
 			switch b {
 			case BasisEntry:
 				nid = e.enis[v.eni].naclIDText
@@ -161,12 +161,13 @@ func (e *Engine) decidingText(v *rowVerdict, b Basis) (rule, resource string) {
 // StepRecord is one step of a verdict's path as the verdict table stores it: the column verdict_steps holds
 // a JSON array of them in packet order, which explain prints as it is.
 type StepRecord struct {
-	Layer    string `json:"layer"`    // nacl-inbound, sg-outbound, ... (Layer)
-	Resource string `json:"resource"` // the acl- id of a NACL on the path, the sg- ids of a deciding security-group step, the vpc- id for BPA
-	Outcome  string `json:"outcome"`  // allow, deny, not on the path (Decision)
-	Rule     string `json:"rule"`     // what decided, readable: the rule and its text, or why no rule was read
-	Basis    string `json:"basis"`    // Basis
-	Decides  bool   `json:"decides"`  // the first step that blocks: it decided the REJECT
+	Layer    string `json:"layer"`             // nacl-inbound, sg-outbound, ... (Layer)
+	Resource string `json:"resource"`          // the acl- id of a NACL on the path, the sg- ids of a deciding security-group step, the vpc- id for BPA
+	Outcome  string `json:"outcome"`           // allow, deny, not on the path (Decision)
+	Rule     string `json:"rule"`              // what decided, readable: the rule and its text, or why no rule was read
+	Basis    string `json:"basis"`             // Basis
+	Decides  bool   `json:"decides"`           // the first step that blocks: it decided the REJECT
+	Assumes  string `json:"assumes,omitempty"` // what the decision rests on that the record does not say (the ICMP type)
 }
 
 // stepsJSON renders v's path as verdict_steps.
@@ -177,8 +178,14 @@ func (e *Engine) stepsJSON(v *rowVerdict) string {
 	recs := make([]StepRecord, v.path.len())
 	decided := false
 	for j := range recs {
-		l, d, b := v.path.step(j)
+		l, d, b, icmpInferred := v.path.step(j)
 		s := StepRecord{Layer: l.String(), Outcome: d.String(), Basis: b.String()}
+		if icmpInferred {
+			s.Assumes = "the ICMP type of an echo request (8, ICMPv6 128), taken from the record being a request: flow logs carry no ICMP type"
+			if v.role == RoleReply {
+				s.Assumes = "the ICMP type of an echo reply (0, ICMPv6 129), taken from the record being a reply: flow logs carry no ICMP type"
+			}
+		}
 		if d == Block && !decided {
 			s.Decides, decided = true, true
 			_, s.Resource = e.decidingText(v, b)

@@ -241,7 +241,7 @@ func (r *Reader) Release() {
 	}
 	r.stop()
 	for _, sh := range r.shards {
-		sh.st.ct.release() // Summary and RuleHits keep working: they read counters only
+		sh.st.ct.Release() // Summary and RuleHits keep working: they read counters only
 	}
 	if r.cur != nil {
 		r.cur.Release()

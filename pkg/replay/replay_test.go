@@ -105,16 +105,16 @@ var replayCases = []replayCase{
 		},
 	},
 	{
-		name: "default deny and egress restricted",
+		name: "default deny, and no egress rule for the service",
 		lines: []string{
 			// IPv6 into subnet-a: acl-a has no IPv6 inbound allow, so the '*' entry 32768 decides.
 			eni1 + "2001:db8:1234:a102::5 2001:db8:1234:a100:8d6e:3477:df66:f105 50000 443 6 3 180 3000 3060 REJECT OK",
-			// ICMP out to the internet: sg-web has no ICMP egress rule (first), acl-a denies it too.
+			// ICMP out to the internet: sg-web has no ICMP egress rule at all (first), acl-a denies it too.
 			eni1 + "172.31.16.139 8.8.8.8 0 0 1 2 168 3000 3060 REJECT OK",
 		},
 		want: []row{
 			reject("ingress", "nacl-inbound", "32768", "acl-a", "", "nacl-default-deny", "acl-a", "32768", "sg-web/ingress/2", "request", "ports"),
-			reject("egress", "sg-outbound", "implicit-deny", "sg-web", "nacl-outbound", "egress-restricted", "acl-a", "32767", "", "request", "order"),
+			reject("egress", "sg-outbound", "implicit-deny", "sg-web", "nacl-outbound", "sg-no-matching-rule", "acl-a", "32767", "", "request", "order"),
 		},
 	},
 	{
@@ -137,7 +137,8 @@ var replayCases = []replayCase{
 		},
 		want: []row{
 			accept("ingress", "acl-b", "100", "sg-db/ingress/0", "request", "ports"),
-			reject("ingress", "sg-inbound", "implicit-deny", "sg-db", "", "sg-no-matching-rule", "acl-b", "100", "", "request", "ports"),
+			// sg-db allows tcp 5432, but only from sg-web's members: the peer, not the service, is missing
+			reject("ingress", "sg-inbound", "implicit-deny", "sg-db", "", "ingress-restricted", "acl-b", "100", "", "request", "ports"),
 		},
 	},
 	{

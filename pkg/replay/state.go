@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/flowlens/flowlens/pkg/replay/internal/conntrack"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -12,7 +13,7 @@ import (
 // safe for concurrent use.
 type State struct {
 	eng *Engine
-	ct  table
+	ct  conntrack.Table
 
 	naclHits []ruleStat
 	sgHits   []ruleStat
@@ -21,6 +22,7 @@ type State struct {
 	judged, compared, agreed                                      int64
 	modelAccept, modelReject, loggedAccept, loggedReject          int64
 	unexplained, acceptRejected                                   int64
+	icmpInferred                                                  int64
 	byLayer                                                       [numLayers]int64
 	byCause                                                       [numCauses]int64
 	byInference                                                   [numInferences]int64
@@ -53,7 +55,7 @@ func (e *Engine) NewState() *State { return e.newState(e.cfg.MaxTracked) }
 func (e *Engine) newState(maxTracked int) *State {
 	return &State{
 		eng:      e,
-		ct:       newTable(maxTracked),
+		ct:       conntrack.New(maxTracked),
 		naclHits: make([]ruleStat, len(e.naclEntries)),
 		sgHits:   make([]ruleStat, len(e.sgRules)),
 		byRule:   map[uint64]int64{},
@@ -81,6 +83,7 @@ func (st *State) merge(o *State) {
 	st.loggedAccept += o.loggedAccept
 	st.loggedReject += o.loggedReject
 	st.unexplained += o.unexplained
+	st.icmpInferred += o.icmpInferred
 	st.acceptRejected += o.acceptRejected
 	for i := range o.byLayer {
 		st.byLayer[i] += o.byLayer[i]
@@ -98,11 +101,7 @@ func (st *State) merge(o *State) {
 		st.byRule[k] += n
 	}
 	st.late += o.late
-	st.ct.evicted += o.ct.evicted
-	st.ct.expired += o.ct.expired
-	st.ct.untracked += o.ct.untracked
-	st.ct.peak += o.ct.peak
-	st.ct.max += o.ct.max
+	st.ct.Stats.Add(&o.ct.Stats)
 }
 
 func (s *ruleStat) merge(o *ruleStat) {
@@ -146,6 +145,12 @@ func (st *State) hitSG(i int32, c *compactFlow) {
 
 func (st *State) count(v *Verdict) {
 	st.judged++
+	for i := range v.Path.Steps() {
+		if v.Path.steps[i].ICMPInferred {
+			st.icmpInferred++
+			break
+		}
+	}
 	st.byInference[v.Infer]++
 	if sg := v.Path.sgStep(); sg != nil {
 		st.bySGBasis[sg.Basis]++
@@ -199,8 +204,12 @@ type Summary struct {
 	NoData           int64 `json:"nodata"`            //
 	SkipData         int64 `json:"skipdata"`          //
 	UnknownInterface int64 `json:"unknown_interface"` // interface-id (or addresses) not in the model
-	UnknownDirection int64 `json:"unknown_direction"` // no flow-direction and no address of the ENI
-	BadAddresses     int64 `json:"bad_addresses"`     // address fields that did not parse (read as NULL)
+	// UnknownInterfaces is the number of distinct interface ids among them (Reader only); UnknownInterfaceIDs
+	// the first of them, sorted, at most Config.MaxExamples.
+	UnknownInterfaces   int      `json:"unknown_interfaces"`
+	UnknownInterfaceIDs []string `json:"unknown_interface_ids,omitempty"`
+	UnknownDirection    int64    `json:"unknown_direction"` // no flow-direction and no address of the ENI
+	BadAddresses        int64    `json:"bad_addresses"`     // address fields that did not parse (read as NULL)
 
 	Compared  int64   `json:"compared"`  // judged rows with a logged action
 	Agreed    int64   `json:"agreed"`    // model_action = action
@@ -216,6 +225,9 @@ type Summary struct {
 	UnexplainedExamples []string `json:"unexplained_examples,omitempty"` // source_file:source_line
 	AcceptRejected      int64    `json:"accept_rejected"`
 	AcceptRejectedEx    []string `json:"accept_rejected_examples,omitempty"`
+	// ICMPTypeInferred: judged ICMP records whose verdict weighed a rule or entry restricted to an ICMP type,
+	// and so rests on the type flowlens inferred from request or reply (flow logs carry none).
+	ICMPTypeInferred int64 `json:"icmp_type_inferred"`
 
 	RejectsByLayer map[string]int64 `json:"rejects_by_layer"`
 	RejectsByCause map[string]int64 `json:"rejects_by_cause"` // includes "unexplained"
@@ -261,12 +273,12 @@ func (st *State) Summary() Summary {
 		NotJudged: st.noData + st.skipData, UnknownInterface: st.unknownInterface, UnknownDirection: st.unknownDirection,
 		Compared: st.compared, Agreed: st.agreed,
 		ModelAccept: st.modelAccept, ModelReject: st.modelReject, LoggedAccept: st.loggedAccept, LoggedReject: st.loggedReject,
-		Unexplained: st.unexplained, AcceptRejected: st.acceptRejected,
+		Unexplained: st.unexplained, AcceptRejected: st.acceptRejected, ICMPTypeInferred: st.icmpInferred,
 		RejectsByLayer: map[string]int64{}, RejectsByCause: map[string]int64{},
 		Inference: map[string]int64{}, SGPass: map[string]int64{},
 		Late:               st.late,
-		ConntrackEvictions: st.ct.evicted, ConntrackExpired: st.ct.expired, ConntrackUntracked: st.ct.untracked,
-		ConntrackPeak: st.ct.peak, ConntrackMax: st.ct.max,
+		ConntrackEvictions: st.ct.Stats.Evicted, ConntrackExpired: st.ct.Stats.Expired,
+		ConntrackUntracked: st.ct.Stats.Untracked, ConntrackPeak: st.ct.Stats.Peak, ConntrackMax: st.ct.Stats.Max,
 	}
 	if s.Compared > 0 {
 		s.Agreement = float64(s.Agreed) / float64(s.Compared)

@@ -68,6 +68,9 @@ func (l Layer) String() string {
 	return "layer(?)"
 }
 
+// LayerNames returns the names of the layers a REJECT can be attributed to (verdict_layer's values).
+func LayerNames() []string { return append([]string(nil), layerNames[1:]...) }
+
 // Layers is a set of layers (bit 1<<Layer).
 type Layers uint8
 
@@ -90,30 +93,35 @@ var layersText = func() (t [1 << numLayers]string) {
 	return t
 }()
 
-// Cause is a short code saying why a record got its verdict.
+// Cause is a short code saying why a record got its verdict. The causes of a modeled REJECT are defined by
+// what the user must change, alike for both directions and both layers (docs/semantics.md, "Causes").
 type Cause uint8
 
 const (
 	CauseNone              Cause = iota // accepted by the model and by the log
-	CauseNACLExplicitDeny               // a numbered NACL deny entry matched
-	CauseNACLDefaultDeny                // the NACL '*' entry (32767/32768) matched
-	CauseNACLMissingReturn              // a reply (of a tracked, assumed or inferred connection) blocked by the stateless NACL
-	CauseSGNoMatchingRule               // no inbound SG rule allows a request
-	CauseEgressRestricted               // no outbound SG rule allows a request from the ENI
+	CauseNACLExplicitDeny               // a numbered NACL deny entry matched: change that entry
+	CauseNACLDefaultDeny                // a request reached the NACL's '*' entry: add an allow entry for the service
+	CauseNACLMissingReturn              // a reply reached the NACL's '*' entry: add an allow entry for the return traffic (ephemeral ports)
+	CauseSGNoMatchingRule               // no rule of the groups in the direction allows the protocol and port: add a rule
+	CauseEgressRestricted               // outbound rules allow the protocol and port, but not to this destination: widen a rule's peer
 	CauseConntrackExpired               // a reply whose tracked connection had idled out, and no rule allows it
 	CauseBPA                            // reject-reason BPA: VPC Block Public Access
 	CauseUnexplained                    // logged REJECT that the model accepts (drift, missing topology, closed connection)
 	CauseUnknownInterface               // interface-id not in the model (or no address matches a known ENI)
 	CauseUnknownDirection               // neither address belongs to the ENI and flow-direction is absent
 	CauseNotJudged                      // NODATA / SKIPDATA: passed through unjudged
+	CauseIngressRestricted              // inbound rules allow the protocol and port, but not from this source: widen a rule's peer
 	numCauses
 )
 
 var causeNames = [numCauses]string{
 	"", "nacl-explicit-deny", "nacl-default-deny", "nacl-missing-return", "sg-no-matching-rule",
 	"egress-restricted", "conntrack-expired", "block-public-access", "unexplained", "unknown-interface",
-	"unknown-direction", "not-judged",
+	"unknown-direction", "not-judged", "ingress-restricted",
 }
+
+// CauseNames returns every verdict_cause value.
+func CauseNames() []string { return append([]string(nil), causeNames[1:]...) }
 
 func (c Cause) String() string {
 	if c < numCauses {

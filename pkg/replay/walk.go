@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"math"
+
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -74,8 +76,11 @@ type Step struct {
 	Basis    Basis
 	Entry    *vpc.NACLEntry // NACL on the path: the deciding entry (allow or deny)
 	Rule     *vpc.SGRule    // BasisRule: the first rule in model order that allows the packet
-	index    int32          // rule-hit index of Entry or Rule; -1 none (or an entry outside the model)
-	pos      int32          // BasisRule: Rule's position in the interface's rules of the direction
+	// ICMPInferred: the decision rests on the ICMP type and code flowlens inferred from request or reply
+	// (icmpEcho): a NACL entry or security-group rule restricted to an ICMP type was weighed.
+	ICMPInferred bool
+	index        int32 // rule-hit index of Entry or Rule; -1 none (or an entry outside the model)
+	pos          int32 // BasisRule: Rule's position in the interface's rules of the direction
 }
 
 // maxSteps is the longest walk: a BPA step and the two layers.
@@ -100,23 +105,62 @@ func (p *Path) next(l Layer) *Step {
 }
 
 // pathCode is a Path without its rules, for the verdict key: the number of steps in bits 0-1, then each
-// step's layer (3 bits), decision (2) and basis (4).
+// step's layer (3 bits), decision (2), basis (4) and ICMPInferred (1).
 type pathCode uint32
 
 func (p *Path) code() pathCode {
 	c := pathCode(p.n)
 	for i := range p.steps[:p.n] {
 		s := &p.steps[i]
-		c |= pathCode(uint32(s.Layer)|uint32(s.Decision)<<3|uint32(s.Basis)<<5) << (2 + 9*i)
+		x := uint32(s.Layer) | uint32(s.Decision)<<3 | uint32(s.Basis)<<5
+		if s.ICMPInferred {
+			x |= 1 << 9
+		}
+		c |= pathCode(x) << (2 + 10*i)
 	}
 	return c
 }
 
 func (c pathCode) len() int { return int(c & 3) }
 
-func (c pathCode) step(i int) (Layer, Decision, Basis) {
-	x := uint32(c) >> (2 + 9*i)
-	return Layer(x & 7), Decision(x >> 3 & 3), Basis(x >> 5 & 15)
+func (c pathCode) step(i int) (l Layer, d Decision, b Basis, icmpInferred bool) {
+	x := uint32(c) >> (2 + 10*i)
+	return Layer(x & 7), Decision(x >> 3 & 3), Basis(x >> 5 & 15), x>>9&1 == 1
+}
+
+// icmpEcho is the ICMP type and code flowlens takes for an ICMP or ICMPv6 record, which logs none: a request
+// is an echo request (type 8, ICMPv6 128) and a reply an echo reply (type 0, ICMPv6 129), code 0. Most ICMP
+// in flow logs is ping; other types cannot be told apart. A step whose decision weighed an entry or rule
+// restricted to an ICMP type says so (Step.ICMPInferred).
+func icmpEcho(proto uint8, role Role) (typ, code int16) {
+	switch {
+	case proto == vpc.ProtoICMP && role == RoleReply:
+		return 0, 0
+	case proto == vpc.ProtoICMP:
+		return 8, 0
+	case role == RoleReply:
+		return 129, 0
+	}
+	return 128, 0
+}
+
+// icmpFamily is the index of an ICMP protocol in eniInfo's ICMP tables (0 ICMP, 1 ICMPv6), -1 for others.
+func icmpFamily(proto uint8) int {
+	switch proto {
+	case vpc.ProtoICMP:
+		return 0
+	case vpc.ProtoICMPv6:
+		return 1
+	}
+	return -1
+}
+
+// dirIndex is 0 for ingress, 1 for egress.
+func dirIndex(dir vpc.Direction) int {
+	if dir == vpc.Egress {
+		return 1
+	}
+	return 0
 }
 
 // decider returns the first step that blocks, or nil when every step allows.
@@ -162,7 +206,15 @@ func (e *Engine) naclStep(s *Step, info *eniInfo, dir vpc.Direction, p *vpc.Pack
 		return
 	}
 	en, pos := info.nacl.EvaluateAt(dir, p)
-	s.Basis, s.Entry, s.index = BasisEntry, en, e.naclIndexAt(info, dir, en, pos)
+	s.Basis, s.Entry, s.index = BasisEntry, en, e.naclEntryIndex(en)
+	if f := icmpFamily(p.Proto); f >= 0 {
+		// the entries read up to the deciding one (all of them for the package's fallback deny) include
+		// one restricted to an ICMP type
+		if pos < 0 {
+			pos = math.MaxInt32
+		}
+		s.ICMPInferred = int32(pos) >= info.naclICMPTyped[dirIndex(dir)][f]
+	}
 	s.Decision = Block
 	if en.Action == vpc.Allow {
 		s.Decision = Allow
@@ -179,8 +231,11 @@ func (e *Engine) sgStep(s *Step, info *eniInfo, dir vpc.Direction, p *vpc.Packet
 	case !info.eni.HasSG():
 		s.Decision, s.Basis = Allow, BasisNoGroups
 	default:
+		if f := icmpFamily(p.Proto); f >= 0 {
+			s.ICMPInferred = info.sgICMPTyped[dirIndex(dir)][f]
+		}
 		if r, j := info.eni.EvalSGAt(dir, p); r != nil {
-			s.Decision, s.Basis, s.Rule, s.pos, s.index = Allow, BasisRule, r, int32(j), info.sgIndex(dir, j)
+			s.Decision, s.Basis, s.Rule, s.pos, s.index = Allow, BasisRule, r, int32(j), e.sgIndex[r]
 		} else if assumeReply {
 			s.Decision, s.Basis = Allow, BasisAssumed
 		} else {
@@ -205,27 +260,29 @@ func (v *Verdict) decide() {
 	}
 }
 
-// blockCause names why the deciding step blocked, in terms of what to change (see Cause). expired says that
-// the packet's tracked connection had just idled out.
-func (v *Verdict) blockCause(expired bool) Cause {
+// blockCause names why the deciding step blocked, by what the user must change (see Cause). expired says that
+// the packet's tracked connection had just idled out; info and p are the interface and packet of the walk.
+func (v *Verdict) blockCause(expired bool, info *eniInfo, p *vpc.Packet) Cause {
 	s := v.Path.decider()
 	switch s.Basis {
 	case BasisBPA:
 		return CauseBPA
 	case BasisEntry:
 		switch {
+		case !s.Entry.Default:
+			return CauseNACLExplicitDeny // a deny entry: the fix is that entry, request or reply
 		case v.Role == RoleReply:
 			return CauseNACLMissingReturn
-		case s.Entry.Default:
-			return CauseNACLDefaultDeny
 		}
-		return CauseNACLExplicitDeny
+		return CauseNACLDefaultDeny
 	}
 	switch {
 	case expired && v.Role == RoleReply:
 		return CauseConntrackExpired
-	case v.Dir == vpc.Ingress:
+	case !info.eni.SGAllowsService(v.Dir, p):
 		return CauseSGNoMatchingRule
+	case v.Dir == vpc.Ingress:
+		return CauseIngressRestricted
 	}
 	return CauseEgressRestricted
 }
@@ -267,7 +324,7 @@ func (e *Engine) creditRules(st *State, info *eniInfo, dir vpc.Direction, p *vpc
 				if r, j = info.eni.EvalSGFrom(dir, p, j); r == nil {
 					break
 				}
-				st.hitSG(info.sgIndex(dir, j), c)
+				st.hitSG(e.sgIndex[r], c)
 			}
 		}
 		if s.Decision == Block {

@@ -1,5 +1,6 @@
 // Package store keeps flowlens results in a DuckDB file: it opens the file with network access to extension
-// repositories turned off and lands Arrow record streams in it as tables, atomically.
+// repositories turned off, lands Arrow record streams in it as tables, atomically, and reads query results back
+// as Arrow (QueryArrow, ReadArrow: see read.go).
 //
 // # Hand-off
 //

@@ -110,6 +110,18 @@ func (r *SGRule) Matches(p Packet) bool { return r.match(&p) }
 
 // match is Matches without copying the packet for every rule EvalSG tries.
 func (r *SGRule) match(p *Packet) bool {
+	if !r.allowsService(p) {
+		return false
+	}
+	peer := p.Src
+	if r.Egress {
+		peer = p.Dst
+	}
+	return r.peerContains(peer)
+}
+
+// allowsService matches the rule's protocol, ports and ICMP type and code against p, whatever the peer.
+func (r *SGRule) allowsService(p *Packet) bool {
 	if r.Proto != ProtoAll {
 		if r.Proto != int16(p.Proto) {
 			return false
@@ -125,11 +137,7 @@ func (r *SGRule) match(p *Packet) bool {
 			}
 		}
 	}
-	peer := p.Src
-	if r.Egress {
-		peer = p.Dst
-	}
-	return r.peerContains(peer)
+	return true
 }
 
 func (r *SGRule) peerContains(a netip.Addr) bool {
@@ -190,6 +198,22 @@ func (e *ENI) EvalSGFrom(dir Direction, p *Packet, from int) (*SGRule, int) {
 		}
 	}
 	return nil, -1
+}
+
+// SGAllowsService reports whether one of the ENI's rules in dir allows p's protocol and port (and ICMP type
+// and code) for some peer: when EvalSG finds no rule, it tells a packet whose service is not allowed at all
+// from one whose peer is not among those allowed.
+func (e *ENI) SGAllowsService(dir Direction, p *Packet) bool {
+	rules := e.Ingress
+	if dir == Egress {
+		rules = e.Egress
+	}
+	for _, r := range rules {
+		if r.allowsService(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Untracked reports whether a TCP/UDP flow admitted in dir by rule r is untracked ([CT]): r's peer is

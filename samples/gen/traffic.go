@@ -395,7 +395,7 @@ func (g *gen) blockedRange(t float64) {
 func (g *gen) dbUpdates(t float64) {
 	d := g.eniOf(tierDB)
 	r := g.add(d, t, true, d.primary, g.pick(g.updHosts), g.linuxPort(), 443, 6, false, expectation{role: "request",
-		layer: "sg-outbound", rule: "implicit-deny", resource: g.tp.sgDB.id, cause: "egress-restricted",
+		layer: "sg-outbound", rule: "implicit-deny", resource: g.tp.sgDB.id, cause: "sg-no-matching-rule",
 		scenario: "db-updates"})
 	r.packets = g.between(1, 3)
 	r.bytes, r.flags = r.packets*60, flagSYN
@@ -405,7 +405,7 @@ func (g *gen) dbUpdates(t float64) {
 func (g *gen) webDNS(t float64) {
 	w := g.eniOf(tierWeb)
 	r := g.add(w, t, true, w.primary, g.pick(g.dns), g.linuxPort(), 53, 17, false, expectation{role: "request",
-		layer: "sg-outbound", rule: "implicit-deny", resource: g.tp.sgWeb.id, cause: "egress-restricted",
+		layer: "sg-outbound", rule: "implicit-deny", resource: g.tp.sgWeb.id, cause: "sg-no-matching-rule",
 		scenario: "web-dns"})
 	r.packets = g.between(1, 2)
 	r.bytes = r.packets * g.between(60, 90)

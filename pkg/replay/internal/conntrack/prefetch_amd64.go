@@ -1,4 +1,4 @@
-package replay
+package conntrack
 
 import "unsafe"
 

@@ -1,4 +1,4 @@
-package replay
+package conntrack
 
 import (
 	"runtime"
@@ -34,14 +34,14 @@ func (sm *slotMem) free() {
 
 // allocSlots returns n zeroed slots; for tables of at least a huge page, in a huge-page-aligned mapping
 // owned by the returned slotMem (freed by free or when the slotMem is unreachable).
-func allocSlots(n int) ([]connEntry, *slotMem) {
-	size := n * int(unsafe.Sizeof(connEntry{}))
+func allocSlots(n int) ([]Entry, *slotMem) {
+	size := n * int(unsafe.Sizeof(Entry{}))
 	if size < hugePage {
-		return make([]connEntry, n), nil
+		return make([]Entry, n), nil
 	}
 	m, err := syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
-		return make([]connEntry, n), nil
+		return make([]Entry, n), nil
 	}
 	off := 0
 	if r := uintptr(unsafe.Pointer(&m[0])) % hugePage; r != 0 {
@@ -50,5 +50,5 @@ func allocSlots(n int) ([]connEntry, *slotMem) {
 	_ = syscall.Madvise(m[off:off+size], madvHugePage) // a hint: ignored where transparent huge pages are off
 	sm := &slotMem{m: m}
 	sm.cleanup = runtime.AddCleanup(sm, func(m []byte) { syscall.Munmap(m) }, m)
-	return unsafe.Slice((*connEntry)(unsafe.Pointer(&m[off])), n), sm
+	return unsafe.Slice((*Entry)(unsafe.Pointer(&m[off])), n), sm
 }
