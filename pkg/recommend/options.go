@@ -21,7 +21,8 @@ type Options struct {
 	// Defaults /8 and /24.
 	PrefixListWidestV4, PrefixListWidestV6 int
 	// PortGap and PortGapFraction decide when observed ports collapse into one range p..q: when the ports in
-	// it that were not observed are at most max(PortGap, PortGapFraction * (q-p+1)). Defaults 2 and 0.1.
+	// it that were not observed are at most max(PortGap, PortGapFraction * (q-p+1)). Defaults 2 and 0.1; a
+	// negative value means 0 (only consecutive ports merge).
 	PortGap         int
 	PortGapFraction float64
 	// SensitivePorts are administrative and database ports: a collapsed range never includes one that was
