@@ -38,13 +38,13 @@ type analyzeConfig struct {
 
 // addReplayFlags binds the replay engine's tunables; the defaults are the engine's named constants.
 func addReplayFlags(fs *pflag.FlagSet, c *replay.Config, admit *string) {
-	fs.IntVar(&c.MaxTracked, "max-tracked", replay.DefaultMaxTracked, "bound of the connection-tracking table; evictions are counted and reported")
-	fs.DurationVar(&c.ReorderWindow, "reorder-window", replay.DefaultReorderWindow, "how late (in record time) a record may arrive and still be replayed in order; negative: arrival order")
-	fs.IntVar(&c.MaxBuffered, "max-buffered", replay.DefaultMaxBuffered, "records held for reordering at most; beyond it the oldest are replayed early (counted)")
-	fs.DurationVar(&c.TCPHalfOpenTimeout, "tcp-halfopen-timeout", replay.DefaultTCPHalfOpenTimeout, "idle timeout of a TCP connection before its SYN-ACK (AWS documents none)")
-	fs.DurationVar(&c.TCPClosingTimeout, "tcp-closing-timeout", replay.DefaultTCPClosingTimeout, "idle timeout of a TCP connection after FIN or RST (AWS documents none)")
-	fs.DurationVar(&c.ICMPTimeout, "icmp-timeout", replay.DefaultICMPTimeout, "idle timeout of ICMP tracking (AWS documents none)")
-	fs.StringVar(admit, "admit", "logged", "when a connection enters the tracking table: logged (the log says ACCEPT) or model (the model accepts it)")
+	fs.IntVar(&c.MaxTracked, "max-tracked", replay.DefaultMaxTracked, "bound of the connection-tracking table, in `CONNECTIONS` (all interfaces); evictions are counted and reported")
+	fs.DurationVar(&c.ReorderWindow, "reorder-window", replay.DefaultReorderWindow, "how late (in record time, a `DURATION`) a record may arrive and still be replayed in order; negative: arrival order")
+	fs.IntVar(&c.MaxBuffered, "max-buffered", replay.DefaultMaxBuffered, "at most `N` records held for reordering; beyond it the oldest are replayed early (counted)")
+	fs.DurationVar(&c.TCPHalfOpenTimeout, "tcp-halfopen-timeout", replay.DefaultTCPHalfOpenTimeout, "idle timeout (`DURATION`) of a TCP connection before its SYN-ACK (AWS documents none)")
+	fs.DurationVar(&c.TCPClosingTimeout, "tcp-closing-timeout", replay.DefaultTCPClosingTimeout, "idle timeout (`DURATION`) of a TCP connection after FIN or RST (AWS documents none)")
+	fs.DurationVar(&c.ICMPTimeout, "icmp-timeout", replay.DefaultICMPTimeout, "idle timeout (`DURATION`) of ICMP tracking (AWS documents none)")
+	fs.StringVar(admit, "admit", "logged", "`WHEN` a connection enters the tracking table: logged (the log says ACCEPT) or model (the model accepts it)")
 }
 
 func parseAdmit(s string) (replay.AdmitPolicy, error) {
@@ -69,13 +69,19 @@ func analyzeCommand() *command {
 				"writes flows (every record with its verdict columns), rule_hits, ingest_errors and topology_* to\n"+
 				"the DuckDB file, and prints a summary: REJECTs by layer, rule and cause, top rejected peers and\n"+
 				"ports, unexplained records, and how often the model agrees with the log. flows is a view over\n"+
-				"the tables flow_records (the records, with ids for strings and verdicts), flow_strings and verdicts.")
-			fs.StringArrayVar(&cfg.topology, "topology", nil, "AWS CLI JSON file or directory describing the VPC (repeatable; required)")
-			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB file to write (tables are replaced atomically)")
-			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input (default: the version-2 format)")
-			fs.StringVarP(&cfg.output, "output", "o", "table", "summary format: table or json")
-			fs.IntVar(&cfg.workers, "workers", 0, "parse goroutines (default: one per core)")
-			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any input line is bad or any file stops early")
+				"the tables flow_records (the records, with ids for strings and verdicts), flow_strings and verdicts.",
+				"# the bundled sample: writes flowlens.duckdb and prints the summary",
+				"flowlens analyze --topology samples/shop/topology samples/shop/flowlogs",
+				"# a day of S3-delivered logs, a CI check that fails when the model and the logs disagree",
+				"flowlens analyze --topology topology/ --db day.duckdb --fail-on-disagreement AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/20/",
+				"# headerless logs from stdin, with the flow log's format",
+				"zcat flows.log.gz | flowlens analyze --topology topology/ --log-format '${version} ${interface-id} ${srcaddr} ...' -")
+			fs.StringArrayVar(&cfg.topology, "topology", nil, "AWS CLI JSON file or directory (`PATH`) describing the VPC (repeatable; required)")
+			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB `FILE` to write (tables are replaced atomically)")
+			fs.StringVar(&cfg.logFormat, "log-format", "", "the flow log's LogFormat (`FORMAT`, e.g. '${version} ${account-id} ...') for headerless input (default: the version-2 format)")
+			fs.StringVarP(&cfg.output, "output", "o", "table", "summary `FORMAT`: table or json")
+			fs.IntVar(&cfg.workers, "workers", 0, "`N` parse goroutines (default: one per core)")
+			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any input line is bad, any file stops early or any record is on an interface the topology lacks")
 			fs.BoolVar(&cfg.failDisagree, "fail-on-disagreement", false, "exit with status 3 when the model and the log disagree on any record")
 			fs.BoolVar(&cfg.allowFatal, "allow-fatal-topology", false, "replay even when the topology has fatal findings")
 			addReplayFlags(fs, &cfg.replay, &cfg.admit)
@@ -179,6 +185,9 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	if cfg.strict && (st.BadLines > 0 || len(st.FileErrors) > 0) {
 		return findingsErrorf("--strict: %d bad lines, %d files stopped early", st.BadLines, len(st.FileErrors))
 	}
+	if cfg.strict && rep.Replay.UnknownInterface > 0 {
+		return findingsErrorf("--strict: %d records are on interfaces the topology does not have", rep.Replay.UnknownInterface)
+	}
 	if cfg.failDisagree && rep.Replay.Compared > rep.Replay.Agreed {
 		return findingsErrorf("--fail-on-disagreement: the model and the log disagree on %d records",
 			rep.Replay.Compared-rep.Replay.Agreed)
@@ -191,6 +200,18 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 	fmt.Fprintf(w, "flowlens analyze: %s records from %d files in %s (%s records/s)\n", humanCount(st.Records), st.Files,
 		rep.Elapsed.Round(time.Millisecond), humanCount(int64(rep.RecordsPerS)))
 	fmt.Fprintf(w, "topology: %s\n", rep.TopologyInfo)
+	if s.UnknownInterface > 0 {
+		fmt.Fprintf(w, "WARNING: %s of %s records (%.1f%%) are on %d interfaces the topology does not have (%s%s) and were not judged;\n"+
+			"  add their describe-network-interfaces output (and their subnets', NACLs' and groups') to --topology, e.g.\n"+
+			"  aws ec2 describe-network-interfaces --network-interface-ids %s > network-interfaces-more.json\n",
+			humanCount(s.UnknownInterface), humanCount(s.Records), 100*float64(s.UnknownInterface)/float64(max(s.Records, 1)), s.UnknownInterfaces,
+			strings.Join(s.UnknownInterfaceIDs, ", "), more(len(s.UnknownInterfaceIDs), s.UnknownInterfaces),
+			strings.Join(s.UnknownInterfaceIDs, " "))
+	}
+	for _, r := range st.Renamed {
+		fmt.Fprintf(w, "input: %s\n", r)
+	}
+	writeSkipped(w, "input: ", st.SkippedFiles)
 	if st.BadLines > 0 || len(st.FileErrors) > 0 {
 		fmt.Fprintf(w, "input: %s bad lines (%s), %d files stopped early; see table ingest_errors\n",
 			humanCount(st.BadLines), countList(st.BadByReason), len(st.FileErrors))
@@ -240,9 +261,22 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 		"conntrack peak %s of %s, %s evicted, %s untracked\n",
 		humanCount(s.Late), humanCount(s.ForcedReleases), humanCount(int64(s.ConntrackPeak)), humanCount(int64(s.ConntrackMax)),
 		humanCount(s.ConntrackEvictions), humanCount(s.ConntrackUntracked))
+	if s.ConntrackEvictions > 0 {
+		fmt.Fprintf(w, "  the tracking table was full: replies of the %s evicted connections were judged as replies whose request was\n"+
+			"  not seen (conntrack-assumed), which lets them past the groups unchecked; raise --max-tracked above the peak (%s) to track them all\n",
+			humanCount(s.ConntrackEvictions), humanCount(int64(s.ConntrackPeak)))
+	}
 	fmt.Fprintf(w, "request/reply decided by: %s\n", countList(s.Inference))
 	fmt.Fprintf(w, "\nwrote %s: flows (a view of flow_records, flow_strings and verdicts), rule_hits, ingest_errors, topology_*; try\n", rep.DB)
 	fmt.Fprintf(w, "  flowlens explain --db %s --action REJECT --limit 5\n", rep.DB)
+}
+
+// more is ", ..." when n examples stand for more than n things.
+func more(n, total int) string {
+	if n < total {
+		return ", ..."
+	}
+	return ""
 }
 
 func joinCounts(rows []results.Count) string {

@@ -2,19 +2,22 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
-	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
 const shop = "../../samples/shop/"
 
 // TestAnalyzeSampleAttribution runs analyze on the bundled scenario and checks, through DuckDB, that every
-// record's attribution equals the generator's independent expectation (expected*.csv.gz, written from the
+// record's attribution equals the generator's independent expectation (testdata/shop-expected/*.csv.gz, written from the
 // traffic model, not from the replay engine).
 func TestAnalyzeSampleAttribution(t *testing.T) {
 	for _, tc := range []struct {
@@ -43,7 +46,7 @@ func TestAnalyzeSampleAttribution(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			exp, err := filepath.Abs(shop + tc.expected)
+			exp, err := filepath.Abs(filepath.Join("testdata", "shop-expected", tc.expected))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,17 +142,95 @@ func TestExplain(t *testing.T) {
 		}
 	}
 	status, out, _ = runCLI(t, "", "explain", "--db", db, "--action", "REJECT", "--dst-port", "443", "--protocol", "tcp", "-o", "json", "--limit", "100")
-	var recs []results.Explained
-	if err := json.Unmarshal([]byte(out), &recs); status != exitOK || err != nil || len(recs) == 0 {
-		t.Fatalf("json: %d %v %d records", status, err, len(recs))
+	var res explainOutput
+	if err := json.Unmarshal([]byte(out), &res); status != exitOK || err != nil || len(res.Records) == 0 {
+		t.Fatalf("json: %d %v %d records", status, err, len(res.Records))
 	}
-	for _, r := range recs {
+	for _, r := range res.Records {
 		if r.Logged != "REJECT" || !strings.HasSuffix(r.Dst, ":443") || r.Protocol != "tcp" {
 			t.Errorf("filter leak: %+v", r)
 		}
 	}
 	if status, _, _ := runCLI(t, "", "explain", "--db", db, "--addr", "not-an-ip"); status != exitUsage {
 		t.Errorf("bad --addr: status %d", status)
+	}
+}
+
+// TestExplainFilters: every filter selects exactly the records a query of the written file selects, the
+// count of matches is told when --limit cuts, and values that cannot match are refused with the valid ones.
+func TestExplainFilters(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "shop.duckdb")
+	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
+		t.Fatalf("analyze: %d %s", status, errOut)
+	}
+	d, err := store.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	count := func(where string) int64 {
+		var n int64
+		if err := d.SQL().QueryRow("SELECT count(*) FROM flows WHERE " + where).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var iface string
+	if err := d.SQL().QueryRow(`SELECT interface_id FROM flows WHERE action = 'REJECT' ORDER BY 1 LIMIT 1`).Scan(&iface); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		where     string // the same selection in SQL
+		wantShown int    // -1: all matched
+	}{
+		{"a CIDR matches either address", []string{"--addr", "10.20.3.0/24"},
+			"srcaddr LIKE '10.20.3.%' OR dstaddr LIKE '10.20.3.%'", -1},
+		{"a source CIDR", []string{"--src", "10.20.1.0/24"}, "srcaddr LIKE '10.20.1.%'", -1},
+		{"an address is a one-address prefix", []string{"--dst", "10.20.3.10"}, "dstaddr = '10.20.3.10'", -1},
+		{"a unique prefix of an interface id", []string{"--interface", iface[:len(iface)-3]}, "interface_id = '" + iface + "'", -1},
+		{"the layer that decided", []string{"--layer", "nacl-outbound"}, "verdict_layer = 'nacl-outbound'", -1},
+		{"a cause", []string{"--cause", "sg-no-matching-rule"}, "verdict_cause = 'sg-no-matching-rule'", -1},
+		{"--limit cuts", []string{"--action", "REJECT", "--limit", "3"}, "action = 'REJECT'", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"explain", "--db", db, "-o", "json", "--limit", "0"}, tc.args...)
+			status, out, errOut := runCLI(t, "", args...)
+			var res explainOutput
+			if err := json.Unmarshal([]byte(out), &res); status != exitOK || err != nil {
+				t.Fatalf("status %d, %v, stderr %s", status, err, errOut)
+			}
+			want := count(tc.where)
+			shown := int(want)
+			if tc.wantShown >= 0 {
+				shown = tc.wantShown
+			}
+			if want == 0 || res.Matched != want || res.Shown != shown || len(res.Records) != shown {
+				t.Errorf("matched %d, shown %d (%d records), want %d matched, %d shown", res.Matched, res.Shown, len(res.Records), want, shown)
+			}
+		})
+	}
+	status, _, errOut := runCLI(t, "", "explain", "--db", db, "--action", "REJECT", "--limit", "2")
+	if status != exitOK || !strings.Contains(errOut, "showing 2 of") {
+		t.Errorf("a cut table says how many matched: status %d, stderr %q", status, errOut)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // in the usage error
+	}{
+		{"an unknown cause", []string{"--cause", "nacl-missing"}, "nacl-missing-return"},
+		{"an unknown layer", []string{"--layer", "sg"}, "sg-inbound"},
+		{"an ambiguous interface prefix", []string{"--interface", "eni-"}, "more than one interface"},
+		{"a negative limit", []string{"--limit", "-1"}, "--limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, errOut := runCLI(t, "", append([]string{"explain", "--db", db}, tc.args...)...)
+			if status != exitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("status %d, stderr %q, want usage error naming %q", status, errOut, tc.want)
+			}
+		})
 	}
 }
 
@@ -303,6 +384,110 @@ func TestFlowsViewsMatchParquet(t *testing.T) {
 				if rows == 0 || missing != 0 || extra != 0 {
 					t.Errorf("%s: %d rows in the Parquet file; %d missing from the view, %d extra", view, rows, missing, extra)
 				}
+			}
+		})
+	}
+}
+
+// TestAnalyzeSampleDirectory: analyze of the whole sample directory reads its two flow logs and nothing
+// else (the README and the topology JSON are listed as skipped), with no bad line.
+func TestAnalyzeSampleDirectory(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "shop.duckdb")
+	status, out, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, "-o", "json", shop)
+	if status != exitOK {
+		t.Fatalf("status %d\nstderr: %s", status, errOut)
+	}
+	var rep analyzeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var skipped []string
+	for _, s := range rep.Ingest.SkippedFiles {
+		skipped = append(skipped, strings.TrimPrefix(s.File, shop))
+	}
+	if st := rep.Ingest; st.Files != 2 || st.Records != 4000 || st.BadLines != 0 ||
+		!slices.Contains(skipped, "README.md") || !slices.Contains(skipped, "topology/subnets.json") {
+		t.Errorf("files %d records %d bad %d skipped %v; want 2, 4000, 0 and README.md, topology/*.json skipped",
+			st.Files, st.Records, st.BadLines, skipped)
+	}
+}
+
+// TestAnalyzeUnknownInterfaces: records on interfaces the topology lacks are named first in the summary with
+// the export that fixes it, and --strict fails on them.
+func TestAnalyzeUnknownInterfaces(t *testing.T) {
+	topo := t.TempDir()
+	files, err := filepath.Glob(shop + "topology/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no sample topology", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(f) == "network-interfaces.json" {
+			var doc map[string][]json.RawMessage
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			doc["NetworkInterfaces"] = doc["NetworkInterfaces"][:5] // drop the other interfaces
+			if b, err = json.Marshal(doc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(topo, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		status int
+	}{
+		{"reported", nil, exitOK},
+		{"--strict fails", []string{"--strict"}, exitFindings},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"analyze", "--topology", topo, "--db", filepath.Join(t.TempDir(), "p.duckdb")}, tc.flags...)
+			status, out, errOut := runCLI(t, "", append(args, shop+"flowlogs")...)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d; stderr %s", status, tc.status, errOut)
+			}
+			lines := strings.Split(out, "\n")
+			if len(lines) < 5 || !strings.HasPrefix(lines[2], "WARNING: ") || !strings.Contains(lines[2], "interfaces the topology does not have") ||
+				!strings.Contains(out, "aws ec2 describe-network-interfaces --network-interface-ids eni-") {
+				t.Errorf("the summary does not start with the warning and its fix:\n%s", strings.Join(lines[:min(len(lines), 6)], "\n"))
+			}
+		})
+	}
+}
+
+// TestSampleREADMEFigures: the totals samples/shop/README.md states are what analyze reports.
+func TestSampleREADMEFigures(t *testing.T) {
+	readme, err := os.ReadFile(shop + "README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, flowDir, pattern string
+	}{
+		{"v2", "flowlogs", `Totals \(v2\): (\d+) ACCEPT; (\d+) REJECT`},
+		{"v5", "flowlogs-v5", `The v5 sample \(1000 records[^)]*\): (\d+) ACCEPT; (\d+) REJECT`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := regexp.MustCompile(tc.pattern).FindSubmatch(readme)
+			if m == nil {
+				t.Fatalf("README has no %q", tc.pattern)
+			}
+			status, out, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", filepath.Join(t.TempDir(), "s.duckdb"),
+				"-o", "json", shop+tc.flowDir)
+			var rep analyzeReport
+			if err := json.Unmarshal([]byte(out), &rep); status != exitOK || err != nil {
+				t.Fatalf("analyze: %d %v %s", status, err, errOut)
+			}
+			got := fmt.Sprintf("%d ACCEPT; %d REJECT", rep.Replay.LoggedAccept, rep.Replay.LoggedReject)
+			if want := fmt.Sprintf("%s ACCEPT; %s REJECT", m[1], m[2]); got != want {
+				t.Errorf("analyze says %s, README %s", got, want)
 			}
 		})
 	}

@@ -34,13 +34,19 @@ func ingestCommand() *command {
 			var cfg ingestConfig
 			fs := newFlagSet(env, "ingest", "ingest [flags] PATH...\n\n"+
 				"PATH is a flow log file (text, gzip or Parquet, recognised by content), a directory (walked\n"+
-				"recursively, S3 layouts included), a glob pattern, or - for standard input.")
-			fs.StringVar(&cfg.logFormat, "log-format", "", "LogFormat of headerless input, e.g. '${version} ${account-id} ...' (default: the version-2 format)")
-			fs.StringVar(&cfg.db, "db", "", "write the records to this DuckDB file (flows and ingest_errors, replaced atomically)")
-			fs.StringVar(&cfg.parquet, "parquet", "", "write the records to this Parquet file")
-			fs.StringVarP(&cfg.output, "output", "o", "table", "summary format: table or json")
+				"recursively, S3 layouts included), a glob pattern, or - for standard input.",
+				"# check a download of S3-delivered logs: counts, bad lines with file:line",
+				"flowlens ingest AWSLogs/",
+				"# keep the records for SQL, failing on any bad line",
+				"flowlens ingest --strict --db flows.duckdb 'logs/*.log.gz'",
+				"# convert to Parquet from stdin",
+				"cat flows.log | flowlens ingest --parquet flows.parquet -")
+			fs.StringVar(&cfg.logFormat, "log-format", "", "the flow log's LogFormat (`FORMAT`, e.g. '${version} ${account-id} ...') for headerless input (default: the version-2 format)")
+			fs.StringVar(&cfg.db, "db", "", "write the records to this DuckDB `FILE` (flows and ingest_errors, replaced atomically)")
+			fs.StringVar(&cfg.parquet, "parquet", "", "write the records to this Parquet `FILE`")
+			fs.StringVarP(&cfg.output, "output", "o", "table", "summary `FORMAT`: table or json")
 			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any line is bad or any file stops early")
-			fs.IntVar(&cfg.workers, "workers", 0, "parse goroutines (default: one per core)")
+			fs.IntVar(&cfg.workers, "workers", 0, "`N` parse goroutines (default: one per core)")
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -116,8 +122,9 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 		a, b := time.Unix(st.FirstStart, 0).UTC(), time.Unix(st.LastEnd, 0).UTC()
 		fmt.Fprintf(w, "  time span   %s .. %s (%s)\n", a.Format(time.RFC3339), b.Format(time.RFC3339), b.Sub(a))
 	}
-	if len(st.SkippedFiles) > 0 {
-		fmt.Fprintf(w, "  skipped     %d files that are not flow logs, e.g. %s\n", len(st.SkippedFiles), st.SkippedFiles[0])
+	writeSkipped(w, "  skipped     ", st.SkippedFiles)
+	for _, r := range st.Renamed {
+		fmt.Fprintf(w, "  renamed     %s\n", r)
 	}
 	if st.BadLines > 0 {
 		fmt.Fprintf(w, "bad lines: %s (%s)\n", humanCount(st.BadLines), countList(st.BadByReason))
@@ -136,6 +143,24 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 		fmt.Fprintf(w, "wrote flows (a view of flow_records and flow_strings) and ingest_errors to %s\n", cfg.db)
 	case cfg.parquet != "":
 		fmt.Fprintf(w, "wrote %s\n", cfg.parquet)
+	}
+}
+
+// maxSkippedListed bounds the skipped files a summary lists (-o json lists them all).
+const maxSkippedListed = 10
+
+// writeSkipped lists the files of walked directories that were not read, and why.
+func writeSkipped(w io.Writer, prefix string, skipped []ingest.SkippedFile) {
+	if len(skipped) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s%d files under the input directories are not flow logs and were not read:\n", prefix, len(skipped))
+	for i, s := range skipped {
+		if i == maxSkippedListed {
+			fmt.Fprintf(w, "    ... and %d more (-o json lists them all)\n", len(skipped)-i)
+			break
+		}
+		fmt.Fprintf(w, "    %s\n", s)
 	}
 }
 

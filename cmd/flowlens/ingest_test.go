@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,5 +157,115 @@ func TestIngestUsage(t *testing.T) {
 	}
 	if status, _, errOut := runCLI(t, "", "ingest", "no/such/file.log"); status != exitError || !strings.Contains(errOut, "no/such/file.log") {
 		t.Errorf("missing file: %d %s", status, errOut)
+	}
+}
+
+// TestIngestInvalidUTF8: bytes that are not UTF-8 in a bad line, a bad line cut inside a character, and a
+// file name that is not UTF-8 reach DuckDB as valid UTF-8 (escaped): the run succeeds and every bad line is
+// in ingest_errors.
+func TestIngestInvalidUTF8(t *testing.T) {
+	good := "2 123456789010 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1418530010 1418530070 ACCEPT OK\n"
+	tests := []struct {
+		name, file, text, wantText string
+	}{
+		{"invalid byte", "bad.log", good + "2 123 eni-\xff\n", `2 123 eni-\xff`},
+		{"cut in a character", "cut.log", good + "2 x" + strings.Repeat("é", 600) + "\n", "2 x" + strings.Repeat("é", 510)},
+		{"file name", "name\xfe.log", good + "2 123 eni-1\n", "2 123 eni-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, tt.file)
+			if err := os.WriteFile(path, []byte(tt.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			db := filepath.Join(dir, "flows.duckdb")
+			status, _, errOut := runCLI(t, "", "ingest", "--db", db, path)
+			if status != exitOK {
+				t.Fatalf("status %d, stderr %s", status, errOut)
+			}
+			d, err := store.OpenReadOnly(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			var file, text string
+			var line, flows int64
+			if err := d.SQL().QueryRow(`SELECT file, line, text FROM ingest_errors`).Scan(&file, &line, &text); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.SQL().QueryRow(`SELECT count(*) FROM flows WHERE source_file = ?`, file).Scan(&flows); err != nil {
+				t.Fatal(err)
+			}
+			if line != 2 || text != tt.wantText || flows != 1 {
+				t.Errorf("ingest_errors %s:%d %q with %d flows from that file; want line 2, %q, 1 flow", file, line, text, flows, tt.wantText)
+			}
+		})
+	}
+}
+
+// TestNoRecordsFails: input without a record is an error (exit 1, the reason on stderr) and nothing is
+// written: no database, no Parquet file; for ingest of a file or of stdin, and for analyze.
+func TestNoRecordsFails(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.log")
+	allBad := filepath.Join(dir, "bad.log")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(allBad, []byte("2026-11-20T00:00:00Z x 2 123456789010 eni-1\n"), 0o644)
+	tests := []struct {
+		name   string
+		stdin  string
+		args   []string // OUT is replaced by the output file
+		stderr string
+	}{
+		{"ingest empty file", "", []string{"ingest", "--db", "OUT", empty}, "had no lines"},
+		{"ingest all bad", "", []string{"ingest", "--db", "OUT", allBad}, "all 1 lines of the input file were bad: field-count: 1"},
+		{"ingest stdin", "", []string{"ingest", "--db", "OUT", "-"}, "standard input had no lines"},
+		{"ingest parquet", "", []string{"ingest", "--parquet", "OUT", empty}, "had no lines"},
+		{"ingest no sink", "", []string{"ingest", empty}, "had no lines"},
+		{"analyze", "", []string{"analyze", "--topology", shop + "topology", "--db", "OUT", allBad}, "were bad"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, fmt.Sprintf("out%d", i))
+			args := append([]string(nil), tt.args...)
+			for j, a := range args {
+				if a == "OUT" {
+					args[j] = out
+				}
+			}
+			status, _, errOut := runCLI(t, tt.stdin, args...)
+			if status != exitError || !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("status %d, stderr %q; want %d and %q", status, errOut, exitError, tt.stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s was written", out)
+			}
+		})
+	}
+}
+
+// TestIngestRenamedColumn: an unknown field that would shadow a column keeps its value under another name,
+// and the summary says so.
+func TestIngestRenamedColumn(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.log")
+	os.WriteFile(path, []byte("version interface-id source-file\n2 eni-1 mine\n"), 0o644)
+	db := filepath.Join(dir, "x.duckdb")
+	status, out, errOut := runCLI(t, "", "ingest", "--db", db, path)
+	if status != exitOK || !strings.Contains(out, "field source-file of "+path+" is column source_file_2: source_file is a column flowlens adds") {
+		t.Fatalf("status %d, stderr %s, summary:\n%s", status, errOut, out)
+	}
+	d, err := store.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var mine, file string
+	if err := d.SQL().QueryRow(`SELECT source_file_2, source_file FROM flows`).Scan(&mine, &file); err != nil {
+		t.Fatal(err)
+	}
+	if mine != "mine" || file != path {
+		t.Errorf("source_file_2 %q, source_file %q; want mine, %s", mine, file, path)
 	}
 }

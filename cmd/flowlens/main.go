@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -191,22 +192,32 @@ Exit status: 0 success, 1 error, 2 usage error, 3 findings the user asked to fai
 }
 
 // newFlagSet returns a GNU-style flag set whose --help prints the command's usage.
-// commandLine is how flowlens_runs records a command: "flowlens NAME ARGS...".
+// commandLine is how flowlens_runs records a command: "flowlens NAME ARGS...", as valid UTF-8 (a path may not
+// be; DuckDB refuses such text).
 func commandLine(name string, args []string) string {
-	return strings.Join(append([]string{"flowlens", name}, args...), " ")
+	return ingest.EscapeUTF8(strings.Join(append([]string{"flowlens", name}, args...), " "))
 }
 
-func newFlagSet(env *cmdEnv, name, usage string) *pflag.FlagSet {
+// newFlagSet returns a command's flag set. Its --help prints usage, the flags (long descriptions wrapped; a
+// `WORD` in backquotes in a flag's usage names its value, e.g. FILE, PATH, DURATION) and the examples, each a
+// command line with an optional "# comment" line before it.
+func newFlagSet(env *cmdEnv, name, usage string, examples ...string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("flowlens "+name, pflag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.stdout, "Usage: flowlens %s\n\nFlags:\n", usage)
-		fs.SetOutput(env.stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(env.stderr)
+		fmt.Fprintf(env.stdout, "Usage: flowlens %s\n\nFlags:\n%s", usage, fs.FlagUsagesWrapped(helpWidth))
+		if len(examples) > 0 {
+			fmt.Fprintf(env.stdout, "\nExamples:\n")
+			for _, e := range examples {
+				fmt.Fprintf(env.stdout, "  %s\n", e)
+			}
+		}
 	}
 	return fs
 }
+
+// helpWidth is the column --help wraps flag descriptions at.
+const helpWidth = 110
 
 // parseFlags parses args and turns a flag error into a usage error.
 func parseFlags(fs *pflag.FlagSet, args []string) error {

@@ -17,13 +17,18 @@ func topologyCommand() *command {
 }
 
 func runTopology(_ context.Context, env *cmdEnv, args []string) error {
-	fs := newFlagSet(env, "topology", "topology --topology PATH [--topology PATH...] [-o table|json]")
+	fs := newFlagSet(env, "topology", "topology --topology PATH [--topology PATH...] [-o table|json]\n\n"+
+		"Loads the AWS CLI describe-* JSON of a VPC, prints what was loaded and every finding (fatal ones exit 3).",
+		"# check an export before analyzing with it",
+		"flowlens topology --topology samples/shop/topology",
+		"# two exports (two accounts), as JSON",
+		"flowlens topology --topology prod/ --topology shared-services/ -o json")
 	var (
 		paths  []string
 		output string
 	)
-	fs.StringArrayVar(&paths, "topology", nil, "AWS CLI JSON file or directory (walked for *.json); repeatable")
-	fs.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	fs.StringArrayVar(&paths, "topology", nil, "AWS CLI JSON file or directory (`PATH`, walked for *.json); repeatable")
+	fs.StringVarP(&output, "output", "o", "table", "output `FORMAT`: table or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

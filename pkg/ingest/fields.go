@@ -53,54 +53,90 @@ type field struct {
 	logName string // as in a LogFormat string and a text header: "account-id"
 	column  string // Athena column name: "account_id"
 	kind    kind
-	version int // flow log version that introduced the field
+	version int         // flow log version that introduced the field
+	rng     *valueRange // a numeric field's documented range; nil: all its column type holds (non-negative)
+}
+
+// valueRange is the documented range of a numeric field, inclusive. A number outside it is a bad line
+// (ReasonOutOfRange); a number its column type cannot hold is ReasonBadNumber.
+type valueRange struct{ lo, hi int64 }
+
+// The documented ranges ([FL] in the flow log records documentation): ports are 16-bit, the protocol is
+// an IANA number (8 bits), tcp-flags is the TCP header's flag byte OR-ed over the interval (AWS logs FIN 1,
+// SYN 2, RST 4, PSH 8, ACK 16 (SYN-ACK 18), URG 32; any other bit is impossible in a byte but not
+// documented as absent, so the byte's range is kept), traffic-path is 1..8, encryption-status 0..3, and
+// version is a documented version, 2 through maxVersion.
+var (
+	rangePort       = &valueRange{0, 65535}
+	rangeProtocol   = &valueRange{0, 255}
+	rangeVersion    = &valueRange{2, maxVersion}
+	rangeTCPFlags   = &valueRange{0, 255}
+	rangeTraffic    = &valueRange{1, 8}
+	rangeEncryption = &valueRange{0, 3}
+)
+
+// maxVersion is the highest flow log version AWS documents (reject-reason, resource-id and
+// encryption-status came with version 8). A record claiming a later version is out of range: raise this
+// when AWS documents one.
+const maxVersion = 8
+
+// bounds returns the inclusive range a field's values must lie in.
+func (f field) bounds() valueRange {
+	switch {
+	case f.rng != nil:
+		return *f.rng
+	case f.kind == kindInt32:
+		return valueRange{0, 1<<31 - 1}
+	default:
+		return valueRange{0, 1<<63 - 1}
+	}
 }
 
 // knownFields lists every documented field in canonical (output column) order. The order is the default
 // version-2 format first, then the later versions' fields in the order the AWS documentation lists them.
 var knownFields = []field{
-	{"version", flowschema.ColVersion, kindInt32, 2},
-	{"account-id", flowschema.ColAccountID, kindString, 2},
-	{"interface-id", flowschema.ColInterfaceID, kindString, 2},
-	{"srcaddr", flowschema.ColSrcAddr, kindAddr, 2},
-	{"dstaddr", flowschema.ColDstAddr, kindAddr, 2},
-	{"srcport", flowschema.ColSrcPort, kindInt32, 2},
-	{"dstport", flowschema.ColDstPort, kindInt32, 2},
-	{"protocol", flowschema.ColProtocol, kindInt32, 2},
-	{"packets", flowschema.ColPackets, kindInt64, 2},
-	{"bytes", flowschema.ColBytes, kindInt64, 2},
-	{"start", flowschema.ColStart, kindInt64, 2},
-	{"end", flowschema.ColEnd, kindInt64, 2},
-	{"action", flowschema.ColAction, kindAction, 2},
-	{"log-status", flowschema.ColLogStatus, kindLogStatus, 2},
-	{"vpc-id", flowschema.ColVPCID, kindString, 3},
-	{"subnet-id", flowschema.ColSubnetID, kindString, 3},
-	{"instance-id", flowschema.ColInstanceID, kindString, 3},
-	{"tcp-flags", flowschema.ColTCPFlags, kindInt32, 3},
-	{"type", flowschema.ColType, kindString, 3},
-	{"pkt-srcaddr", flowschema.ColPktSrcAddr, kindAddr, 3},
-	{"pkt-dstaddr", flowschema.ColPktDstAddr, kindAddr, 3},
-	{"region", flowschema.ColRegion, kindString, 4},
-	{"az-id", flowschema.ColAZID, kindString, 4},
-	{"sublocation-type", flowschema.ColSublocationType, kindString, 4},
-	{"sublocation-id", flowschema.ColSublocationID, kindString, 4},
-	{"pkt-src-aws-service", flowschema.ColPktSrcAWSService, kindString, 5},
-	{"pkt-dst-aws-service", flowschema.ColPktDstAWSService, kindString, 5},
-	{"flow-direction", flowschema.ColFlowDirection, kindDirection, 5},
-	{"traffic-path", flowschema.ColTrafficPath, kindInt32, 5},
-	{"ecs-cluster-arn", flowschema.ColECSClusterARN, kindString, 7},
-	{"ecs-cluster-name", flowschema.ColECSClusterName, kindString, 7},
-	{"ecs-container-instance-arn", flowschema.ColECSContainerInstanceARN, kindString, 7},
-	{"ecs-container-instance-id", flowschema.ColECSContainerInstanceID, kindString, 7},
-	{"ecs-container-id", flowschema.ColECSContainerID, kindString, 7},
-	{"ecs-second-container-id", flowschema.ColECSSecondContainerID, kindString, 7},
-	{"ecs-service-name", flowschema.ColECSServiceName, kindString, 7},
-	{"ecs-task-definition-arn", flowschema.ColECSTaskDefinitionARN, kindString, 7},
-	{"ecs-task-arn", flowschema.ColECSTaskARN, kindString, 7},
-	{"ecs-task-id", flowschema.ColECSTaskID, kindString, 7},
-	{"reject-reason", flowschema.ColRejectReason, kindString, 8},
-	{"resource-id", flowschema.ColResourceID, kindString, 8},
-	{"encryption-status", flowschema.ColEncryptionStatus, kindInt32, 8},
+	{"version", flowschema.ColVersion, kindInt32, 2, rangeVersion},
+	{"account-id", flowschema.ColAccountID, kindString, 2, nil},
+	{"interface-id", flowschema.ColInterfaceID, kindString, 2, nil},
+	{"srcaddr", flowschema.ColSrcAddr, kindAddr, 2, nil},
+	{"dstaddr", flowschema.ColDstAddr, kindAddr, 2, nil},
+	{"srcport", flowschema.ColSrcPort, kindInt32, 2, rangePort},
+	{"dstport", flowschema.ColDstPort, kindInt32, 2, rangePort},
+	{"protocol", flowschema.ColProtocol, kindInt32, 2, rangeProtocol},
+	{"packets", flowschema.ColPackets, kindInt64, 2, nil},
+	{"bytes", flowschema.ColBytes, kindInt64, 2, nil},
+	{"start", flowschema.ColStart, kindInt64, 2, nil},
+	{"end", flowschema.ColEnd, kindInt64, 2, nil},
+	{"action", flowschema.ColAction, kindAction, 2, nil},
+	{"log-status", flowschema.ColLogStatus, kindLogStatus, 2, nil},
+	{"vpc-id", flowschema.ColVPCID, kindString, 3, nil},
+	{"subnet-id", flowschema.ColSubnetID, kindString, 3, nil},
+	{"instance-id", flowschema.ColInstanceID, kindString, 3, nil},
+	{"tcp-flags", flowschema.ColTCPFlags, kindInt32, 3, rangeTCPFlags},
+	{"type", flowschema.ColType, kindString, 3, nil},
+	{"pkt-srcaddr", flowschema.ColPktSrcAddr, kindAddr, 3, nil},
+	{"pkt-dstaddr", flowschema.ColPktDstAddr, kindAddr, 3, nil},
+	{"region", flowschema.ColRegion, kindString, 4, nil},
+	{"az-id", flowschema.ColAZID, kindString, 4, nil},
+	{"sublocation-type", flowschema.ColSublocationType, kindString, 4, nil},
+	{"sublocation-id", flowschema.ColSublocationID, kindString, 4, nil},
+	{"pkt-src-aws-service", flowschema.ColPktSrcAWSService, kindString, 5, nil},
+	{"pkt-dst-aws-service", flowschema.ColPktDstAWSService, kindString, 5, nil},
+	{"flow-direction", flowschema.ColFlowDirection, kindDirection, 5, nil},
+	{"traffic-path", flowschema.ColTrafficPath, kindInt32, 5, rangeTraffic},
+	{"ecs-cluster-arn", flowschema.ColECSClusterARN, kindString, 7, nil},
+	{"ecs-cluster-name", flowschema.ColECSClusterName, kindString, 7, nil},
+	{"ecs-container-instance-arn", flowschema.ColECSContainerInstanceARN, kindString, 7, nil},
+	{"ecs-container-instance-id", flowschema.ColECSContainerInstanceID, kindString, 7, nil},
+	{"ecs-container-id", flowschema.ColECSContainerID, kindString, 7, nil},
+	{"ecs-second-container-id", flowschema.ColECSSecondContainerID, kindString, 7, nil},
+	{"ecs-service-name", flowschema.ColECSServiceName, kindString, 7, nil},
+	{"ecs-task-definition-arn", flowschema.ColECSTaskDefinitionARN, kindString, 7, nil},
+	{"ecs-task-arn", flowschema.ColECSTaskARN, kindString, 7, nil},
+	{"ecs-task-id", flowschema.ColECSTaskID, kindString, 7, nil},
+	{"reject-reason", flowschema.ColRejectReason, kindString, 8, nil},
+	{"resource-id", flowschema.ColResourceID, kindString, 8, nil},
+	{"encryption-status", flowschema.ColEncryptionStatus, kindInt32, 8, rangeEncryption},
 }
 
 // DefaultLogFormat is the version-2 default format AWS uses when a flow log names no custom format.

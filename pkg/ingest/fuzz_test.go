@@ -56,7 +56,10 @@ func FuzzHeader(f *testing.F) {
 	f.Add("version account-id interface-id")
 	f.Add("${version} ${vpc-id}")
 	f.Fuzz(func(t *testing.T, s string) {
-		parseHeader([]byte(s))
+		f, ok, dup := parseHeader([]byte(s))
+		if ok && (dup != "" || len(f) == 0) || !ok && f != nil {
+			t.Fatalf("parseHeader(%q) = %q, %v, %q", s, f, ok, dup)
+		}
 		ParseLogFormat(s)
 	})
 }
@@ -76,7 +79,7 @@ func parserFor(f Format) (*outSchema, *layout, *lineParser) { return parserWith(
 // both parsing paths are compared on them too.
 func parserWith(f Format, ipv4 bool) (*outSchema, *layout, *lineParser) {
 	sb := newSchemaBuilder()
-	sb.add(f)
+	sb.add(f, "fuzz")
 	out := sb.build(nil, ipv4)
 	l := out.layoutFor(f, nil)
 	return out, l, newLineParser(l)

@@ -60,7 +60,7 @@ type Reader struct {
 	pool   *bufPool // column buffers, recycled from released records
 	opts   Options
 	inputs []*input
-	skips  []string
+	skips  []SkippedFile
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -147,18 +147,26 @@ func NewReader(ctx context.Context, paths []string, opts Options) (*Reader, erro
 		return nil, fmt.Errorf("no flow log files found in %v", paths)
 	}
 	sb := newSchemaBuilder()
-	r := &Reader{opts: opts, skips: skipped, start: time.Now(), pool: &bufPool{}}
+	r := &Reader{opts: opts, start: time.Now(), pool: &bufPool{}}
 	for _, p := range expanded {
-		in, err := sniff(p, opts.Stdin, logFormat)
+		in, skip, err := sniff(p.path, p.walked, opts.Stdin, logFormat)
 		if err != nil {
 			return nil, err
 		}
-		sb.add(in.format)
+		if skip != "" {
+			skipped = append(skipped, SkippedFile{EscapeUTF8(p.path), skip})
+			continue
+		}
+		sb.add(in.format, in.name)
 		r.inputs = append(r.inputs, in)
+	}
+	r.skips = skipped
+	if len(r.inputs) == 0 {
+		return nil, fmt.Errorf("no flow log files found in %v: %d files skipped, e.g. %s", paths, len(skipped), skipped[0])
 	}
 	files := make([]string, len(r.inputs))
 	for i, in := range r.inputs {
-		files[i] = in.path
+		files[i] = in.name
 	}
 	r.out = sb.build(files, opts.IPv4Numbers)
 	r.refs.Store(1)
@@ -198,7 +206,7 @@ func (r *Reader) dispatch() {
 			defer r.rwg.Done()
 			defer close(job.queue)
 			if lastLine, err := r.readFile(job); err != nil && r.ctx.Err() == nil {
-				job.ferr = &FileError{File: in.path, LastGoodLine: lastLine, Err: err.Error()}
+				job.ferr = &FileError{File: in.name, LastGoodLine: lastLine, Err: utf8Text([]byte(err.Error()), MaxErrorText)}
 			}
 		}()
 	}
@@ -246,6 +254,11 @@ func (r *Reader) readFile(job *fileJob) (int64, error) {
 		}
 		defer zr.Close()
 		src = zr
+	}
+	if in.bom {
+		if _, err := io.ReadFull(src, make([]byte, len(utf8BOM))); err != nil {
+			return 0, err
+		}
 	}
 	line := int64(1) // number of the next line to hand on
 	var carry []byte
@@ -358,7 +371,7 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	if lp.rows > 0 {
 		capRows = lp.rows + lp.rows/8 + 16
 	}
-	b := newBatch(r.pool, r.out, job.layout, job.in.path, capRows, len(data), lp.hint)
+	b := newBatch(r.pool, r.out, job.layout, job.in.name, capRows, len(data), lp.hint)
 	hdr := job.layout.header
 	lineNo := c.firstLine
 	for len(data) > 0 {
@@ -392,14 +405,10 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 			t.bad++
 			t.badBy[reason]++
 			if r.kept.Add(1) <= int64(r.opts.MaxErrorsKept) {
-				e := LineError{File: job.in.path, Line: lineNo, Reason: reason}
+				e := LineError{File: job.in.name, Line: lineNo, Reason: reason, Text: utf8Text(line, MaxErrorText)}
 				if fi >= 0 {
 					e.Field = job.layout.names[fi]
 				}
-				if len(line) > MaxErrorText {
-					line = line[:MaxErrorText]
-				}
-				e.Text = string(line)
 				t.errs = append(t.errs, e)
 			}
 		}
@@ -602,13 +611,16 @@ func (r *Reader) finish() {
 	}
 	sortLineErrors(r.final.errs, r.fileOrder())
 	r.elapsed = time.Since(r.start)
+	if r.err == nil && r.final.records == 0 {
+		r.err = r.noRecords()
+	}
 }
 
 // Record is the current batch, valid until the next call to Next.
 func (r *Reader) Record() arrow.Record { return r.cur }
 
-// Err is the error that stopped the stream early (cancellation); bad lines and broken files are not
-// errors here: they are in Stats.
+// Err is the error that stopped the stream early (cancellation), or a *NoRecordsError when the whole input
+// held no record; bad lines and broken files are not errors here: they are in Stats.
 func (r *Reader) Err() error { return r.err }
 
 func (r *Reader) Retain() { r.refs.Add(1) }
@@ -642,6 +654,7 @@ func (r *Reader) Stats() Stats {
 	s := t.stats()
 	s.Files = len(r.inputs)
 	s.SkippedFiles = r.skips
+	s.Renamed = r.out.renamed
 	s.FileErrors = r.fileErr
 	s.Elapsed = r.elapsed
 	if r.elapsed > 0 {
@@ -653,7 +666,7 @@ func (r *Reader) Stats() Stats {
 func (r *Reader) fileOrder() map[string]int {
 	order := make(map[string]int, len(r.inputs))
 	for i, in := range r.inputs {
-		order[in.path] = i
+		order[in.name] = i
 	}
 	return order
 }

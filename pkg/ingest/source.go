@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -32,13 +33,16 @@ func (k inputKind) String() string {
 }
 
 var (
+	utf8BOM      = []byte{0xef, 0xbb, 0xbf}
 	gzipMagic    = []byte{0x1f, 0x8b}
 	parquetMagic = []byte("PAR1")
 )
 
 // input is one file (or stdin) of a run.
 type input struct {
-	path   string
+	path   string // to open it
+	name   string // path as valid UTF-8 (utf8Text): source_file, and the file of its errors
+	bom    bool   // its text starts with a UTF-8 byte-order mark, which is skipped
 	kind   inputKind
 	format Format // field order of its records
 	header []byte // its header line, nil when headerless
@@ -47,34 +51,39 @@ type input struct {
 	parquetCols []int
 }
 
-// logFileSuffixes are the names a directory walk picks up; other files in a flow log tree (such as the
-// aws-logs-write-test object AWS writes when a flow log is created) are skipped and reported.
-var logFileSuffixes = []string{".log", ".log.gz", ".gz", ".txt", ".parquet"}
+// SkippedFile is a file under a directory given as input that was not read, and why: directories are
+// read by content, not by name, so a flow log tree may hold other files (the aws-logs-write-test object AWS
+// writes when a flow log is created, a README, expected results).
+type SkippedFile struct {
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
 
-func isLogFileName(name string) bool {
-	lower := strings.ToLower(name)
-	for _, s := range logFileSuffixes {
-		if strings.HasSuffix(lower, s) {
-			return true
-		}
-	}
-	return false
+func (s SkippedFile) String() string { return s.File + ": " + s.Reason }
+
+// pathArg is one input path; walked says it was found under a directory (rather than named by the user),
+// so that it is read only when its content is a flow log's.
+type pathArg struct {
+	path   string
+	walked bool
 }
 
 // expandPaths turns the user's arguments into the list of inputs, in order: each argument in turn, a
 // directory walked recursively in lexical order (which is time order in the S3 layouts, plain and
-// Hive-style), a glob pattern expanded the same way. skipped lists directory entries that are not log files.
-func expandPaths(args []string) (paths, skipped []string, err error) {
+// Hive-style), a glob pattern expanded the same way. Hidden files and directories under a directory are
+// left out; skipped lists its entries that are not regular files. Which of the walked files are flow logs
+// is decided by content (sniff).
+func expandPaths(args []string) (paths []pathArg, skipped []SkippedFile, err error) {
 	seen := map[string]bool{}
-	add := func(p string) {
+	add := func(p string, walked bool) {
 		if !seen[p] {
 			seen[p] = true
-			paths = append(paths, p)
+			paths = append(paths, pathArg{p, walked})
 		}
 	}
 	for _, arg := range args {
 		if arg == StdinName {
-			add(arg)
+			add(arg, false)
 			continue
 		}
 		matches := []string{arg}
@@ -94,7 +103,7 @@ func expandPaths(args []string) (paths, skipped []string, err error) {
 				return nil, nil, err
 			}
 			if !fi.IsDir() {
-				add(p)
+				add(p, false)
 				continue
 			}
 			var found []string
@@ -112,8 +121,8 @@ func expandPaths(args []string) (paths, skipped []string, err error) {
 				if d.IsDir() {
 					return nil
 				}
-				if !d.Type().IsRegular() || !isLogFileName(name) {
-					skipped = append(skipped, path)
+				if !d.Type().IsRegular() {
+					skipped = append(skipped, SkippedFile{EscapeUTF8(path), "not a regular file"})
 					return nil
 				}
 				found = append(found, path)
@@ -124,7 +133,7 @@ func expandPaths(args []string) (paths, skipped []string, err error) {
 			}
 			sort.Strings(found)
 			for _, f := range found {
-				add(f)
+				add(f, true)
 			}
 		}
 	}
@@ -132,9 +141,12 @@ func expandPaths(args []string) (paths, skipped []string, err error) {
 }
 
 // sniff opens an input, decides its kind from its first bytes and reads its header line, if any.
-// For stdin it keeps the buffered reader, since stdin cannot be opened twice.
-func sniff(path string, stdin io.Reader, logFormat Format) (*input, error) {
-	in := &input{path: path}
+// For stdin it keeps the buffered reader, since stdin cannot be opened twice. A file found under a
+// directory (walked) that is not a flow log by content gives a reason to skip it instead: a Parquet file
+// without a single flow log column, or text whose first line is not a header and none of whose first lines
+// is a record of the log format.
+func sniff(path string, walked bool, stdin io.Reader, logFormat Format) (in *input, skip string, err error) {
+	in = &input{path: path, name: EscapeUTF8(path)}
 	var r *bufio.Reader
 	if path == StdinName {
 		if stdin == nil {
@@ -145,7 +157,7 @@ func sniff(path string, stdin io.Reader, logFormat Format) (*input, error) {
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		defer f.Close()
 		r = bufio.NewReaderSize(f, 64<<10)
@@ -154,67 +166,106 @@ func sniff(path string, stdin io.Reader, logFormat Format) (*input, error) {
 	switch {
 	case bytes.Equal(magic, parquetMagic):
 		if in.stdin != nil {
-			return nil, errors.New("stdin: Parquet input must be a file (it is read from its footer)")
+			return nil, "", errors.New("stdin: Parquet input must be a file (it is read from its footer)")
 		}
 		in.kind = inputParquet
 		format, cols, err := parquetFormat(path)
 		if err != nil {
-			return nil, err
+			return nil, "", err
+		}
+		if walked && !slices.ContainsFunc(format, func(name string) bool { _, ok := lookupField(name); return ok }) {
+			return nil, "a Parquet file without flow log columns", nil
 		}
 		in.format, in.parquetCols = format, cols
-		return in, nil
+		return in, "", nil
 	case bytes.HasPrefix(magic, gzipMagic):
 		in.kind = inputGzip
 	}
-	first, err := peekFirstLine(r, in.kind == inputGzip)
+	head, err := peekHead(r, in.kind == inputGzip)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the first line: %w", path, err)
+		return nil, "", fmt.Errorf("%s: reading the first line: %w", in.name, err)
 	}
-	if f, ok := parseHeader(first); ok {
+	if bytes.HasPrefix(head, utf8BOM) {
+		// Windows tools (Notepad, PowerShell) start UTF-8 text with a byte-order mark.
+		head, in.bom = head[len(utf8BOM):], true
+	}
+	first := head
+	if i := bytes.IndexByte(first, '\n'); i >= 0 {
+		first = first[:i]
+	}
+	first = bytes.TrimSuffix(first, []byte("\r"))
+	f, ok, dup := parseHeader(first)
+	if dup != "" {
+		return nil, "", fmt.Errorf("%s: the header line names field %q twice (%.200q)", in.name, dup, first)
+	}
+	if ok {
 		in.format, in.header = f, append([]byte(nil), first...)
-		return in, nil
+		return in, "", nil
 	}
 	if logFormat != nil {
 		in.format = logFormat
 	} else {
 		in.format, _ = ParseLogFormat(DefaultLogFormat)
 	}
-	return in, nil
+	if walked && !holdsRecords(head, in.format) {
+		return nil, fmt.Sprintf("not a flow log: no header line, and none of its first lines is a record of the log format "+
+			"(first line %.80q)", utf8Text(first, 80)), nil
+	}
+	return in, "", nil
 }
 
-// peekFirstLine returns the first line of the (possibly gzip-compressed) stream without consuming r.
-func peekFirstLine(r *bufio.Reader, gz bool) ([]byte, error) {
-	if !gz {
-		buf, err := r.Peek(r.Size())
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-			return nil, err
+// sniffLines is how many of a walked file's first lines holdsRecords tries.
+const sniffLines = 16
+
+// holdsRecords reports whether one of the first sniffLines non-empty lines of head is a record of format f.
+func holdsRecords(head []byte, f Format) bool {
+	sb := newSchemaBuilder()
+	sb.add(f, "")
+	out := sb.build(nil, false)
+	lp := newLineParser(out.layoutFor(f, nil))
+	for tried := 0; len(head) > 0 && tried < sniffLines; {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
 		}
-		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-			buf = buf[:i]
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
 		}
-		return bytes.TrimSuffix(buf, []byte("\r")), nil
+		tried++
+		b := newBatch(nil, out, lp.l, "", 1, len(line), nil)
+		if reason, _ := lp.parse(b, line, 1); reason == 0 {
+			return true
+		}
 	}
+	return false
+}
+
+// peekHead returns the first bytes of the (possibly gzip-compressed) stream's text without consuming r: up
+// to what r buffers, and for gzip up to MaxLineBytes+1 bytes of what that decompresses to.
+func peekHead(r *bufio.Reader, gz bool) ([]byte, error) {
 	buf, err := r.Peek(r.Size())
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, err
+	}
+	if !gz {
+		return buf, nil
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(buf))
 	if err != nil {
 		return nil, err
 	}
-	line := make([]byte, 0, 512)
+	head := make([]byte, 0, 4096)
 	one := make([]byte, 4096)
-	for len(line) < MaxLineBytes {
+	for len(head) <= MaxLineBytes {
 		n, rerr := zr.Read(one)
-		line = append(line, one[:n]...)
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			return bytes.TrimSuffix(line[:i], []byte("\r")), nil
-		}
+		head = append(head, one[:n]...)
 		if rerr != nil {
-			// A first line longer than the peeked compressed bytes, or a stream that ends: what we have is the
-			// first line as far as it goes; a broken stream is reported when the file is read.
-			return line, nil
+			// The peeked compressed bytes end, or the stream does: what we have is the head as far as it goes;
+			// a broken stream is reported when the file is read.
+			break
 		}
 	}
-	return line, nil
+	return head, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"time"
+	"unicode/utf8"
 )
 
 // LineError is one line that did not become a record.
@@ -12,7 +13,7 @@ type LineError struct {
 	Line   int64  `json:"line"`
 	Reason Reason `json:"reason"`
 	Field  string `json:"field,omitempty"` // the offending field, when one is to blame
-	Text   string `json:"text"`            // the line, cut at MaxErrorText bytes
+	Text   string `json:"text"`            // the line as valid UTF-8 (see utf8Text), at most MaxErrorText bytes
 }
 
 func (e LineError) String() string {
@@ -34,6 +35,59 @@ func (e FileError) String() string {
 	return fmt.Sprintf("%s: stopped after line %d: %s", e.File, e.LastGoodLine, e.Err)
 }
 
+// utf8Text returns b as valid UTF-8 of at most max bytes, for every text ingest hands on (a bad line's
+// text, a file name, an error message): DuckDB refuses a string that is not valid UTF-8, and with it the
+// whole write. Each byte that is not part of a valid UTF-8 sequence is written as \xNN (four bytes); a
+// text longer than max is cut before the character or escape that would cross it. A backslash in the
+// input is kept as it is, so "\xff" in a text is either the escape or those four characters; flow log
+// records never hold a backslash.
+func utf8Text(b []byte, max int) string {
+	if len(b) <= max && utf8.Valid(b) {
+		return string(b)
+	}
+	out := make([]byte, 0, min(len(b), max))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 {
+			if len(out)+4 > max {
+				break
+			}
+			out = append(out, '\\', 'x', hexDigits[b[0]>>4], hexDigits[b[0]&15])
+		} else {
+			if len(out)+n > max {
+				break
+			}
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return string(out)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// EscapeUTF8 returns s as valid UTF-8, each byte that is not part of a valid UTF-8 sequence written as \xNN:
+// the escaping ingest applies to file names and bad lines, for other text that goes to the same store.
+func EscapeUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return utf8Text([]byte(s), 4*len(s))
+}
+
+// Rename is an unknown field whose column did not get the field's own name, because the name was taken
+// (see docs/flows-schema.md).
+type Rename struct {
+	Field  string `json:"field"`  // the field's name in its input's header or LogFormat
+	File   string `json:"file"`   // the first input that has it
+	Column string `json:"column"` // the column it got
+	Reason string `json:"reason"` // what took the name
+}
+
+func (r Rename) String() string {
+	return fmt.Sprintf("field %s of %s is column %s: %s is %s", r.Field, r.File, r.Column, columnName(r.Field), r.Reason)
+}
+
 // MaxErrorText bounds the text of a bad line kept in a LineError.
 const MaxErrorText = 1024
 
@@ -43,8 +97,9 @@ const ExamplesPerReason = 5
 // Stats describes a finished (or running) ingest. Lines = Records + HeaderLines + BadLines, always.
 type Stats struct {
 	Files        int              `json:"files"`
-	SkippedFiles []string         `json:"skipped_files,omitempty"` // non-log files in walked directories
-	InputBytes   int64            `json:"input_bytes"`             // decompressed text bytes (Parquet: file size)
+	SkippedFiles []SkippedFile    `json:"skipped_files,omitempty"`   // files in walked directories that are not flow logs
+	Renamed      []Rename         `json:"renamed_columns,omitempty"` // unknown fields whose column name was taken
+	InputBytes   int64            `json:"input_bytes"`               // decompressed text bytes (Parquet: file size)
 	Lines        int64            `json:"lines"`
 	Records      int64            `json:"records"`
 	HeaderLines  int64            `json:"header_lines"`

@@ -100,7 +100,8 @@ type parquetTee struct {
 func newParquetTee(ctx context.Context, rr array.RecordReader, path string) *parquetTee {
 	recs := make(chan arrow.Record, 4)
 	t := &parquetTee{RecordReader: rr, recs: recs, done: make(chan error, 1)}
-	ch := &chanReader{schema: rr.Schema(), in: recs}
+	// The writer commits the file only when the stream ends without error (rr's, such as no records at all).
+	ch := &chanReader{schema: rr.Schema(), in: recs, err: rr.Err}
 	go func() {
 		_, err := ingest.WriteParquet(ctx, ch, path)
 		for r := range recs { // drain after a write error
@@ -143,13 +144,14 @@ type chanReader struct {
 	schema *arrow.Schema
 	in     <-chan arrow.Record
 	cur    arrow.Record
+	err    func() error // the source's error, read once in is closed
 }
 
 func (c *chanReader) Retain()               {}
 func (c *chanReader) Release()              {}
 func (c *chanReader) Schema() *arrow.Schema { return c.schema }
 func (c *chanReader) Record() arrow.Record  { return c.cur }
-func (c *chanReader) Err() error            { return nil }
+func (c *chanReader) Err() error            { return c.err() }
 func (c *chanReader) Next() bool {
 	if c.cur != nil {
 		c.cur.Release()

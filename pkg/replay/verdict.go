@@ -68,6 +68,9 @@ func (l Layer) String() string {
 	return "layer(?)"
 }
 
+// LayerNames returns the names of the layers a REJECT can be attributed to (verdict_layer's values).
+func LayerNames() []string { return append([]string(nil), layerNames[1:]...) }
+
 // Layers is a set of layers (bit 1<<Layer).
 type Layers uint8
 
@@ -116,6 +119,9 @@ var causeNames = [numCauses]string{
 	"egress-restricted", "conntrack-expired", "block-public-access", "unexplained", "unknown-interface",
 	"unknown-direction", "not-judged", "ingress-restricted",
 }
+
+// CauseNames returns every verdict_cause value.
+func CauseNames() []string { return append([]string(nil), causeNames[1:]...) }
 
 func (c Cause) String() string {
 	if c < numCauses {

@@ -18,15 +18,16 @@ import (
 // ExplainFilter selects the analyzed records Explain returns. Zero values select everything, except the
 // numeric fields, where -1 means any.
 type ExplainFilter struct {
-	Interface     string     // interface_id
-	Addr          netip.Addr // source or destination address (invalid: any)
-	Src, Dst      netip.Addr // source / destination address (invalid: any)
-	Port, DstPort int        // source or destination port / destination port (-1: any)
-	Protocol      int        // IANA number (-1: any)
-	Action        string     // the logged action, ACCEPT or REJECT ("": any)
-	Cause         string     // verdict_cause ("": any)
-	Disagree      bool       // only records where the model and the log disagree
-	Limit         int        // at most this many records (<= 0: none)
+	Interface     string       // interface_id
+	Addr          netip.Prefix // source or destination address in this prefix (invalid: any); an address is a /32 or /128
+	Src, Dst      netip.Prefix // source / destination address in this prefix (invalid: any)
+	Port, DstPort int          // source or destination port / destination port (-1: any)
+	Protocol      int          // IANA number (-1: any)
+	Action        string       // the logged action, ACCEPT or REJECT ("": any)
+	Cause         string       // verdict_cause ("": any)
+	Layer         string       // verdict_layer ("": any)
+	Disagree      bool         // only records where the model and the log disagree
+	Limit         int          // at most this many records (0: all)
 }
 
 // Explained is one analyzed record and its packet's walk through the layers, as the replay recorded it
@@ -69,17 +70,18 @@ func ProtocolNumber(s string) (int, bool) {
 }
 
 // Explain returns the analyzed records of the flows view (flowschema.FlowsView) of db that f selects, in start
-// then file and line order, each with its steps and a one-line verdict.
-func Explain(ctx context.Context, db *sql.DB, f ExplainFilter) ([]Explained, error) {
+// then file and line order, each with its steps and a one-line verdict, and how many records match in all
+// (more than returned when f.Limit cuts).
+func Explain(ctx context.Context, db *sql.DB, f ExplainFilter) ([]Explained, int64, error) {
 	have, err := tableColumns(ctx, db, flowschema.FlowsView)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !have[flowschema.ColModelAction] {
-		return nil, ErrNotAnalyzed
+		return nil, 0, ErrNotAnalyzed
 	}
 	if !have[flowschema.ColVerdictSteps] {
-		return nil, ErrOldVersion
+		return nil, 0, ErrOldVersion
 	}
 	// Columns a flow log's format may lack read as NULL.
 	col := func(name string) string {
@@ -97,14 +99,36 @@ func Explain(ctx context.Context, db *sql.DB, f ExplainFilter) ([]Explained, err
 	if f.Interface != "" {
 		add(col(flowschema.ColInterfaceID)+" = ?", f.Interface)
 	}
-	if f.Addr.IsValid() {
-		add("("+col(flowschema.ColSrcAddr)+" = ? OR "+col(flowschema.ColDstAddr)+" = ?)", f.Addr.String(), f.Addr.String())
-	}
-	if f.Src.IsValid() {
-		add(col(flowschema.ColSrcAddr)+" = ?", f.Src.String())
-	}
-	if f.Dst.IsValid() {
-		add(col(flowschema.ColDstAddr)+" = ?", f.Dst.String())
+	// Addresses are matched in Go against the distinct addresses of the file, so that a prefix and every
+	// spelling of an IPv6 address select the same records.
+	for _, a := range []struct {
+		p    netip.Prefix
+		cols []string
+	}{
+		{f.Addr, []string{flowschema.ColSrcAddr, flowschema.ColDstAddr}},
+		{f.Src, []string{flowschema.ColSrcAddr}},
+		{f.Dst, []string{flowschema.ColDstAddr}},
+	} {
+		if !a.p.IsValid() {
+			continue
+		}
+		in, err := addressesIn(ctx, db, col, a.p)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(in) == 0 {
+			where = append(where, "false")
+			continue
+		}
+		list := "(?" + strings.Repeat(", ?", len(in)-1) + ")"
+		var conds []string
+		for _, c := range a.cols {
+			conds = append(conds, col(c)+" IN "+list)
+			for _, s := range in {
+				args = append(args, s)
+			}
+		}
+		where = append(where, "("+strings.Join(conds, " OR ")+")")
 	}
 	if f.Port >= 0 {
 		add("("+col(flowschema.ColSrcPort)+" = ? OR "+col(flowschema.ColDstPort)+" = ?)", f.Port, f.Port)
@@ -121,8 +145,19 @@ func Explain(ctx context.Context, db *sql.DB, f ExplainFilter) ([]Explained, err
 	if f.Cause != "" {
 		add(col(flowschema.ColVerdictCause)+" = ?", f.Cause)
 	}
+	if f.Layer != "" {
+		add(col(flowschema.ColVerdictLayer)+" = ?", f.Layer)
+	}
 	if f.Disagree {
 		add(col(flowschema.ColModelAgrees) + " = false")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = "\n\tWHERE " + strings.Join(where, " AND ")
+	}
+	var total int64
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM flows f"+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
 	}
 	query := `SELECT f.source_file, f.source_line, ` + col(flowschema.ColStart) + `, ` + col(flowschema.ColInterfaceID) + `, f.direction, ` +
 		col(flowschema.ColProtocol) + `, ` + col(flowschema.ColSrcAddr) + `, ` + col(flowschema.ColSrcPort) + `, ` +
@@ -130,13 +165,13 @@ func Explain(ctx context.Context, db *sql.DB, f ExplainFilter) ([]Explained, err
 		f.model_action, f.verdict_layer, f.verdict_rule, f.verdict_resource, f.verdict_also, f.verdict_cause,
 		f.verdict_steps, f.flow_role, f.initiator
 	FROM flows f`
-	if len(where) > 0 {
-		query += "\n\tWHERE " + strings.Join(where, " AND ")
+	query += cond + fmt.Sprintf("\n\tORDER BY %s, f.source_file, f.source_line", col(flowschema.ColStart))
+	if f.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	query += fmt.Sprintf("\n\tORDER BY %s, f.source_file, f.source_line LIMIT %d", col(flowschema.ColStart), max(f.Limit, 0))
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rows.Close()
 	var out []Explained
@@ -151,7 +186,7 @@ func Explain(ctx context.Context, db *sql.DB, f ExplainFilter) ([]Explained, err
 		)
 		if err := rows.Scan(&file, &line, &start, &iface, &dir, &proto, &src, &sport, &dst, &dport, &logged, &model,
 			&vLayer, &vRule, &vRes, &vAlso, &vCause, &steps, &role, &initiator); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		e := Explained{Source: fmt.Sprintf("%s:%d", file, line), Interface: iface.String, Direction: dir.String,
 			Protocol: protoName(proto), Src: hostPort(src, sport), Dst: hostPort(dst, dport), Logged: orDash(logged),
@@ -161,7 +196,7 @@ func Explain(ctx context.Context, db *sql.DB, f ExplainFilter) ([]Explained, err
 		}
 		if steps.Valid {
 			if err := json.Unmarshal([]byte(steps.String), &e.Steps); err != nil {
-				return nil, fmt.Errorf("%s of %s: %w", flowschema.ColVerdictSteps, e.Source, err)
+				return nil, 0, fmt.Errorf("%s of %s: %w", flowschema.ColVerdictSteps, e.Source, err)
 			}
 		}
 		switch {
@@ -179,7 +214,47 @@ func Explain(ctx context.Context, db *sql.DB, f ExplainFilter) ([]Explained, err
 		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	return out, total, rows.Err()
+}
+
+// addressesIn returns the distinct source and destination address texts of the flows whose address is in p.
+func addressesIn(ctx context.Context, db *sql.DB, col func(string) string, p netip.Prefix) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT a FROM (SELECT `+col(flowschema.ColSrcAddr)+` AS a FROM flows f
+		UNION ALL SELECT `+col(flowschema.ColDstAddr)+` FROM flows f) WHERE a IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var in []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		if a, err := netip.ParseAddr(s); err == nil && p.Contains(a.Unmap()) {
+			in = append(in, s)
+		}
+	}
+	return in, rows.Err()
+}
+
+// MatchInterfaces returns the interface ids of the flows in db that start with prefix, sorted (at most limit).
+func MatchInterfaces(ctx context.Context, db *sql.DB, prefix string, limit int) ([]string, error) {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT interface_id FROM flows WHERE starts_with(interface_id, ?)
+		ORDER BY 1 LIMIT %d`, limit), prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		ids = append(ids, s)
+	}
+	return ids, rows.Err()
 }
 
 func protoName(p sql.NullInt64) string {

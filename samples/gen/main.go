@@ -2,7 +2,7 @@
 // layout (version 2 default format or a version 5 custom format), and optionally the outcome the scenario's
 // model expects for every record.
 //
-//	go run ./samples/gen -o DIR -records N [-seed S] [-format v2|v5] [-gzip] [-files K] [-enis M] [-expect]
+//	go run ./samples/gen -o DIR -records N [-seed S] [-format v2|v5] [-gzip] [-files K] [-enis M] [-expect [-expect-dir DIR]]
 //
 // See samples/shop/README.md for the scenario, its known problems and the expected.csv columns.
 package main
@@ -22,18 +22,19 @@ import (
 )
 
 type config struct {
-	out      string
-	records  int
-	seed     uint64
-	format   string
-	gzip     bool
-	files    int
-	enis     int
-	expect   bool
-	flowDir  string
-	duration time.Duration
-	start    string
-	topology bool
+	out       string
+	records   int
+	seed      uint64
+	format    string
+	gzip      bool
+	files     int
+	enis      int
+	expect    bool
+	expectDir string
+	flowDir   string
+	duration  time.Duration
+	start     string
+	topology  bool
 }
 
 func main() {
@@ -46,6 +47,7 @@ func main() {
 	flag.IntVar(&cfg.files, "files", 1, "split the records over this many files (S3 delivers one per 5 minutes)")
 	flag.IntVar(&cfg.enis, "enis", 9, "number of ENIs, spread 3:3:2:1 over web, app, db and bastion (max 540: each tier must fit its /24)")
 	flag.BoolVar(&cfg.expect, "expect", false, "also write the expected model outcome of every record (expected.csv)")
+	flag.StringVar(&cfg.expectDir, "expect-dir", "", "directory of expected.csv (default: -o); tests' expectations belong in a testdata directory, not beside the sample")
 	flag.StringVar(&cfg.flowDir, "flow-dir", "flowlogs", "flow-log directory under -o; expected.csv is named after it when not flowlogs")
 	flag.DurationVar(&cfg.duration, "duration", time.Hour, "time span covered by the records")
 	flag.StringVar(&cfg.start, "start", "2026-11-20T00:00:00Z", "time of the first aggregation window (RFC 3339)")
@@ -95,7 +97,11 @@ func run(cfg config) error {
 		if cfg.gzip {
 			name += ".gz"
 		}
-		if w.exp, err = createOut(filepath.Join(cfg.out, name), cfg.gzip); err != nil {
+		dir := cfg.expectDir
+		if dir == "" {
+			dir = cfg.out
+		}
+		if w.exp, err = createOut(filepath.Join(dir, name), cfg.gzip); err != nil {
 			return err
 		}
 		w.exp.w.WriteString("file,line,interface_id,flow_direction,role,action,layer,rule,resource,cause,also,nacl_entry,sg_pass,scenario\n")
