@@ -47,6 +47,7 @@ func commands() []*command {
 		ingestCommand(),
 		analyzeCommand(),
 		explainCommand(),
+		exportCommand(),
 		topologyCommand(),
 	}
 }
