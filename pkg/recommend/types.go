@@ -2,10 +2,8 @@ package recommend
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
@@ -89,42 +87,11 @@ func (r *Rule) SGRule() *vpc.SGRule {
 
 // String renders the rule like vpc's Display, with the referenced group's name: "tcp 5432 from sg-0db (db)".
 func (r *Rule) String() string {
-	var b strings.Builder
-	b.WriteString(protoName(r.Proto))
-	switch {
-	case r.Proto == vpc.ProtoTCP || r.Proto == vpc.ProtoUDP:
-		switch {
-		case r.FromPort == 0 && r.ToPort == 65535:
-			b.WriteString(" all")
-		case r.FromPort == r.ToPort:
-			fmt.Fprintf(&b, " %d", r.FromPort)
-		default:
-			fmt.Fprintf(&b, " %d-%d", r.FromPort, r.ToPort)
-		}
-	case r.Proto == vpc.ProtoICMP || r.Proto == vpc.ProtoICMPv6:
-		if r.FromPort == -1 && r.ToPort == -1 {
-			b.WriteString(" all")
-		} else {
-			fmt.Fprintf(&b, " %d/%d", r.FromPort, r.ToPort)
-		}
+	s := r.SGRule().String()
+	if r.Peer == vpc.PeerGroup && r.RefGroupName != "" {
+		s += " (" + r.RefGroupName + ")" // the peer ends vpc's rendering
 	}
-	if r.Egress {
-		b.WriteString(" to ")
-	} else {
-		b.WriteString(" from ")
-	}
-	switch r.Peer {
-	case vpc.PeerCIDR:
-		b.WriteString(r.Prefix.String())
-	case vpc.PeerPrefixList:
-		b.WriteString(r.PrefixListID)
-	case vpc.PeerGroup:
-		b.WriteString(r.RefGroupID)
-		if r.RefGroupName != "" {
-			b.WriteString(" (" + r.RefGroupName + ")")
-		}
-	}
-	return b.String()
+	return s
 }
 
 // Entry is one proposed NACL entry with what justifies it. Its fields are those of vpc.NACLEntry that an
