@@ -15,6 +15,7 @@ import (
 	"github.com/flowlens/flowlens/pkg/pipeline"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/results"
+	"github.com/flowlens/flowlens/pkg/shard"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -34,6 +35,7 @@ type analyzeConfig struct {
 	allowFatal   bool
 	admit        string
 	replay       replay.Config
+	shard        shard.Spec
 }
 
 // addReplayFlags binds the replay engine's tunables; the defaults are the engine's named constants.
@@ -75,7 +77,9 @@ func analyzeCommand() *command {
 				"# a day of S3-delivered logs, a CI check that fails when the model and the logs disagree",
 				"flowlens analyze --topology topology/ --db day.duckdb --fail-on-disagreement AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/20/",
 				"# headerless logs from stdin, with the flow log's format",
-				"zcat flows.log.gz | flowlens analyze --topology topology/ --log-format '${version} ${interface-id} ${srcaddr} ...' -")
+				"zcat flows.log.gz | flowlens analyze --topology topology/ --log-format '${version} ${interface-id} ${srcaddr} ...' -",
+				"# shard 3 of 16 (by interface, see docs/sharding.md), e.g. in a Kubernetes Indexed Job",
+				"flowlens analyze --topology topology/ --shard $JOB_COMPLETION_INDEX/16 --db shard.duckdb flowlogs/")
 			fs.StringArrayVar(&cfg.topology, "topology", nil, "AWS CLI JSON file or directory (`PATH`) describing the VPC (repeatable; required)")
 			fs.StringVar(&cfg.db, "db", DefaultDB, "DuckDB `FILE` to write (tables are replaced atomically)")
 			fs.StringVar(&cfg.logFormat, "log-format", "", "the flow log's LogFormat (`FORMAT`, e.g. '${version} ${account-id} ...') for headerless input (default: the version-2 format)")
@@ -85,8 +89,16 @@ func analyzeCommand() *command {
 			fs.BoolVar(&cfg.failDisagree, "fail-on-disagreement", false, "exit with status 3 when the model and the log disagree on any record")
 			fs.BoolVar(&cfg.allowFatal, "allow-fatal-topology", false, "replay even when the topology has fatal findings")
 			addReplayFlags(fs, &cfg.replay, &cfg.admit)
+			shardFlag := fs.String("shard", "", "judge only the records of the interfaces in shard `INDEX/COUNT` (0-based: crc32(interface_id) % COUNT = INDEX; see docs/sharding.md); the others are left out")
 			if err := parseFlags(fs, args); err != nil {
 				return err
+			}
+			if *shardFlag != "" {
+				spec, err := shard.Parse(*shardFlag)
+				if err != nil {
+					return usageErrorf("--shard: %v", err)
+				}
+				cfg.shard = spec
 			}
 			cfg.paths, cfg.cmdline = fs.Args(), commandLine("analyze", args)
 			switch {
@@ -142,6 +154,8 @@ type analyzeReport struct {
 	Elapsed      time.Duration   `json:"elapsed_ns"`
 	RecordsPerS  float64         `json:"records_per_second"`
 	TopologyInfo string          `json:"topology"`
+	Shard        string          `json:"shard,omitempty"`         // --shard's INDEX/COUNT
+	ShardSkipped int64           `json:"shard_skipped,omitempty"` // records of other shards' interfaces
 }
 
 func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
@@ -159,6 +173,7 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 		DB:       cfg.db,
 		Run:      storeRun(env, "analyze", cfg.cmdline, started),
 		Progress: progress,
+		Shard:    cfg.shard,
 	})
 	clearProgress()
 	if err != nil {
@@ -166,7 +181,7 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	}
 	tc := res.Topology
 	rep := analyzeReport{DB: cfg.db, Ingest: res.Ingest, Replay: res.Replay, TopPeers: res.TopRejectedPeers,
-		TopPorts: res.TopRejectedPorts, Elapsed: res.Elapsed,
+		TopPorts: res.TopRejectedPorts, Elapsed: res.Elapsed, Shard: cfg.shard.String(), ShardSkipped: res.ShardSkipped,
 		TopologyInfo: fmt.Sprintf("VPCs %d, subnets %d, NACLs %d, security groups %d, interfaces %d",
 			tc.VPCs, tc.Subnets, tc.NACLs, tc.Groups, tc.ENIs)}
 	if rep.Elapsed > 0 {
@@ -200,6 +215,10 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 	fmt.Fprintf(w, "flowlens analyze: %s records from %d files in %s (%s records/s)\n", humanCount(st.Records), st.Files,
 		rep.Elapsed.Round(time.Millisecond), humanCount(int64(rep.RecordsPerS)))
 	fmt.Fprintf(w, "topology: %s\n", rep.TopologyInfo)
+	if rep.Shard != "" {
+		fmt.Fprintf(w, "shard %s: replayed the %s records of this shard's interfaces; %s records of other shards' interfaces left out\n",
+			rep.Shard, humanCount(rep.Replay.Records), humanCount(rep.ShardSkipped))
+	}
 	if s.UnknownInterface > 0 {
 		fmt.Fprintf(w, "WARNING: %s of %s records (%.1f%%) are on %d interfaces the topology does not have (%s%s) and were not judged;\n"+
 			"  add their describe-network-interfaces output (and their subnets', NACLs' and groups') to --topology, e.g.\n"+

@@ -57,6 +57,7 @@ func commands() []*command {
 		ingestCommand(),
 		analyzeCommand(),
 		explainCommand(),
+		exportCommand(),
 		topologyCommand(),
 	}
 }

@@ -155,8 +155,18 @@ const (
 	TopologyNACLEntriesTable    = "topology_nacl_entries"
 	TopologyFindingsTable       = "topology_findings"
 
+	// ShardTable is written by a sharded analyze (--shard i/N): one row, ColShard INTEGER (i) and ColShards
+	// INTEGER (N). A run that is not sharded removes it.
+	ShardTable = "flowlens_shard"
+
 	// RunsTable gets one row per table or view of each run that wrote the file (pkg/store.WriteRun):
 	// run_id BIGINT, started TIMESTAMP, finished TIMESTAMP, command VARCHAR, table_name VARCHAR, row_count
 	// BIGINT (NULL for a view). Times are UTC.
 	RunsTable = "flowlens_runs"
+)
+
+// Columns of ShardTable; ColShard is also the partition column of a sharded export.
+const (
+	ColShard  = "shard"
+	ColShards = "shards"
 )

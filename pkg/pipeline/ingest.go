@@ -65,7 +65,8 @@ func sinkRecords(ctx context.Context, cfg IngestConfig, rd *ingest.Reader) error
 		defer errs.Release()
 		err := writeFlows(ctx, cfg.DB, cfg.Run, memory.DefaultAllocator, src, nil, nil,
 			store.Table{Name: flowschema.IngestErrorsTable, Reader: errs},
-			store.Table{Name: flowschema.VerdictsTable, Drop: true}) // an earlier analyze's
+			store.Table{Name: flowschema.VerdictsTable, Drop: true}, // an earlier analyze's
+			store.Table{Name: flowschema.ShardTable, Drop: true})    // an earlier sharded analyze's
 		if err != nil {
 			if pq != nil {
 				pq.abort()

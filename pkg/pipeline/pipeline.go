@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/results"
+	"github.com/flowlens/flowlens/pkg/shard"
 	"github.com/flowlens/flowlens/pkg/store"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
@@ -41,6 +43,9 @@ type AnalyzeConfig struct {
 	// Progress, if not nil, is called every ProgressInterval, from another goroutine, with the records parsed
 	// and the bytes read so far, until the write is over; never after Analyze returns.
 	Progress func(records, bytes int64)
+	// Shard, if set, keeps only the records of the interfaces in that shard (the others are left out before the
+	// replay) and records it in flowschema.ShardTable; the zero Spec judges every record.
+	Shard shard.Spec
 }
 
 // AnalyzeReport is what an analyze run found.
@@ -54,6 +59,10 @@ type AnalyzeReport struct {
 	Elapsed time.Duration
 	// Topology counts what the model holds.
 	Topology TopologyCounts
+	// Shard is AnalyzeConfig.Shard; ShardSkipped counts the records left out because their interface is in
+	// another shard (Ingest.Records - ShardSkipped were replayed).
+	Shard        shard.Spec
+	ShardSkipped int64
 }
 
 // TopologyCounts counts the objects of a loaded VPC model.
@@ -81,7 +90,14 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 		return nil, err
 	}
 	defer in.Release()
-	rp, replayed, err := replayStage(ctx, cfg.Model, cfg.Replay, in, mem)
+	var src array.RecordReader = in
+	var sharded *shardFilter
+	if cfg.Shard.Sharded() {
+		sharded = newShardFilter(ctx, in, cfg.Shard, mem)
+		defer sharded.Release()
+		src = sharded
+	}
+	rp, replayed, err := replayStage(ctx, cfg.Model, cfg.Replay, src, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +106,9 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 	errs := in.ErrorsRecordReader(mem)
 	defer errs.Release()
 	extra := []store.Table{{Name: flowschema.IngestErrorsTable, Reader: errs}}
+	shardTabs, releaseShard := shardTables(cfg.Shard, mem)
+	defer releaseShard()
+	extra = append(extra, shardTabs...)
 	for _, t := range results.Topology(mem, cfg.Model) {
 		r := results.Reader(t.Record)
 		defer r.Release()
@@ -103,7 +122,10 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 	m := cfg.Model
 	rep := &AnalyzeReport{Ingest: in.Stats(), Replay: rp.Summary(), Elapsed: time.Since(cfg.Run.Started),
 		Topology: TopologyCounts{VPCs: len(m.VPCs), Subnets: len(m.Subnets), NACLs: len(m.NACLs), Groups: len(m.Groups),
-			ENIs: len(m.ENIs)}}
+			ENIs: len(m.ENIs)}, Shard: cfg.Shard}
+	if sharded != nil {
+		rep.ShardSkipped = sharded.skipped
+	}
 	if err := topRejected(ctx, cfg.DB, rep); err != nil {
 		// The file is complete (an interruption now lands here): say so.
 		return nil, &store.WrittenError{Path: cfg.DB, Err: err}
