@@ -85,13 +85,23 @@ func LoadPaths(paths ...string) (*Model, error) {
 // find a prefix-list id for get-managed-prefix-list-entries output). It never stops at the first problem:
 // every problem is a Finding; the error is reserved for callers' I/O and is nil here.
 func Load(files map[string][]byte) (*Model, error) {
-	return load(files, nil), nil
+	return load(maps.Clone(files), nil), nil
 }
 
 // load decodes the files in name order, builds the model objects and compiles them; pre are findings
-// LoadPaths made while reading.
+// LoadPaths made while reading. The model keeps files (InputFiles).
 func load(files map[string][]byte, pre []Finding) *Model {
-	l := &loader{
+	l := newLoader(pre)
+	l.parseAll(files)
+	l.build()
+	l.m.files = files
+	l.m.Compile()
+	return l.m
+}
+
+// newLoader returns a loader with an empty model whose input findings start with pre.
+func newLoader(pre []Finding) *loader {
+	return &loader{
 		m: &Model{
 			Subnets:        make(map[string]*Subnet),
 			NACLs:          make(map[string]*NACL),
@@ -104,12 +114,13 @@ func load(files map[string][]byte, pre []Finding) *Model {
 		},
 		seen: make(map[string]seenObject),
 	}
+}
+
+// parseAll decodes the files in name order.
+func (l *loader) parseAll(files map[string][]byte) {
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		l.parseFile(name, files[name])
 	}
-	l.build()
-	l.m.Compile()
-	return l.m
 }
 
 // sourced is one decoded object and the file it came from.
