@@ -173,8 +173,8 @@ func TestLoadOverlay(t *testing.T) {
 			name: "interfaces in a policy are ignored, with a warning naming the file",
 			policy: map[string][]byte{"p/security-groups.json": sgs,
 				"p/enis.json": base["../../samples/shop/topology/network-interfaces.json"]},
-			change: func(map[string][]string) {},
-			report: OverlayReport{GroupsReplaced: []string{shopDefault, shopWeb, shopApp, "sg-0a1b2c3d4e5f63003", "sg-0a1b2c3d4e5f63004"}},
+			change:  func(map[string][]string) {},
+			report:  OverlayReport{GroupsReplaced: []string{shopDefault, shopWeb, shopApp, "sg-0a1b2c3d4e5f63003", "sg-0a1b2c3d4e5f63004"}},
 			finding: "interfaces, subnets and prefix lists in a policy are ignored", findingIn: "p/enis.json",
 		},
 		{
