@@ -46,6 +46,7 @@ func commands() []*command {
 	return []*command{
 		ingestCommand(),
 		analyzeCommand(),
+		auditCommand(),
 		explainCommand(),
 		topologyCommand(),
 	}

@@ -40,17 +40,27 @@ var prefixListIDInName = regexp.MustCompile(`pl-[0-9a-fA-F]+`)
 // LoadPaths loads files and directories (walked recursively for *.json) and returns the compiled model.
 // Problems in the content are Findings in the model; the error is only for I/O (a path that cannot be read).
 func LoadPaths(paths ...string) (*Model, error) {
-	files := make(map[string][]byte)
+	files, pre, err := ReadPaths(paths...)
+	if err != nil {
+		return nil, err
+	}
+	return load(files, pre), nil
+}
+
+// ReadPaths reads what LoadPaths loads: the files and directories (walked recursively for *.json), by cleaned
+// file name, and a warning finding per directory that holds no *.json file. The error is for I/O only.
+func ReadPaths(paths ...string) (files map[string][]byte, findings []Finding, err error) {
+	files = make(map[string][]byte)
 	var pre []Finding
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("topology: %w", err)
+			return nil, nil, fmt.Errorf("topology: %w", err)
 		}
 		if !fi.IsDir() {
 			data, err := os.ReadFile(p)
 			if err != nil {
-				return nil, fmt.Errorf("topology: %w", err)
+				return nil, nil, fmt.Errorf("topology: %w", err)
 			}
 			files[filepath.Clean(p)] = data
 			continue
@@ -72,13 +82,13 @@ func LoadPaths(paths ...string) (*Model, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("topology: %w", err)
+			return nil, nil, fmt.Errorf("topology: %w", err)
 		}
 		if n == 0 {
 			pre = append(pre, Finding{Severity: Warning, File: p, Message: "directory holds no *.json files"})
 		}
 	}
-	return load(files, pre), nil
+	return files, pre, nil
 }
 
 // Load builds the model from AWS CLI JSON documents keyed by file name (the name is used in findings and to
