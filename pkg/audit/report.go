@@ -91,6 +91,7 @@ func (r *Report) Write(w io.Writer, format string) error {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(r)
 	case "markdown":
 		return r.WriteMarkdown(w)
