@@ -264,6 +264,9 @@ type Aggregator struct {
 	files              map[string]string
 	cols               colIdx
 	schema             *arrow.Schema
+	pending            []pendingRec
+	npending           int
+	seq                int64 // rows added so far
 	first, last        int64
 	classRecs, classBy [numClasses]int64
 }
@@ -299,8 +302,18 @@ type groupAcc struct {
 }
 
 type example struct {
+	seq  int64 // position in the input: the examples are the first MaxExamples
 	file string
 	line int64
+}
+
+func (g *groupAcc) addExample(e example) {
+	if len(g.examples) == MaxExamples && e.seq > g.examples[MaxExamples-1].seq {
+		return
+	}
+	g.examples = append(g.examples, e)
+	slices.SortFunc(g.examples, func(x, y example) int { return cmp.Compare(x.seq, y.seq) })
+	g.examples = g.examples[:min(len(g.examples), MaxExamples)]
 }
 
 // colIdx holds the record columns the Aggregator reads (-1: absent).
@@ -335,9 +348,18 @@ func (a *Aggregator) bind(sc *arrow.Schema) error {
 	return nil
 }
 
-// Add classifies the rows of one record of the chained replay. The record is only read.
+// pendingRows is how many rows whose verdicts are not yet in the Aggregator's copy of the verdict tables it
+// holds before reading the tables again: reading them costs about as much as the verdicts they hold (their
+// steps are rendered as JSON), and in the first records nearly every row brings a new verdict.
+const pendingRows = 1 << 16
+
+// Add classifies the rows of one record of the chained replay. It may keep a reference on rec (released by
+// Result) until the verdicts of its rows are read.
 func (a *Aggregator) Add(rec arrow.Record) error {
 	if a.schema == nil || !a.schema.Equal(rec.Schema()) {
+		if err := a.flush(); err != nil {
+			return err
+		}
 		if err := a.bind(rec.Schema()); err != nil {
 			return err
 		}
@@ -345,47 +367,85 @@ func (a *Aggregator) Add(rec arrow.Record) error {
 	c := &a.cols
 	vids := rec.Column(c.vid).(*array.Uint32).Uint32Values()
 	cvids := rec.Column(c.cvid).(*array.Uint32).Uint32Values()
-	packets, bytes := intsOf(rec, c.packets), intsOf(rec, c.bytes)
+	held := false
 	for i := range vids {
-		k := uint64(vids[i])<<32 | uint64(cvids[i])
-		p, ok := a.pairs[k]
-		if !ok {
-			var err error
-			if p, err = a.newPair(vids[i], cvids[i]); err != nil {
-				return err
+		if int(vids[i]) >= len(a.base) || int(cvids[i]) >= len(a.cand) {
+			if !held {
+				rec.Retain()
+				a.pending = append(a.pending, pendingRec{rec: rec, seq: a.seq})
+				held = true
 			}
-			a.pairs[k] = p
+			p := &a.pending[len(a.pending)-1]
+			p.rows = append(p.rows, int32(i))
+			a.npending++
+			continue
 		}
-		pc := &a.pairList[p]
-		np, _ := packets.get(i)
-		nb, _ := bytes.get(i)
-		pc.Records++
-		pc.Packets += np
-		pc.Bytes += nb
-		a.classRecs[pc.Class]++
-		a.classBy[pc.Class] += nb
-		if pc.Class == WouldBreak || pc.Class == NewlyAllowed {
-			a.addChanged(rec, i, pc, np, nb)
+		a.addRow(rec, i, a.seq+int64(i))
+	}
+	a.seq += int64(len(vids))
+	if a.npending >= pendingRows {
+		return a.flush()
+	}
+	return nil
+}
+
+// pendingRec is a record some of whose rows wait for their verdicts.
+type pendingRec struct {
+	rec  arrow.Record
+	seq  int64 // of row 0
+	rows []int32
+}
+
+// flush reads the verdict tables again and adds the pending rows.
+func (a *Aggregator) flush() error {
+	if len(a.pending) == 0 {
+		return nil
+	}
+	a.base, a.cand = readTable(a.baseTab), readTable(a.candTab)
+	defer func() {
+		for _, p := range a.pending {
+			p.rec.Release()
+		}
+		a.pending, a.npending = a.pending[:0], 0
+	}()
+	for _, p := range a.pending {
+		vids := p.rec.Column(a.cols.vid).(*array.Uint32).Uint32Values()
+		cvids := p.rec.Column(a.cols.cvid).(*array.Uint32).Uint32Values()
+		for _, i := range p.rows {
+			if int(vids[i]) >= len(a.base) || int(cvids[i]) >= len(a.cand) {
+				return fmt.Errorf("audit: verdict id %d/%d not in the verdict tables (%d/%d rows)", vids[i], cvids[i], len(a.base), len(a.cand))
+			}
+			a.addRow(p.rec, int(i), p.seq+int64(i))
 		}
 	}
 	return nil
 }
 
-// newPair looks the two verdicts up (reading the tables again when an id is new) and classifies them.
-func (a *Aggregator) newPair(vid, cvid uint32) (int, error) {
-	if int(vid) >= len(a.base) {
-		a.base = readTable(a.baseTab)
+// addRow classifies row i of rec, whose verdicts are known; seq is its position in the input.
+func (a *Aggregator) addRow(rec arrow.Record, i int, seq int64) {
+	c := &a.cols
+	vid := rec.Column(c.vid).(*array.Uint32).Value(i)
+	cvid := rec.Column(c.cvid).(*array.Uint32).Value(i)
+	k := uint64(vid)<<32 | uint64(cvid)
+	p, ok := a.pairs[k]
+	if !ok {
+		b, cv := a.base[vid], a.cand[cvid]
+		class, orphan := classify(&b, &cv)
+		a.pairList = append(a.pairList, PairCount{BaselineID: vid, CandidateID: cvid, Baseline: b, Candidate: cv, Class: class, Orphaned: orphan})
+		p = len(a.pairList) - 1
+		a.pairs[k] = p
 	}
-	if int(cvid) >= len(a.cand) {
-		a.cand = readTable(a.candTab)
+	pc := &a.pairList[p]
+	np, _ := intsOf(rec, c.packets).get(i)
+	nb, _ := intsOf(rec, c.bytes).get(i)
+	pc.Records++
+	pc.Packets += np
+	pc.Bytes += nb
+	a.classRecs[pc.Class]++
+	a.classBy[pc.Class] += nb
+	if pc.Class == WouldBreak || pc.Class == NewlyAllowed {
+		a.addChanged(rec, i, seq, pc, np, nb)
 	}
-	if int(vid) >= len(a.base) || int(cvid) >= len(a.cand) {
-		return 0, fmt.Errorf("audit: verdict id %d/%d not in the verdict tables (%d/%d rows)", vid, cvid, len(a.base), len(a.cand))
-	}
-	b, c := a.base[vid], a.cand[cvid]
-	class, orphan := classify(&b, &c)
-	a.pairList = append(a.pairList, PairCount{BaselineID: vid, CandidateID: cvid, Baseline: b, Candidate: c, Class: class, Orphaned: orphan})
-	return len(a.pairList) - 1, nil
 }
 
 func readTable(f func() arrow.Record) []Verdict {
@@ -395,7 +455,7 @@ func readTable(f func() arrow.Record) []Verdict {
 }
 
 // addChanged adds row i, a would-break or newly-allowed record, to its group.
-func (a *Aggregator) addChanged(rec arrow.Record, i int, pc *PairCount, packets, bytes int64) {
+func (a *Aggregator) addChanged(rec arrow.Record, i int, seq int64, pc *PairCount, packets, bytes int64) {
 	c := &a.cols
 	str := func(col int) string {
 		if col < 0 {
@@ -441,9 +501,7 @@ func (a *Aggregator) addChanged(rec arrow.Record, i int, pc *PairCount, packets,
 	g.first, g.last = min(g.first, start), max(g.last, end)
 	file := a.internFile(str(c.file))
 	line, _ := intsOf(rec, c.line).get(i)
-	if len(g.examples) < MaxExamples {
-		g.examples = append(g.examples, example{file, line})
-	}
+	g.addExample(example{seq, file, line})
 	if pc.Orphaned {
 		g.orphans++
 	} else {
@@ -555,9 +613,12 @@ type Result struct {
 	Coverage, CoverageBytes float64
 }
 
-// Result groups what was added; policyFiles names the policy file of each group, rule and NACL id the policy
+// Result groups what was added (and releases the records Add kept); policyFiles names the policy file of each group, rule and NACL id the policy
 // gave (vpc.OverlayReport.Files), for Group.File. Call it once, after the last Add.
-func (a *Aggregator) Result(policyFiles map[string]string) *Result {
+func (a *Aggregator) Result(policyFiles map[string]string) (*Result, error) {
+	if err := a.flush(); err != nil {
+		return nil, err
+	}
 	res := &Result{Classes: map[string]ClassCount{}}
 	for c := Class(0); c < numClasses; c++ {
 		if a.classRecs[c] > 0 {
@@ -614,7 +675,7 @@ func (a *Aggregator) Result(policyFiles map[string]string) *Result {
 	if res.AcceptedBytes > 0 {
 		res.CoverageBytes = float64(a.classBy[StillAllowed]) / float64(res.AcceptedBytes)
 	}
-	return res
+	return res, nil
 }
 
 func classOrder(c string) int {
@@ -693,10 +754,8 @@ func (g *groupAcc) merge(o *groupAcc) {
 	g.bytes += o.bytes
 	g.orphans += o.orphans
 	g.first, g.last = min(g.first, o.first), max(g.last, o.last)
-	g.examples = append(g.examples, o.examples...)
-	slices.SortFunc(g.examples, func(x, y example) int { return cmp.Or(cmp.Compare(x.file, y.file), cmp.Compare(x.line, y.line)) })
-	if len(g.examples) > MaxExamples {
-		g.examples = g.examples[:MaxExamples]
+	for _, e := range o.examples {
+		g.addExample(e)
 	}
 	for d, n := range o.deciders {
 		g.deciders[d] += n
