@@ -841,26 +841,24 @@ func (a *Aggregator) explain(g *Group) string {
 	if !inbound {
 		dir = "outbound"
 	}
+	// The candidate's rejection in the present tense; the baseline's, for newly-allowed, in the past.
+	denies, allows, rejects, after, afterSG, afterOther := "denies", "allows", "rejects", "", "", ""
 	if g.Class == NewlyAllowed.String() {
-		switch {
-		case strings.HasPrefix(d.Layer, "nacl") && d.Cause == "nacl-explicit-deny":
-			return fmt.Sprintf("%s entry %s of %s denied %s %s %s; the candidate admits it", dir, d.Rule, res, what, toFrom, peer)
-		case strings.HasPrefix(d.Layer, "nacl"):
-			return fmt.Sprintf("no %s entry of %s allowed %s %s %s; the candidate's does", dir, res, what, toFrom, peer)
-		case strings.HasPrefix(d.Layer, "sg"):
-			return fmt.Sprintf("no %s rule of %s allowed %s %s %s; the candidate's do", dir, res, what, toFrom, peer)
-		}
-		return fmt.Sprintf("%s (%s %s) rejected it; the candidate admits it", d.Layer, res, d.Rule)
+		denies, allows, rejects = "denied", "allowed", "rejected"
+		after, afterSG, afterOther = "; the candidate admits it", "; the candidate's do", "; the candidate admits it"
 	}
 	switch {
 	case strings.HasPrefix(d.Layer, "nacl") && d.Cause == "nacl-explicit-deny":
-		return fmt.Sprintf("%s entry %s of %s denies %s %s %s", dir, d.Rule, res, what, toFrom, peer)
+		return fmt.Sprintf("%s entry %s of %s %s %s %s %s%s", dir, d.Rule, res, denies, what, toFrom, peer, after)
 	case strings.HasPrefix(d.Layer, "nacl"):
-		return fmt.Sprintf("no %s entry of %s allows %s %s %s", dir, res, what, toFrom, peer)
+		if after != "" {
+			after = "; the candidate's does"
+		}
+		return fmt.Sprintf("no %s entry of %s %s %s %s %s%s", dir, res, allows, what, toFrom, peer, after)
 	case strings.HasPrefix(d.Layer, "sg"):
-		return fmt.Sprintf("no %s rule of %s allows %s %s %s", dir, res, what, toFrom, peer)
+		return fmt.Sprintf("no %s rule of %s %s %s %s %s%s", dir, res, allows, what, toFrom, peer, afterSG)
 	}
-	return fmt.Sprintf("%s (%s %s) rejects it", d.Layer, res, d.Rule)
+	return fmt.Sprintf("%s (%s %s) %s it%s", d.Layer, res, d.Rule, rejects, afterOther)
 }
 
 // resources renders verdict_resource's ids with the group names the candidate has.
