@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowlens/flowlens/internal/human"
 	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/pipeline"
 )
@@ -193,35 +194,9 @@ func countList(m map[string]int64) string {
 }
 
 // humanCount renders n with thousands separators.
-func humanCount(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func humanCount(n int64) string { return human.Count(n) }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return human.Bytes(n) }
 
 // progressLine returns, when stderr is a terminal, a progress function that shows the records and bytes read
 // so far on stderr, and a function that clears that line; otherwise nil and a no-op.

@@ -56,6 +56,7 @@ func commands() []*command {
 	return []*command{
 		ingestCommand(),
 		analyzeCommand(),
+		auditCommand(),
 		explainCommand(),
 		exportCommand(),
 		topologyCommand(),

@@ -170,3 +170,22 @@ const (
 	ColShard  = "shard"
 	ColShards = "shards"
 )
+
+// What a later run needs besides the flows to replay them again (audit): analyze writes both.
+const (
+	// TopologyFilesTable holds the AWS CLI JSON the analyze loaded, byte for byte (vpc.Model.InputFiles):
+	// file VARCHAR (the name as loaded), content BLOB (a BLOB, not text, since a file may be UTF-16 with a
+	// byte-order mark; decode(content) shows UTF-8 ones). vpc.Load of these rebuilds the analyze's model.
+	TopologyFilesTable = "topology_files"
+	// ReplaySettingsTable holds the replay's configuration: setting VARCHAR, value VARCHAR (durations as Go
+	// durations, "10m0s"; 0 means the default).
+	ReplaySettingsTable = "replay_settings"
+)
+
+// Tables an audit writes (the recorded flows replayed against a candidate policy; pkg/audit).
+const (
+	AuditSummaryTable  = "audit_summary"  // one row: the run, its counts, coverage and exposure
+	AuditVerdictsTable = "audit_verdicts" // one row per distinct (baseline verdict, candidate verdict, logged action), with counts
+	AuditGroupsTable   = "audit_groups"   // one row per would-break and newly-allowed group
+	AuditRecordsTable  = "audit_records"  // one row per record that would break or is newly allowed: source_file, source_line, group
+)

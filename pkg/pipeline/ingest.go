@@ -42,7 +42,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (ingest.Stats, error) {
 		return ingest.Stats{}, err
 	}
 	defer rd.Release()
-	stopProgress := watchProgress(cfg.Progress, rd)
+	stopProgress := watchProgress(cfg.Progress, rd.Progress)
 	err = sinkRecords(ctx, cfg, rd)
 	stopProgress()
 	if err != nil {
@@ -65,8 +65,14 @@ func sinkRecords(ctx context.Context, cfg IngestConfig, rd *ingest.Reader) error
 		defer errs.Release()
 		err := writeFlows(ctx, cfg.DB, cfg.Run, memory.DefaultAllocator, src, nil, nil,
 			store.Table{Name: flowschema.IngestErrorsTable, Reader: errs},
-			store.Table{Name: flowschema.VerdictsTable, Drop: true}, // an earlier analyze's
-			store.Table{Name: flowschema.ShardTable, Drop: true})    // an earlier sharded analyze's
+			store.Table{Name: flowschema.VerdictsTable, Drop: true}, // an earlier analyze's, and what an audit needs of it
+			store.Table{Name: flowschema.TopologyFilesTable, Drop: true},
+			store.Table{Name: flowschema.ReplaySettingsTable, Drop: true},
+			store.Table{Name: flowschema.AuditSummaryTable, Drop: true},
+			store.Table{Name: flowschema.AuditVerdictsTable, Drop: true},
+			store.Table{Name: flowschema.AuditGroupsTable, Drop: true},
+			store.Table{Name: flowschema.AuditRecordsTable, Drop: true},
+			store.Table{Name: flowschema.ShardTable, Drop: true}) // an earlier sharded analyze's
 		if err != nil {
 			if pq != nil {
 				pq.abort()

@@ -102,7 +102,7 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 		return nil, err
 	}
 	defer replayed.release()
-	stopProgress := watchProgress(cfg.Progress, in)
+	stopProgress := watchProgress(cfg.Progress, in.Progress)
 	errs := in.ErrorsRecordReader(mem)
 	defer errs.Release()
 	extra := []store.Table{{Name: flowschema.IngestErrorsTable, Reader: errs}}
@@ -114,6 +114,9 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 		defer r.Release()
 		extra = append(extra, store.Table{Name: t.Name, Reader: r})
 	}
+	rerun, releaseRerun := rerunTables(mem, cfg.Model, cfg.Replay)
+	defer releaseRerun()
+	extra = append(extra, rerun...)
 	err = writeFlows(ctx, cfg.DB, cfg.Run, mem, replayed.out, replayed.tables, replayed.dims, extra...)
 	stopProgress()
 	if err != nil {
@@ -133,6 +136,33 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 	return rep, nil
 }
 
+// rerunTables are what a later audit needs besides the flows (topology_files, replay_settings; a model with no
+// input files drops an older topology_files), and the drops of an earlier audit's tables, which described
+// other flows. release releases their readers, after the write.
+func rerunTables(mem memory.Allocator, m *vpc.Model, cfg replay.Config) (tables []store.Table, release func()) {
+	var readers []array.RecordReader
+	add := func(t results.Table) {
+		r := results.Reader(t.Record)
+		readers = append(readers, r)
+		tables = append(tables, store.Table{Name: t.Name, Reader: r})
+	}
+	add(results.ReplaySettings(mem, cfg))
+	if files, ok := results.TopologyFiles(mem, m); ok {
+		add(files)
+	} else {
+		tables = append(tables, store.Table{Name: flowschema.TopologyFilesTable, Drop: true})
+	}
+	for _, name := range []string{flowschema.AuditSummaryTable, flowschema.AuditVerdictsTable, flowschema.AuditGroupsTable,
+		flowschema.AuditRecordsTable} {
+		tables = append(tables, store.Table{Name: name, Drop: true})
+	}
+	return tables, func() {
+		for _, r := range readers {
+			r.Release()
+		}
+	}
+}
+
 // topRejected asks the written file for the most rejected peers and destination ports.
 func topRejected(ctx context.Context, path string, rep *AnalyzeReport) error {
 	db, err := store.OpenReadOnly(path)
@@ -149,9 +179,10 @@ func topRejected(ctx context.Context, path string, rep *AnalyzeReport) error {
 	return nil
 }
 
-// watchProgress calls progress (if not nil) with in's progress every ProgressInterval until the returned
-// function is called; that function returns once progress is no longer being called.
-func watchProgress(progress func(records, bytes int64), in *ingest.Reader) (stop func()) {
+// watchProgress calls progress (if not nil) with what read returns (an ingest.Reader's Progress) every
+// ProgressInterval until the returned function is called; that function returns once progress is no longer
+// being called.
+func watchProgress(progress func(records, bytes int64), read func() (records, bytes int64)) (stop func()) {
 	if progress == nil {
 		return func() {}
 	}
@@ -165,7 +196,7 @@ func watchProgress(progress func(records, bytes int64), in *ingest.Reader) (stop
 			case <-quit:
 				return
 			case <-t.C:
-				progress(in.Progress())
+				progress(read())
 			}
 		}
 	}()

@@ -214,7 +214,8 @@ func (r *Reader) Schema() *arrow.Schema { return r.schema }
 func (r *Reader) VerdictSchema() *arrow.Schema { return r.vschema }
 
 // Verdicts returns the verdict table: one row per verdict id used so far, in id order (row i has verdict_id
-// i). It is complete once Next has returned false; call it then.
+// i). Every id of the records Next has returned is in it (a consumer that meets an id it has not seen may call
+// it again, as an audit does); it is complete once Next has returned false. Safe to call while Next runs.
 func (r *Reader) Verdicts() arrow.Record {
 	r.verdicts.mu.Lock()
 	keys := make([]rowVerdict, len(r.verdicts.keys))

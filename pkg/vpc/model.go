@@ -233,11 +233,18 @@ type Model struct {
 	subnetBits4    []int // IPv4 prefix lengths present in subnetByCIDR, longest first
 	subnetBits6    []int // IPv6 prefix lengths present in subnetByCIDR, longest first
 	prefixListMeta map[string]prefixListMeta
+	files          map[string][]byte // what Load or LoadPaths read (InputFiles)
 }
 
 type prefixListMeta struct {
 	name, family string
 }
+
+// InputFiles returns the AWS CLI JSON documents Load or LoadPaths built the model from, by file name, as read:
+// Load of them builds the same model again, so a program can store them beside its results (analyze does:
+// flowschema.TopologyFilesTable) and rebuild the model later. A model from Clone or LoadOverlay has none (nil):
+// it may differ from any input. The map and its contents are shared: do not modify them.
+func (m *Model) InputFiles() map[string][]byte { return m.files }
 
 // ENIByID returns the ENI with that id, or nil.
 func (m *Model) ENIByID(id string) *ENI { return m.ENIs[id] }

@@ -40,17 +40,27 @@ var prefixListIDInName = regexp.MustCompile(`pl-[0-9a-fA-F]+`)
 // LoadPaths loads files and directories (walked recursively for *.json) and returns the compiled model.
 // Problems in the content are Findings in the model; the error is only for I/O (a path that cannot be read).
 func LoadPaths(paths ...string) (*Model, error) {
-	files := make(map[string][]byte)
+	files, pre, err := ReadPaths(paths...)
+	if err != nil {
+		return nil, err
+	}
+	return load(files, pre), nil
+}
+
+// ReadPaths reads what LoadPaths loads: the files and directories (walked recursively for *.json), by cleaned
+// file name, and a warning finding per directory that holds no *.json file. The error is for I/O only.
+func ReadPaths(paths ...string) (files map[string][]byte, findings []Finding, err error) {
+	files = make(map[string][]byte)
 	var pre []Finding
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("topology: %w", err)
+			return nil, nil, fmt.Errorf("topology: %w", err)
 		}
 		if !fi.IsDir() {
 			data, err := os.ReadFile(p)
 			if err != nil {
-				return nil, fmt.Errorf("topology: %w", err)
+				return nil, nil, fmt.Errorf("topology: %w", err)
 			}
 			files[filepath.Clean(p)] = data
 			continue
@@ -72,26 +82,36 @@ func LoadPaths(paths ...string) (*Model, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("topology: %w", err)
+			return nil, nil, fmt.Errorf("topology: %w", err)
 		}
 		if n == 0 {
 			pre = append(pre, Finding{Severity: Warning, File: p, Message: "directory holds no *.json files"})
 		}
 	}
-	return load(files, pre), nil
+	return files, pre, nil
 }
 
 // Load builds the model from AWS CLI JSON documents keyed by file name (the name is used in findings and to
 // find a prefix-list id for get-managed-prefix-list-entries output). It never stops at the first problem:
 // every problem is a Finding; the error is reserved for callers' I/O and is nil here.
 func Load(files map[string][]byte) (*Model, error) {
-	return load(files, nil), nil
+	return load(maps.Clone(files), nil), nil
 }
 
 // load decodes the files in name order, builds the model objects and compiles them; pre are findings
-// LoadPaths made while reading.
+// LoadPaths made while reading. The model keeps files (InputFiles).
 func load(files map[string][]byte, pre []Finding) *Model {
-	l := &loader{
+	l := newLoader(pre)
+	l.parseAll(files)
+	l.build()
+	l.m.files = files
+	l.m.Compile()
+	return l.m
+}
+
+// newLoader returns a loader with an empty model whose input findings start with pre.
+func newLoader(pre []Finding) *loader {
+	return &loader{
 		m: &Model{
 			Subnets:        make(map[string]*Subnet),
 			NACLs:          make(map[string]*NACL),
@@ -104,12 +124,13 @@ func load(files map[string][]byte, pre []Finding) *Model {
 		},
 		seen: make(map[string]seenObject),
 	}
+}
+
+// parseAll decodes the files in name order.
+func (l *loader) parseAll(files map[string][]byte) {
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		l.parseFile(name, files[name])
 	}
-	l.build()
-	l.m.Compile()
-	return l.m
 }
 
 // sourced is one decoded object and the file it came from.
