@@ -48,6 +48,7 @@ func commands() []*command {
 		analyzeCommand(),
 		explainCommand(),
 		topologyCommand(),
+		sqlCommand(),
 	}
 }
 
