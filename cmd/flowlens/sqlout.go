@@ -152,29 +152,28 @@ func (t *tableWriter) flushPending() {
 }
 
 func (t *tableWriter) line(cells []string) {
+	var b strings.Builder
 	if t.markdown {
-		t.w.WriteString("|")
+		b.WriteString("|")
 	}
 	for i, c := range cells {
 		pad := strings.Repeat(" ", max(t.widths[i]-utf8.RuneCountInString(c), 0))
 		switch {
 		case t.markdown:
-			t.w.WriteByte(' ')
+			b.WriteByte(' ')
 		case i > 0:
-			t.w.WriteString("  ")
+			b.WriteString("  ")
 		}
-		last := i == len(cells)-1 && !t.markdown
 		if t.cols[i].typ.numeric() {
-			t.w.WriteString(pad + c)
-		} else if last {
-			t.w.WriteString(c) // no trailing blanks
+			b.WriteString(pad + c)
 		} else {
-			t.w.WriteString(c + pad)
+			b.WriteString(c + pad)
 		}
 		if t.markdown {
-			t.w.WriteString(" |")
+			b.WriteString(" |")
 		}
 	}
+	t.w.WriteString(strings.TrimRight(b.String(), " "))
 	t.w.WriteByte('\n')
 }
 
