@@ -138,7 +138,7 @@ func testViews(t *testing.T, db *sql.DB) {
 		type key struct{ client, server, proto, port string }
 		type agg struct {
 			records, packets, bytes, accepted, rejected int64
-			ifaces                                      map[string]bool
+			atClient, atServer                          bool
 		}
 		byKey := map[key]*agg{}
 		for _, r := range recs {
@@ -151,7 +151,7 @@ func testViews(t *testing.T, db *sql.DB) {
 			}
 			a := byKey[k]
 			if a == nil {
-				a = &agg{ifaces: map[string]bool{}}
+				a = &agg{}
 				byKey[k] = a
 			}
 			a.records++
@@ -159,14 +159,18 @@ func testViews(t *testing.T, db *sql.DB) {
 			a.bytes += r.bytes
 			a.accepted += b2i(r.action == "ACCEPT")
 			a.rejected += b2i(r.action == "REJECT")
-			a.ifaces[r.iface] = true
+			if r.dir != "" {
+				clientSide := (r.role == "reply") == (r.dir == "ingress")
+				a.atClient = a.atClient || clientSide
+				a.atServer = a.atServer || !clientSide
+			}
 		}
 		var want [][]string
 		for k, a := range byKey {
 			want = append(want, []string{k.client, k.server, k.proto, k.port, fmt.Sprint(a.records), fmt.Sprint(a.packets),
-				fmt.Sprint(a.bytes), fmt.Sprint(a.accepted), fmt.Sprint(a.rejected), fmt.Sprint(len(a.ifaces))})
+				fmt.Sprint(a.bytes), fmt.Sprint(a.accepted), fmt.Sprint(a.rejected), loggedAt(a.atClient, a.atServer)})
 		}
-		got := rows(t, db, `SELECT client, server, protocol, port, records, packets, bytes, accepted, rejected, interfaces FROM top_talkers`)
+		got := rows(t, db, `SELECT client, server, protocol, port, records, packets, bytes, accepted, rejected, logged_at FROM top_talkers`)
 		if diff := gocmp.Diff(sortRows(want), sortRows(got)); diff != "" {
 			t.Errorf("against the flows, aggregated in Go (-want +got):\n%s", diff)
 		}
@@ -299,6 +303,18 @@ func testViews(t *testing.T, db *sql.DB) {
 	})
 }
 
+func loggedAt(client, server bool) string {
+	switch {
+	case client && server:
+		return "both"
+	case client:
+		return "client"
+	case server:
+		return "server"
+	}
+	return "NULL"
+}
+
 func atoi(t *testing.T, s string) int64 {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -315,8 +331,8 @@ func b2i(b bool) int64 {
 }
 
 type flowRow struct {
-	iface, src, dst, srcPort, dstPort, proto, role, action string
-	packets, bytes                                         int64
+	iface, src, dst, srcPort, dstPort, proto, role, dir, action string
+	packets, bytes                                              int64
 }
 
 // flowRows reads every record's fields the views group by, from the flows view ("" for NULL).
@@ -324,7 +340,7 @@ func flowRows(t *testing.T, db *sql.DB) []flowRow {
 	t.Helper()
 	rs, err := db.Query(`SELECT coalesce(interface_id, ''), coalesce(srcaddr, ''), coalesce(dstaddr, ''),
 		coalesce(CAST(srcport AS VARCHAR), 'NULL'), coalesce(CAST(dstport AS VARCHAR), 'NULL'), coalesce(CAST(protocol AS VARCHAR), 'NULL'),
-		coalesce(CAST(flow_role AS VARCHAR), ''), coalesce(CAST(action AS VARCHAR), ''), coalesce(packets, 0), coalesce(bytes, 0) FROM flows`)
+		coalesce(CAST(flow_role AS VARCHAR), ''), coalesce(CAST(direction AS VARCHAR), ''), coalesce(CAST(action AS VARCHAR), ''), coalesce(packets, 0), coalesce(bytes, 0) FROM flows`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +348,7 @@ func flowRows(t *testing.T, db *sql.DB) []flowRow {
 	var out []flowRow
 	for rs.Next() {
 		var r flowRow
-		if err := rs.Scan(&r.iface, &r.src, &r.dst, &r.srcPort, &r.dstPort, &r.proto, &r.role, &r.action, &r.packets, &r.bytes); err != nil {
+		if err := rs.Scan(&r.iface, &r.src, &r.dst, &r.srcPort, &r.dstPort, &r.proto, &r.role, &r.dir, &r.action, &r.packets, &r.bytes); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, r)

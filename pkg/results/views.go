@@ -32,6 +32,11 @@ const (
 	aggregates = `count(*) AS records, CAST(sum(packets) AS BIGINT) AS packets, CAST(sum(bytes) AS BIGINT) AS bytes,
 		min(start) AS first, max("end") AS last`
 	times = `make_timestamp(first * 1000000) AS first_seen, make_timestamp(last * 1000000) AS last_seen`
+	// loggedAt says which ends of the conversation logged records of it: client, server or both (then every
+	// count holds each packet twice); NULL when the replay could not tell the direction.
+	loggedAtAggs = `bool_or((flow_role = 'reply') = (direction = 'ingress')) AS at_client,
+		bool_or((flow_role = 'reply') <> (direction = 'ingress')) AS at_server`
+	loggedAt = `CASE WHEN at_client AND at_server THEN 'both' WHEN at_client THEN 'client' WHEN at_server THEN 'server' END AS logged_at`
 	// service names a protocol and port as analyze's summary does: tcp/443, udp/53, icmp/0, 47/0.
 	service = `concat(CASE protocol WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmpv6'
 		ELSE CAST(protocol AS VARCHAR) END, '/', CAST(port AS VARCHAR)) AS service`
@@ -71,12 +76,12 @@ LEFT JOIN ` + flowschema.RuleHitsTable + ` h ON h.rule_type = 'nacl'
 ORDER BY f.records DESC, f.verdict_layer, f.verdict_resource, f.verdict_rule, f.verdict_cause`},
 
 		{Name: ViewTopTalkers, Verdicts: true,
-			Doc: "conversations by client, server and the server's protocol and port, most bytes first: records, packets, bytes, how many the log ACCEPTed and REJECTed, the interfaces that logged them",
+			Doc: "conversations by client, server and the server's protocol and port, most bytes first: records, packets, bytes, how many the log ACCEPTed and REJECTed, which ends logged them (client, server or both: then each packet counts twice)",
 			Query: `SELECT client, server, ` + service + `, protocol, port, records, packets, bytes, accepted, rejected,
-	interfaces, ` + times + `
+	` + loggedAt + `, ` + times + `
 FROM (SELECT ` + clientExpr + ` AS client, ` + serverExpr + ` AS server, protocol, ` + portExpr + ` AS port,
 		` + aggregates + `, count(*) FILTER (WHERE action = 'ACCEPT') AS accepted,
-		count(*) FILTER (WHERE action = 'REJECT') AS rejected, count(DISTINCT interface_id) AS interfaces
+		count(*) FILTER (WHERE action = 'REJECT') AS rejected, ` + loggedAtAggs + `
 	FROM ` + flowschema.FlowsView + ` WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL GROUP BY ALL)
 ORDER BY bytes DESC NULLS LAST, records DESC, client, server, protocol, port`},
 
@@ -115,7 +120,8 @@ ORDER BY records DESC, interface_id, client, server, protocol, port`},
 
 // groupEdgesQuery: conversations (as in top_talkers) with each end replaced by its identity. Addresses are
 // matched as text: IPv6 addresses are stored canonically (netip's text) in flows and in topology_enis alike.
-const groupEdgesQuery = `WITH pairs AS (
+// pairs is MATERIALIZED: DuckDB 1.1 would otherwise inline it, and aggregate the flows once per reference.
+const groupEdgesQuery = `WITH pairs AS MATERIALIZED (
 	SELECT ` + clientExpr + ` AS client, ` + serverExpr + ` AS server, protocol, ` + portExpr + ` AS port,
 		` + aggregates + `, count(*) FILTER (WHERE action = 'ACCEPT') AS accepted,
 		count(*) FILTER (WHERE action = 'REJECT') AS rejected
