@@ -35,7 +35,7 @@ func sqlCommand() *command {
 				"prints each statement's rows. Stops at the first statement that fails, with DuckDB's message (naming the\n"+
 				"statement's number and line when there are several), exit status 1.\n\n"+
 				"Tables: flows, rule_hits, ingest_errors, topology_*, flowlens_runs. Views that answer the usual questions\n"+
-				"(README, 'Query the results'): "+strings.Join(results.ViewNames(), ", ")+".\n\n"+
+				"(README, 'Query the results'):\n  "+strings.Join(results.ViewNames(), ", ")+".\n\n"+
 				"Values: NULL shows as NULL (table, markdown), an empty field (csv) or null (json); timestamps as\n"+
 				"RFC 3339 (UTC); numbers in full; lists as [a, b], structs as {'field': value}. table and markdown cut\n"+
 				"values longer than --width with an ellipsis and size their columns on the first 1,000 rows; csv and\n"+

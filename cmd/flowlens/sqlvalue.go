@@ -186,6 +186,37 @@ func appendText(b []byte, v any, t *sqlType) []byte {
 			return appendUUID(b, v)
 		}
 		return appendBlob(b, v)
+	case []any, map[string]any, duckdb.Map:
+		return appendNested(b, v, t, &textStyle)
+	default:
+		return fmt.Append(b, v)
+	}
+}
+
+// nestedStyle is how appendNested writes a list, a struct or a map: as text or as JSON.
+type nestedStyle struct {
+	sep   string                                   // between elements
+	field func(b []byte, name string) []byte       // a struct field's name, up to its value
+	key   func(b []byte, key string) []byte        // a map key (as text), up to its value
+	value func(b []byte, v any, t *sqlType) []byte // an element
+}
+
+var (
+	textStyle = nestedStyle{sep: ", ",
+		field: func(b []byte, name string) []byte { return append(append(append(b, '\''), name...), "': "...) },
+		key:   func(b []byte, key string) []byte { return append(append(b, key...), '=') },
+	}
+	jsonStyle = nestedStyle{sep: ",",
+		field: func(b []byte, name string) []byte { return append(appendJSONString(b, name), ':') },
+		key:   func(b []byte, key string) []byte { return append(appendJSONString(b, key), ':') },
+	}
+)
+
+func init() { textStyle.value, jsonStyle.value = appendText, appendJSON } // they call appendNested
+
+// appendNested writes a LIST ([a, b]), a STRUCT (fields in the type's order) or a MAP (entries in key order).
+func appendNested(b []byte, v any, t *sqlType, s *nestedStyle) []byte {
+	switch v := v.(type) {
 	case []any:
 		var elem *sqlType
 		if t != nil {
@@ -194,37 +225,31 @@ func appendText(b []byte, v any, t *sqlType) []byte {
 		b = append(b, '[')
 		for i, e := range v {
 			if i > 0 {
-				b = append(b, ", "...)
+				b = append(b, s.sep...)
 			}
-			b = appendText(b, e, elem)
+			b = s.value(b, e, elem)
 		}
 		return append(b, ']')
 	case map[string]any:
 		b = append(b, '{')
 		for i, f := range t.fieldOrder(v) {
 			if i > 0 {
-				b = append(b, ", "...)
+				b = append(b, s.sep...)
 			}
-			b = append(b, '\'')
-			b = append(b, f.name...)
-			b = append(b, "': "...)
-			b = appendText(b, v[f.name], f.typ)
+			b = s.value(s.field(b, f.name), v[f.name], f.typ)
 		}
 		return append(b, '}')
 	case duckdb.Map:
 		b = append(b, '{')
 		for i, kv := range sortedMap(v, t) {
 			if i > 0 {
-				b = append(b, ", "...)
+				b = append(b, s.sep...)
 			}
-			b = append(b, kv.key...)
-			b = append(b, '=')
-			b = appendText(b, kv.value, kv.valueType)
+			b = s.value(s.key(b, kv.key), kv.value, kv.valueType)
 		}
 		return append(b, '}')
-	default:
-		return fmt.Append(b, v)
 	}
+	return b
 }
 
 type mapEntry struct {
@@ -358,41 +383,8 @@ func appendJSON(b []byte, v any, t *sqlType) []byte {
 			return appendJSONString(b, string(appendText(nil, v, t)))
 		}
 		return appendText(b, v, t)
-	case []any:
-		var elem *sqlType
-		if t != nil {
-			elem = t.elem
-		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSON(b, e, elem)
-		}
-		return append(b, ']')
-	case map[string]any:
-		b = append(b, '{')
-		for i, f := range t.fieldOrder(v) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, f.name)
-			b = append(b, ':')
-			b = appendJSON(b, v[f.name], f.typ)
-		}
-		return append(b, '}')
-	case duckdb.Map:
-		b = append(b, '{')
-		for i, kv := range sortedMap(v, t) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, kv.key)
-			b = append(b, ':')
-			b = appendJSON(b, kv.value, kv.valueType)
-		}
-		return append(b, '}')
+	case []any, map[string]any, duckdb.Map:
+		return appendNested(b, v, t, &jsonStyle)
 	default:
 		return appendJSONString(b, string(appendText(nil, v, t)))
 	}
