@@ -16,7 +16,7 @@ import (
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/ (audit, sql)")
 
 const (
 	webGroup = "sg-0a1b2c3d4e5f63001"

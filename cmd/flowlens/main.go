@@ -60,6 +60,7 @@ func commands() []*command {
 		explainCommand(),
 		exportCommand(),
 		topologyCommand(),
+		sqlCommand(),
 	}
 }
 

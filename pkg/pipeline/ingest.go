@@ -21,7 +21,8 @@ type IngestConfig struct {
 	// Ingest configures the parser.
 	Ingest ingest.Options
 	// DB, if set, is the DuckDB file to write the records (flows: a view over flow_records and flow_strings)
-	// and ingest_errors to, atomically; an earlier analyze's verdicts table is removed.
+	// and ingest_errors to, atomically; an earlier analyze's verdicts table is removed, with the views that read
+	// it (results.View.Verdicts).
 	DB string
 	// Parquet, if set, is the Parquet file to write the records to (as well as to DB).
 	Parquet string
@@ -63,16 +64,18 @@ func sinkRecords(ctx context.Context, cfg IngestConfig, rd *ingest.Reader) error
 	case cfg.DB != "":
 		errs := rd.ErrorsRecordReader(memory.DefaultAllocator)
 		defer errs.Release()
-		err := writeFlows(ctx, cfg.DB, cfg.Run, memory.DefaultAllocator, src, nil, nil,
-			store.Table{Name: flowschema.IngestErrorsTable, Reader: errs},
-			store.Table{Name: flowschema.VerdictsTable, Drop: true}, // an earlier analyze's, and what an audit needs of it
-			store.Table{Name: flowschema.TopologyFilesTable, Drop: true},
-			store.Table{Name: flowschema.ReplaySettingsTable, Drop: true},
-			store.Table{Name: flowschema.AuditSummaryTable, Drop: true},
-			store.Table{Name: flowschema.AuditVerdictsTable, Drop: true},
-			store.Table{Name: flowschema.AuditGroupsTable, Drop: true},
-			store.Table{Name: flowschema.AuditRecordsTable, Drop: true},
-			store.Table{Name: flowschema.ShardTable, Drop: true}) // an earlier sharded analyze's
+		extra := append([]store.Table{
+			{Name: flowschema.IngestErrorsTable, Reader: errs},
+			{Name: flowschema.VerdictsTable, Drop: true}, // an earlier analyze's, and what an audit needs of it
+			{Name: flowschema.TopologyFilesTable, Drop: true},
+			{Name: flowschema.ReplaySettingsTable, Drop: true},
+			{Name: flowschema.AuditSummaryTable, Drop: true},
+			{Name: flowschema.AuditVerdictsTable, Drop: true},
+			{Name: flowschema.AuditGroupsTable, Drop: true},
+			{Name: flowschema.AuditRecordsTable, Drop: true},
+			{Name: flowschema.ShardTable, Drop: true}, // an earlier sharded analyze's
+		}, viewTables(true)...) // and the views that read the verdicts
+		err := writeFlows(ctx, cfg.DB, cfg.Run, memory.DefaultAllocator, src, nil, nil, extra...)
 		if err != nil {
 			if pq != nil {
 				pq.abort()

@@ -72,7 +72,8 @@ type TopologyCounts struct {
 
 // Analyze ingests cfg.Paths, replays the records through cfg.Model and writes to cfg.DB, in one atomic write:
 // the records with their verdicts (flows, a view over flow_records, flow_strings and verdicts), rule_hits,
-// ingest_errors and the topology_* tables. It then reads the top rejected peers and ports back from the file.
+// ingest_errors, the topology_* tables, what a later audit needs (topology_files, replay_settings) and the
+// documented views (results.Views). It then reads the top rejected peers and ports back from the file.
 // Nothing is written when it fails with errors.Is(err, store.ErrNotWritten) or before the write (an error
 // that is not a *store.WrittenError); a *store.WrittenError says the file is complete. The records are read once, batch by batch: no batch is copied, and the
 // IPv4 numbers the parser makes for the replay are dropped before the write.
@@ -117,6 +118,7 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 	rerun, releaseRerun := rerunTables(mem, cfg.Model, cfg.Replay)
 	defer releaseRerun()
 	extra = append(extra, rerun...)
+	extra = append(extra, viewTables(false)...)
 	err = writeFlows(ctx, cfg.DB, cfg.Run, mem, replayed.out, replayed.tables, replayed.dims, extra...)
 	stopProgress()
 	if err != nil {
@@ -161,6 +163,22 @@ func rerunTables(mem memory.Allocator, m *vpc.Model, cfg replay.Config) (tables 
 			r.Release()
 		}
 	}
+}
+
+// viewTables returns the documented views (results.Views) to write after the tables, created in the file so
+// that any DuckDB client sees them; with dropVerdicts, only drops of those that read the replay's columns
+// (ingest --db, which removes an earlier analyze's verdicts).
+func viewTables(dropVerdicts bool) []store.Table {
+	var ts []store.Table
+	for _, v := range results.Views() {
+		switch {
+		case !dropVerdicts:
+			ts = append(ts, store.Table{Name: v.Name, Query: v.Query})
+		case v.Verdicts:
+			ts = append(ts, store.Table{Name: v.Name, Drop: true})
+		}
+	}
+	return ts
 }
 
 // topRejected asks the written file for the most rejected peers and destination ports.
