@@ -15,7 +15,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
 )
@@ -206,7 +205,7 @@ func (r *Reader) dispatch() {
 			defer r.rwg.Done()
 			defer close(job.queue)
 			if lastLine, err := r.readFile(job); err != nil && r.ctx.Err() == nil {
-				job.ferr = &FileError{File: in.name, LastGoodLine: lastLine, Err: utf8Text([]byte(err.Error()), MaxErrorText)}
+				job.ferr = newFileError(in.name, lastLine, err)
 			}
 		}()
 	}
@@ -248,12 +247,11 @@ func (r *Reader) readFile(job *fileJob) (int64, error) {
 		src = f
 	}
 	if in.kind == inputGzip {
-		zr, err := gzip.NewReader(src)
+		mr, err := newMemberReader(src, true)
 		if err != nil {
-			return 0, fmt.Errorf("gzip: %w", err)
+			return 0, err
 		}
-		defer zr.Close()
-		src = zr
+		src = mr
 	}
 	if in.bom {
 		if _, err := io.ReadFull(src, make([]byte, len(utf8BOM))); err != nil {
@@ -336,15 +334,12 @@ func fill(src io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
+// describeReadError keeps err (a *GzipError says which lines are suspect) and adds what was dropped.
 func describeReadError(err error, partial int) error {
-	msg := err.Error()
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		msg = "truncated compressed stream (unexpected end of file)"
-	}
 	if partial > 0 {
-		return fmt.Errorf("%s; %d bytes of an incomplete last line dropped", msg, partial)
+		return fmt.Errorf("%w; %d bytes of an incomplete last line dropped", err, partial)
 	}
-	return errors.New(msg)
+	return err
 }
 
 // worker parses chunks into record batches.
@@ -656,6 +651,7 @@ func (r *Reader) Stats() Stats {
 	s.SkippedFiles = r.skips
 	s.Renamed = r.out.renamed
 	s.FileErrors = r.fileErr
+	s.SuspectLines = suspectLines(r.fileErr)
 	s.Elapsed = r.elapsed
 	if r.elapsed > 0 {
 		s.RecordsPerS = float64(s.Records) / r.elapsed.Seconds()
