@@ -76,10 +76,11 @@ type Reader struct {
 	start   time.Time
 	elapsed time.Duration
 
-	kept    atomic.Int64 // bad lines kept so far
-	tallies []*tally
-	final   *tally
-	fileErr []FileError
+	kept     atomic.Int64 // bad lines kept so far
+	tallies  []*tally
+	final    *tally
+	fileErr  []FileError
+	controls int64 // CloudWatch Logs CONTROL_MESSAGE documents skipped
 
 	// Progress counters, readable while running.
 	records atomic.Int64
@@ -87,10 +88,11 @@ type Reader struct {
 }
 
 type fileJob struct {
-	in     *input
-	layout *layout
-	queue  chan *pending
-	ferr   *FileError
+	in       *input
+	layout   *layout
+	queue    chan *pending
+	ferr     *FileError
+	controls int64 // CONTROL_MESSAGE documents skipped (JSON input); read once queue is closed
 }
 
 type chunk struct {
@@ -246,17 +248,21 @@ func (r *Reader) readFile(job *fileJob) (int64, error) {
 		defer f.Close()
 		src = f
 	}
+	var members *memberReader
 	if in.kind == inputGzip {
-		mr, err := newMemberReader(src, true)
+		mr, err := newMemberReader(src, in.wrap != wrapJSON)
 		if err != nil {
 			return 0, err
 		}
-		src = mr
+		src, members = mr, mr
 	}
 	if in.bom {
 		if _, err := io.ReadFull(src, make([]byte, len(utf8BOM))); err != nil {
 			return 0, err
 		}
+	}
+	if in.wrap == wrapJSON {
+		return r.readJSON(job, src, members)
 	}
 	line := int64(1) // number of the next line to hand on
 	var carry []byte
@@ -369,17 +375,22 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	b := newBatch(r.pool, r.out, job.layout, job.in.name, capRows, len(data), lp.hint)
 	hdr := job.layout.header
 	lineNo := c.firstLine
+	export := job.in.wrap == wrapExport
 	for len(data) > 0 {
 		// Most lines are records that parseFast takes whole, finding the line's end as it goes.
 		if b.rows == b.capRows {
 			b.grow()
 		}
-		if act, status, n, ok := lp.parseFast(b, data); ok {
-			if !isHeader(data[:n], hdr) {
+		ts := 0 // the timestamp before the record of a CloudWatch Logs export line, with its space
+		if export {
+			ts = timestampLen(data)
+		}
+		if act, status, n, ok := lp.parseFast(b, data[ts:]); ok {
+			if !isHeader(data[ts:ts+n], hdr) {
 				lp.commit(b, act, status, lineNo)
 				t.lines++
 				lineNo++
-				data = data[min(n+1, len(data)):]
+				data = data[min(ts+n+1, len(data)):]
 				continue
 			}
 			lp.rollback(b)
@@ -396,7 +407,7 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 			lineNo++
 			continue
 		}
-		if reason, fi := lp.parseSlow(b, line, lineNo); reason != 0 {
+		if reason, fi := lp.parseSlow(b, line[ts:], lineNo); reason != 0 {
 			t.bad++
 			t.badBy[reason]++
 			if r.kept.Add(1) <= int64(r.opts.MaxErrorsKept) {
@@ -553,6 +564,7 @@ func (r *Reader) Next() bool {
 			if r.job.ferr != nil {
 				r.fileErr = append(r.fileErr, *r.job.ferr)
 			}
+			r.controls += r.job.controls
 			r.job = nil
 			<-r.slots
 			continue
@@ -652,6 +664,7 @@ func (r *Reader) Stats() Stats {
 	s.Renamed = r.out.renamed
 	s.FileErrors = r.fileErr
 	s.SuspectLines = suspectLines(r.fileErr)
+	s.ControlMessages = r.controls
 	s.Elapsed = r.elapsed
 	if r.elapsed > 0 {
 		s.RecordsPerS = float64(s.Records) / r.elapsed.Seconds()

@@ -24,9 +24,9 @@ func (e LineError) String() string {
 	return fmt.Sprintf("%s:%d: %s: %q", e.File, e.Line, e.Reason, e.Text)
 }
 
-// FileError is a file that stopped early (truncated or corrupt gzip, read error): the records up to
+// FileError is a file that stopped early (truncated or corrupt gzip, malformed JSON, read error): the records up to
 // LastGoodLine were kept. When the file broke inside a gzip member that failed its checksum or could not be
-// decoded, the lines SuspectFirst to SuspectLast (inclusive) came from that member and were handed on before
+// decoded, the lines SuspectFirst to SuspectLast (inclusive; events of JSON input) came from that member and were handed on before
 // the damage was known (see memberReader): their values may be wrong. They are records (or bad lines) like
 // the others; ingest_errors has a corrupt-member row with their range, to leave them out of queries. Both
 // are 0 when no line is suspect.
@@ -142,14 +142,17 @@ type Stats struct {
 	ErrorsKept   int64            `json:"errors_kept"`             // bad lines kept for the ingest_errors table
 	FileErrors   []FileError      `json:"file_errors"`             // files that stopped early
 	SuspectLines int64            `json:"suspect_lines,omitempty"` // lines FileErrors name as suspect (damaged gzip)
-	ByVersion    map[string]int64 `json:"by_version"`              // "2", "5", "null"
-	ByLogStatus  map[string]int64 `json:"by_log_status"`           // OK, NODATA, SKIPDATA, null
-	ByAction     map[string]int64 `json:"by_action"`               // ACCEPT, REJECT, null
-	Interfaces   int              `json:"interfaces"`              // distinct interface_id values
-	FirstStart   int64            `json:"first_start,omitempty"`   // Unix seconds
-	LastEnd      int64            `json:"last_end,omitempty"`
-	Elapsed      time.Duration    `json:"elapsed_ns"`
-	RecordsPerS  float64          `json:"records_per_second"`
+	// ControlMessages counts the CloudWatch Logs subscription CONTROL_MESSAGE documents skipped, with their
+	// events (which are not lines).
+	ControlMessages int64            `json:"control_messages,omitempty"`
+	ByVersion       map[string]int64 `json:"by_version"`            // "2", "5", "null"
+	ByLogStatus     map[string]int64 `json:"by_log_status"`         // OK, NODATA, SKIPDATA, null
+	ByAction        map[string]int64 `json:"by_action"`             // ACCEPT, REJECT, null
+	Interfaces      int              `json:"interfaces"`            // distinct interface_id values
+	FirstStart      int64            `json:"first_start,omitempty"` // Unix seconds
+	LastEnd         int64            `json:"last_end,omitempty"`
+	Elapsed         time.Duration    `json:"elapsed_ns"`
+	RecordsPerS     float64          `json:"records_per_second"`
 }
 
 // ifaceCacheBits sizes the cache of seen interface ids (see addIface): 1024 entries, 16 KiB per worker.
