@@ -1,12 +1,16 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // synthLines returns n realistic default-format records (about 110 bytes each, like real logs).
@@ -99,4 +103,59 @@ func BenchmarkReader(b *testing.B) {
 		rd.Release()
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkReaderGzip is BenchmarkReader on the same records gzip-compressed (one member, as S3 delivers
+// them): what reading member by member (memberReader) costs on top of decompression.
+func BenchmarkReaderGzip(b *testing.B) {
+	const n = 500_000
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(append([]byte(benchHeader), synthLines(n, 2)...))
+	zw.Close()
+	benchFile(b, "flows.log.gz", buf.Bytes(), n)
+}
+
+// BenchmarkReaderCloudWatch measures the CloudWatch Logs shapes on the same records: an export task's lines
+// and filter-log-events JSON.
+func BenchmarkReaderCloudWatch(b *testing.B) {
+	const n = 200_000
+	lines := bytes.SplitAfter(synthLines(n, 2), []byte("\n"))
+	lines = lines[:n]
+	var export, js bytes.Buffer
+	js.WriteString(`{"events": [`)
+	for i, l := range lines {
+		export.WriteString("2025-11-20T00:00:35.861Z ")
+		export.Write(l)
+		if i > 0 {
+			js.WriteString(",")
+		}
+		fmt.Fprintf(&js, "\n  {\"logStreamName\": \"eni-0a1b2c3d4e5f6a7b8-all\", \"timestamp\": 1763596835861, \"message\": %q, \"ingestionTime\": 1763596840000, \"eventId\": \"37980000000000000000000000000000000000000176359680512301\"}", bytes.TrimSuffix(l, []byte("\n")))
+	}
+	js.WriteString("\n], \"searchedLogStreams\": []}\n")
+	b.Run("export", func(b *testing.B) { benchFile(b, "export.txt", export.Bytes(), n) })
+	b.Run("filter-log-events", func(b *testing.B) { benchFile(b, "events.json", js.Bytes(), n) })
+}
+
+func benchFile(b *testing.B, name string, data []byte, n int64) {
+	path := filepath.Join(b.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rd, err := NewReader(context.Background(), []string{path}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rd.Next() {
+		}
+		if got := rd.Stats().Records; got != n {
+			b.Fatalf("records = %d, want %d", got, n)
+		}
+		rd.Release()
+	}
+	b.ReportMetric(float64(n*int64(b.N))/b.Elapsed().Seconds(), "records/s")
 }
