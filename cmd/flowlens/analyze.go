@@ -82,7 +82,7 @@ func analyzeCommand() *command {
 			fs.StringVar(&cfg.logFormat, "log-format", "", "the flow log's LogFormat (`FORMAT`, e.g. '${version} ${account-id} ...') for headerless input (default: the version-2 format)")
 			fs.StringVarP(&cfg.output, "output", "o", "table", "summary `FORMAT`: table or json")
 			fs.IntVar(&cfg.workers, "workers", 0, "`N` parse goroutines (default: one per core)")
-			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any input line is bad or any file stops early")
+			fs.BoolVar(&cfg.strict, "strict", false, "exit with status 3 when any input line is bad, any file stops early or any record is on an interface the topology lacks")
 			fs.BoolVar(&cfg.failDisagree, "fail-on-disagreement", false, "exit with status 3 when the model and the log disagree on any record")
 			fs.BoolVar(&cfg.allowFatal, "allow-fatal-topology", false, "replay even when the topology has fatal findings")
 			addReplayFlags(fs, &cfg.replay, &cfg.admit)
@@ -186,6 +186,9 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 	if cfg.strict && (st.BadLines > 0 || len(st.FileErrors) > 0) {
 		return findingsErrorf("--strict: %d bad lines, %d files stopped early", st.BadLines, len(st.FileErrors))
 	}
+	if cfg.strict && rep.Replay.UnknownInterface > 0 {
+		return findingsErrorf("--strict: %d records are on interfaces the topology does not have", rep.Replay.UnknownInterface)
+	}
 	if cfg.failDisagree && rep.Replay.Compared > rep.Replay.Agreed {
 		return findingsErrorf("--fail-on-disagreement: the model and the log disagree on %d records",
 			rep.Replay.Compared-rep.Replay.Agreed)
@@ -198,6 +201,14 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 	fmt.Fprintf(w, "flowlens analyze: %s records from %d files in %s (%s records/s)\n", humanCount(st.Records), st.Files,
 		rep.Elapsed.Round(time.Millisecond), humanCount(int64(rep.RecordsPerS)))
 	fmt.Fprintf(w, "topology: %s\n", rep.TopologyInfo)
+	if s.UnknownInterface > 0 {
+		fmt.Fprintf(w, "WARNING: %s of %s records (%.1f%%) are on %d interfaces the topology does not have (%s%s) and were not judged;\n"+
+			"  add their describe-network-interfaces output (and their subnets', NACLs' and groups') to --topology, e.g.\n"+
+			"  aws ec2 describe-network-interfaces --network-interface-ids %s > network-interfaces-more.json\n",
+			humanCount(s.UnknownInterface), humanCount(s.Records), 100*float64(s.UnknownInterface)/float64(max(s.Records, 1)), s.UnknownInterfaces,
+			strings.Join(s.UnknownInterfaceIDs, ", "), more(len(s.UnknownInterfaceIDs), s.UnknownInterfaces),
+			strings.Join(s.UnknownInterfaceIDs, " "))
+	}
 	for _, r := range st.Renamed {
 		fmt.Fprintf(w, "input: %s\n", r)
 	}
@@ -258,9 +269,22 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 		"conntrack peak %s of %s, %s evicted, %s untracked\n",
 		humanCount(s.Late), humanCount(s.ForcedReleases), humanCount(int64(s.ConntrackPeak)), humanCount(int64(s.ConntrackMax)),
 		humanCount(s.ConntrackEvictions), humanCount(s.ConntrackUntracked))
+	if s.ConntrackEvictions > 0 {
+		fmt.Fprintf(w, "  the tracking table was full: replies of the %s evicted connections were judged as replies whose request was\n"+
+			"  not seen (conntrack-assumed), which lets them past the groups unchecked; raise --max-tracked above the peak (%s) to track them all\n",
+			humanCount(s.ConntrackEvictions), humanCount(int64(s.ConntrackPeak)))
+	}
 	fmt.Fprintf(w, "request/reply decided by: %s\n", countList(s.Inference))
 	fmt.Fprintf(w, "\nwrote %s: flows (a view of flow_records, flow_strings and verdicts), rule_hits, ingest_errors, topology_*; try\n", rep.DB)
 	fmt.Fprintf(w, "  flowlens explain --db %s --action REJECT --limit 5\n", rep.DB)
+}
+
+// more is ", ..." when n examples stand for more than n things.
+func more(n, total int) string {
+	if n < total {
+		return ", ..."
+	}
+	return ""
 }
 
 func joinCounts(rows []results.Count) string {

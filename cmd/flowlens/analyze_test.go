@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -406,5 +409,86 @@ func TestAnalyzeSampleDirectory(t *testing.T) {
 		!slices.Contains(skipped, "README.md") || !slices.Contains(skipped, "topology/subnets.json") {
 		t.Errorf("files %d records %d bad %d skipped %v; want 2, 4000, 0 and README.md, topology/*.json skipped",
 			st.Files, st.Records, st.BadLines, skipped)
+	}
+}
+
+// TestAnalyzeUnknownInterfaces: records on interfaces the topology lacks are named first in the summary with
+// the export that fixes it, and --strict fails on them.
+func TestAnalyzeUnknownInterfaces(t *testing.T) {
+	topo := t.TempDir()
+	files, err := filepath.Glob(shop + "topology/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no sample topology", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(f) == "network-interfaces.json" {
+			var doc map[string][]json.RawMessage
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			doc["NetworkInterfaces"] = doc["NetworkInterfaces"][:5] // drop the other interfaces
+			if b, err = json.Marshal(doc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(topo, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		status int
+	}{
+		{"reported", nil, exitOK},
+		{"--strict fails", []string{"--strict"}, exitFindings},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"analyze", "--topology", topo, "--db", filepath.Join(t.TempDir(), "p.duckdb")}, tc.flags...)
+			status, out, errOut := runCLI(t, "", append(args, shop+"flowlogs")...)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d; stderr %s", status, tc.status, errOut)
+			}
+			lines := strings.Split(out, "\n")
+			if len(lines) < 5 || !strings.HasPrefix(lines[2], "WARNING: ") || !strings.Contains(lines[2], "interfaces the topology does not have") ||
+				!strings.Contains(out, "aws ec2 describe-network-interfaces --network-interface-ids eni-") {
+				t.Errorf("the summary does not start with the warning and its fix:\n%s", strings.Join(lines[:min(len(lines), 6)], "\n"))
+			}
+		})
+	}
+}
+
+// TestSampleREADMEFigures: the totals samples/shop/README.md states are what analyze reports.
+func TestSampleREADMEFigures(t *testing.T) {
+	readme, err := os.ReadFile(shop + "README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, flowDir, pattern string
+	}{
+		{"v2", "flowlogs", `Totals \(v2\): (\d+) ACCEPT; (\d+) REJECT`},
+		{"v5", "flowlogs-v5", `The v5 sample \(1000 records[^)]*\): (\d+) ACCEPT; (\d+) REJECT`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := regexp.MustCompile(tc.pattern).FindSubmatch(readme)
+			if m == nil {
+				t.Fatalf("README has no %q", tc.pattern)
+			}
+			status, out, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", filepath.Join(t.TempDir(), "s.duckdb"),
+				"-o", "json", shop+tc.flowDir)
+			var rep analyzeReport
+			if err := json.Unmarshal([]byte(out), &rep); status != exitOK || err != nil {
+				t.Fatalf("analyze: %d %v %s", status, err, errOut)
+			}
+			got := fmt.Sprintf("%d ACCEPT; %d REJECT", rep.Replay.LoggedAccept, rep.Replay.LoggedReject)
+			if want := fmt.Sprintf("%s ACCEPT; %s REJECT", m[1], m[2]); got != want {
+				t.Errorf("analyze says %s, README %s", got, want)
+			}
+		})
 	}
 }

@@ -580,7 +580,8 @@ func (c *colBuf) putAddrIPv4(row int, line []byte, start int) int {
 }
 
 // fastIPv4 reports whether b is a dotted-quad IPv4 address as netip accepts it, and returns it as a
-// big-endian number (0 when it is not one).
+// big-endian number (0 when it is not one). Gain over netip.ParseAddr: +8% BenchmarkParseChunk/ipv4-numbers
+// (the analyze path; medians of 6 interleaved runs, 609 vs 563 MB/s); FuzzParseLine holds it to netip.
 func fastIPv4(b []byte) (uint32, bool) {
 	dots, val, digits := 0, 0, 0
 	num := uint32(0)

@@ -29,4 +29,10 @@
 //   - A logged REJECT that the model accepts keeps model_action ACCEPT with cause "unexplained"; a logged
 //     ACCEPT that the model rejects keeps its modeled layer and cause with model_agrees false.
 //   - ENIs without security groups (AWS-managed interfaces) are not filtered by SGs ("no-security-group").
+//   - ICMP type and code, which flow logs do not carry: a request is an echo request, a reply an echo reply
+//     (icmpEcho); a step that weighed a rule restricted to an ICMP type says so (Step.ICMPInferred).
+//   - Rule hits credit every security-group rule of the union that allows a packet the rules judged, and
+//     the NACL's deciding entry (Engine.creditRules); Verdict's sg_rule is the first allowing rule in model order.
+//
+// The facts and choices, with their AWS sources, are in docs/semantics.md; the causes are defined there too.
 package replay

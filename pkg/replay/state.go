@@ -204,8 +204,12 @@ type Summary struct {
 	NoData           int64 `json:"nodata"`            //
 	SkipData         int64 `json:"skipdata"`          //
 	UnknownInterface int64 `json:"unknown_interface"` // interface-id (or addresses) not in the model
-	UnknownDirection int64 `json:"unknown_direction"` // no flow-direction and no address of the ENI
-	BadAddresses     int64 `json:"bad_addresses"`     // address fields that did not parse (read as NULL)
+	// UnknownInterfaces is the number of distinct interface ids among them (Reader only); UnknownInterfaceIDs
+	// the first of them, sorted, at most Config.MaxExamples.
+	UnknownInterfaces   int      `json:"unknown_interfaces"`
+	UnknownInterfaceIDs []string `json:"unknown_interface_ids,omitempty"`
+	UnknownDirection    int64    `json:"unknown_direction"` // no flow-direction and no address of the ENI
+	BadAddresses        int64    `json:"bad_addresses"`     // address fields that did not parse (read as NULL)
 
 	Compared  int64   `json:"compared"`  // judged rows with a logged action
 	Agreed    int64   `json:"agreed"`    // model_action = action

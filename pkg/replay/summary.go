@@ -35,6 +35,14 @@ func (r *Reader) Summary() Summary {
 	for _, sh := range r.shards {
 		s.UnexplainedExamples = append(s.UnexplainedExamples, sh.unexplainedEx...)
 		s.AcceptRejectedEx = append(s.AcceptRejectedEx, sh.disagrEx...)
+		for id := range sh.unknownIfaces {
+			s.UnknownInterfaceIDs = append(s.UnknownInterfaceIDs, id) // shards own disjoint interfaces
+		}
+	}
+	slices.Sort(s.UnknownInterfaceIDs)
+	s.UnknownInterfaces = len(s.UnknownInterfaceIDs)
+	if len(s.UnknownInterfaceIDs) > r.eng.cfg.MaxExamples {
+		s.UnknownInterfaceIDs = s.UnknownInterfaceIDs[:r.eng.cfg.MaxExamples]
 	}
 	s.UnexplainedExamples = firstN(s.UnexplainedExamples, r.eng.cfg.MaxExamples)
 	s.AcceptRejectedEx = firstN(s.AcceptRejectedEx, r.eng.cfg.MaxExamples)

@@ -206,7 +206,7 @@ func (e *Engine) naclStep(s *Step, info *eniInfo, dir vpc.Direction, p *vpc.Pack
 		return
 	}
 	en, pos := info.nacl.EvaluateAt(dir, p)
-	s.Basis, s.Entry, s.index = BasisEntry, en, e.naclIndexAt(info, dir, en, pos)
+	s.Basis, s.Entry, s.index = BasisEntry, en, e.naclIndexAt(info, dirIndex(dir), en, pos)
 	if f := icmpFamily(p.Proto); f >= 0 {
 		// the entries read up to the deciding one (all of them for the package's fallback deny) include
 		// one restricted to an ICMP type
@@ -235,7 +235,7 @@ func (e *Engine) sgStep(s *Step, info *eniInfo, dir vpc.Direction, p *vpc.Packet
 			s.ICMPInferred = info.sgICMPTyped[dirIndex(dir)][f]
 		}
 		if r, j := info.eni.EvalSGAt(dir, p); r != nil {
-			s.Decision, s.Basis, s.Rule, s.pos, s.index = Allow, BasisRule, r, int32(j), info.sgIndex(dir, j)
+			s.Decision, s.Basis, s.Rule, s.pos, s.index = Allow, BasisRule, r, int32(j), e.sgIndex[r]
 		} else if assumeReply {
 			s.Decision, s.Basis = Allow, BasisAssumed
 		} else {
@@ -310,7 +310,9 @@ func (p *Path) naclStep() *Step {
 // creditRules adds the record to the hits of the rules its packet met, in path order, up to the step that
 // blocked it: the NACL's deciding entry, and every security-group rule that allows the packet. A security
 // group is a union of allows, so crediting only the first matching rule would show a rule whose traffic is
-// always matched first by another as unused; a rule is unused when it allowed nothing in the window.
+// always matched first by another as unused; a rule is unused when it allowed nothing in the window. The
+// rules before the first match did not match; of those after it, only the ones that overlap it can
+// (eniInfo.alsoAfter).
 func (e *Engine) creditRules(st *State, info *eniInfo, dir vpc.Direction, p *vpc.Packet, w *Path, c *compactFlow) {
 	for i := range w.Steps() {
 		s := &w.steps[i]
@@ -319,12 +321,14 @@ func (e *Engine) creditRules(st *State, info *eniInfo, dir vpc.Direction, p *vpc
 			st.hitNACL(s.index, c)
 		case BasisRule:
 			st.hitSG(s.index, c)
-			for j := int(s.pos) + 1; ; j++ {
-				var r *vpc.SGRule
-				if r, j = info.eni.EvalSGFrom(dir, p, j); r == nil {
-					break
+			rules := info.eni.Ingress
+			if dir == vpc.Egress {
+				rules = info.eni.Egress
+			}
+			for _, k := range info.alsoAfter[dirIndex(dir)][s.pos] {
+				if r := rules[k]; r.Matches(*p) {
+					st.hitSG(e.sgIndex[r], c)
 				}
-				st.hitSG(info.sgIndex(dir, j), c)
 			}
 		}
 		if s.Decision == Block {

@@ -1,5 +1,9 @@
 package replay
 
+import (
+	"strings"
+)
+
 // shard is one judging goroutine's input and state.
 type shard struct {
 	st    *State
@@ -17,6 +21,7 @@ type shard struct {
 
 	badAddrs                int64 // the worker's
 	unexplainedEx, disagrEx []string
+	unknownIfaces           map[string]struct{} // distinct interface ids not in the model
 }
 
 // chunk is a run of rows for one shard, in arrival order, with the clock's moves among them (marks) and its
@@ -168,5 +173,14 @@ func (r *Reader) judgeItem(sh *shard, s *batchSlot, p *pending, hk *hashedKey) {
 		sh.unexplainedEx = append(sh.unexplainedEx, r.where(s, row))
 	case v.ModelAction == Reject && v.Logged == Accept && len(sh.disagrEx) < max:
 		sh.disagrEx = append(sh.disagrEx, r.where(s, row))
+	case v.Cause == CauseUnknownInterface:
+		if id := s.cols.iface.get(row); id != "" {
+			if _, ok := sh.unknownIfaces[id]; !ok {
+				if sh.unknownIfaces == nil {
+					sh.unknownIfaces = map[string]struct{}{}
+				}
+				sh.unknownIfaces[strings.Clone(id)] = struct{}{} // id points into the input record
+			}
+		}
 	}
 }

@@ -197,7 +197,7 @@ func (c *compiler) rules(g *SecurityGroup, egress bool, in []*SGRule) []*SGRule 
 		if r.ID == "" {
 			r.ID, r.idGenerated = fmt.Sprintf("%s/%s/%d", g.ID, word, len(out)), true
 		}
-		r.Display = display(r)
+		r.Display = r.String()
 		out = append(out, r)
 	}
 	return out
@@ -221,8 +221,9 @@ func (c *compiler) masked(file, obj, what string, p netip.Prefix) netip.Prefix {
 	return p
 }
 
-// display renders a rule: "tcp 22 from 10.0.0.0/8", "all to sg-abc", "icmp 8/-1 from pl-123".
-func display(r *SGRule) string {
+// String renders a rule as its Display field holds it: "tcp 22 from 10.0.0.0/8", "all to sg-abc",
+// "icmp 8/-1 from pl-123".
+func (r *SGRule) String() string {
 	var b strings.Builder
 	b.WriteString(protoName(r.Proto))
 	switch {

@@ -200,6 +200,37 @@ func (e *ENI) EvalSGFrom(dir Direction, p *Packet, from int) (*SGRule, int) {
 	return nil, -1
 }
 
+// Overlaps reports whether some packet could match both r and o, rules of one direction: their protocols,
+// port ranges (or ICMP types and codes) and peers intersect. It is exact for CIDR peers and for prefix lists
+// and groups as compiled; a rule whose peer matches nothing overlaps nothing.
+func (r *SGRule) Overlaps(o *SGRule) bool {
+	if r.Proto != ProtoAll && o.Proto != ProtoAll {
+		if r.Proto != o.Proto {
+			return false
+		}
+		switch {
+		case portsChecked(r.Proto):
+			if r.FromPort != -1 && o.FromPort != -1 && (r.ToPort < o.FromPort || o.ToPort < r.FromPort) {
+				return false
+			}
+		case icmpChecked(r.Proto):
+			if (r.FromPort != -1 && o.FromPort != -1 && r.FromPort != o.FromPort) ||
+				(r.ToPort != -1 && o.ToPort != -1 && r.ToPort != o.ToPort) {
+				return false
+			}
+		}
+	}
+	switch {
+	case r.Peer == PeerCIDR && o.Peer == PeerCIDR:
+		return r.Prefix.Overlaps(o.Prefix)
+	case r.Peer == PeerCIDR:
+		return o.set != nil && o.set.OverlapsPrefix(r.Prefix)
+	case o.Peer == PeerCIDR:
+		return r.set != nil && r.set.OverlapsPrefix(o.Prefix)
+	}
+	return r.set != nil && o.set != nil && r.set.Overlaps(o.set)
+}
+
 // SGAllowsService reports whether one of the ENI's rules in dir allows p's protocol and port (and ICMP type
 // and code) for some peer: when EvalSG finds no rule, it tells a packet whose service is not allowed at all
 // from one whose peer is not among those allowed.

@@ -1,0 +1,327 @@
+package recommend
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+// Rule 8: NACLs. A NACL guards its subnets' boundaries and is stateless [NACL]: each request that crossed a
+// boundary needs an allow entry in the direction it crossed (the service), and its replies an allow entry in
+// the other direction, to the client's ephemeral ports (the return). Entries are numbered NACLFirstRule,
+// +NACLRuleStep, ... (gaps for later inserts): scanner denies first, then the allows in canonical order; the
+// '*' denies stay implicit. Each direction fits NACLMaxEntries per family, by the same merging as groups.
+
+// ephemeralRanges are the client port ranges of common systems [NACL]: a return entry admits the narrowest
+// one holding every client port observed, so that the next connection's port (chosen anywhere in that range)
+// passes too.
+var ephemeralRanges = []struct {
+	from, to uint16
+	name     string
+}{
+	{32768, 61000, "the Linux ephemeral range"},
+	{49152, 65535, "the Windows and IANA ephemeral range"},
+	{1024, 65535, "the AWS-recommended ephemeral range"},
+}
+
+// ephemeral returns the return range for client ports cmin..cmax (0 0: unknown) and why.
+func ephemeral(cmin, cmax uint16) (from, to uint16, why string) {
+	if cmin == 0 && cmax == 0 {
+		return 1024, 65535, "client ports unknown: the AWS-recommended ephemeral range 1024-65535"
+	}
+	for _, e := range ephemeralRanges {
+		if cmin >= e.from && cmax <= e.to {
+			return e.from, e.to, fmt.Sprintf("clients used ports %d-%d: %s %d-%d", cmin, cmax, e.name, e.from, e.to)
+		}
+	}
+	// Clients below 1024 (NTP, DNS servers talking to each other): exactly what was observed, up to 65535
+	// when the observed ports reach into the ephemeral ranges.
+	to = cmax
+	if cmax >= 1024 {
+		to = 65535
+	}
+	return cmin, to, fmt.Sprintf("clients used ports %d-%d, below 1024: %d-%d", cmin, cmax, cmin, to)
+}
+
+// proposeNACLs builds every NACL's proposal, in id order.
+func (r *recommender) proposeNACLs() {
+	for _, id := range sortedKeys(r.m.NACLs) {
+		n := r.m.NACLs[id]
+		np := NACLProposal{ID: id, SubnetIDs: slices.Clone(n.SubnetIDs)}
+		for _, egress := range []bool{false, true} {
+			needs := r.nacl[naclDir{n, egress}]
+			var es []Entry
+			kept := len(needs) == 0
+			if kept {
+				es = keptEntries(n, egress)
+				r.finding(FindingNoEvidence, id, "", "", "no accepted traffic crossed the NACL's subnets %s in the window "+
+					"(%d subnet(s)): its %d current %s entries are kept", naclWord(egress), len(n.SubnetIDs), len(es), naclWord(egress))
+			} else {
+				es = r.naclEntries(n, egress, needs)
+			}
+			if egress {
+				np.Outbound, np.KeptOutbound = es, kept
+			} else {
+				np.Inbound, np.KeptInbound = es, kept
+			}
+		}
+		r.rec.NACLs = append(r.rec.NACLs, np)
+	}
+	slices.SortStableFunc(r.rec.Unproven.Entries, func(a, b Entry) int {
+		return cmp.Or(cmp.Compare(a.NACLID, b.NACLID), boolCmp(a.Egress, b.Egress), cmp.Compare(a.Proto, b.Proto),
+			cmp.Compare(a.PortFrom, b.PortFrom), comparePrefix(a.Prefix, b.Prefix))
+	})
+}
+
+func naclWord(egress bool) string {
+	if egress {
+		return "outbound"
+	}
+	return "inbound"
+}
+
+// keptEntries is rule 9 for a NACL direction without evidence: its current numbered entries.
+func keptEntries(n *vpc.NACL, egress bool) []Entry {
+	cur := n.Inbound
+	if egress {
+		cur = n.Outbound
+	}
+	var out []Entry
+	for _, c := range cur {
+		if c.Default {
+			continue
+		}
+		out = append(out, Entry{NACLID: n.ID, RuleNumber: c.RuleNumber, Egress: egress, Action: c.Action, Prefix: c.Prefix,
+			Proto: c.Proto, PortFrom: c.PortFrom, PortTo: c.PortTo, ICMPType: c.ICMPType, ICMPCode: c.ICMPCode,
+			Basis: BasisKept, Reason: "no evidence in the window: current entry " + c.Rule() + " kept"})
+	}
+	return out
+}
+
+// naclEntries builds one direction's entries from its needs.
+func (r *recommender) naclEntries(n *vpc.NACL, egress bool, needs map[naclNeed]map[netip.Addr]*peerUse) []Entry {
+	services := make(map[svc]peerSet)
+	returns := make(map[uint8]map[netip.Addr]*peerUse)
+	for need, peers := range needs {
+		if need.ret {
+			returns[need.proto] = peers
+			continue
+		}
+		ps := make(peerSet, len(peers))
+		for a, u := range peers {
+			ps[a] = &u.ev
+		}
+		services[svc{need.proto, need.port}] = ps
+	}
+	unproven := func(u Rule) { r.rec.Unproven.Entries = append(r.rec.Unproven.Entries, toEntry(n.ID, &u)) }
+	rules := r.buildRules(n.ID, egress, services, func(a []netip.Addr) []target { return r.naclPeers(a, true) }, unproven)
+	for _, proto := range slices.Sorted(maps.Keys(returns)) {
+		rules = append(rules, r.returnRules(n.ID, egress, proto, returns[proto], unproven)...)
+	}
+	var denies []Entry
+	if !egress {
+		denies = r.denies[n]
+	}
+	v4, v6 := 0, 0
+	for _, d := range denies {
+		if d.Prefix.Addr().Is4() {
+			v4++
+		} else {
+			v6++
+		}
+	}
+	// The deny entries take their share of the quota first; v4 and v6 counts only differ when scanners of
+	// both families were found, so the tighter one is used for both.
+	limit := max(r.o.NACLMaxEntries-max(v4, v6), 1)
+	rules = r.fitRules(n.ID, "", naclWord(egress), limit, r.o.WidestV4, r.o.WidestV6, rules)
+	sortRules(rules)
+	out := slices.Clone(denies)
+	for i := range rules {
+		out = append(out, toEntry(n.ID, &rules[i]))
+	}
+	for i := range out {
+		out[i].RuleNumber = r.o.NACLFirstRule + i*r.o.NACLRuleStep
+	}
+	return out
+}
+
+// naclPeers chooses NACL peers (NACLs name only CIDRs): internet-wide services as 0.0.0.0/0 and ::/0 (rule 4,
+// when internet is true), peers inside the model's subnets by their subnet's CIDR (the AWS practice for
+// NACLs: one entry per subnet, whatever interface comes and goes in it), the rest aggregated (rule 3).
+func (r *recommender) naclPeers(addrs []netip.Addr, internet bool) []target {
+	var out []target
+	if internet {
+		out, addrs = r.internetTargets(addrs)
+	}
+	bySubnet := make(map[netip.Prefix]*target)
+	var rest []netip.Addr
+	for _, a := range addrs {
+		sn := r.m.SubnetOf(a)
+		if sn == nil {
+			rest = append(rest, a)
+			continue
+		}
+		var p netip.Prefix
+		for _, c := range sn.CIDRs {
+			if c.Contains(a) {
+				p = c
+				break
+			}
+		}
+		t := bySubnet[p]
+		if t == nil {
+			t = &target{peer: vpc.PeerCIDR, prefix: p, basis: BasisSubnet}
+			bySubnet[p] = t
+		}
+		t.reason = fmt.Sprintf("peers in subnet %s (%s)", sn.ID, p)
+		t.addrs = append(t.addrs, a)
+	}
+	for _, p := range slices.SortedFunc(maps.Keys(bySubnet), comparePrefix) {
+		out = append(out, *bySubnet[p])
+	}
+	return append(out, r.cidrTargets(rest, "")...)
+}
+
+// returnRules builds the return entries of one protocol: the replies go to the clients' ephemeral ports.
+// Internet-wide clients (more than InternetWideNets public networks) get 0.0.0.0/0 (::/0) with 1024-65535,
+// since any internet client may pick any port of it; other clients are grouped by the ephemeral range their
+// observed ports fall in (see ephemeral) and named like service peers. ICMP replies get ICMP all types.
+func (r *recommender) returnRules(owner string, egress bool, proto uint8, peers map[netip.Addr]*peerUse, unproven func(Rule)) []Rule {
+	addrs := make([]netip.Addr, 0, len(peers))
+	for a := range peers {
+		addrs = append(addrs, a)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	type group struct {
+		from, to uint16
+		why      string
+		targets  []target
+	}
+	var groups []group
+	internet, rest := r.internetTargets(addrs)
+	if len(internet) > 0 {
+		groups = append(groups, group{1024, 65535, "internet-wide clients: the AWS-recommended ephemeral range 1024-65535", internet})
+	}
+	byRange := make(map[[2]uint16][]netip.Addr)
+	whys := make(map[[2]uint16]string)
+	for _, a := range rest {
+		u := peers[a]
+		from, to, why := ephemeral(u.cmin, u.cmax)
+		k := [2]uint16{from, to}
+		byRange[k] = append(byRange[k], a)
+		if whys[k] == "" || why < whys[k] {
+			whys[k] = why
+		}
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(byRange), func(a, b [2]uint16) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+	}) {
+		groups = append(groups, group{k[0], k[1], whys[k], r.naclPeers(byRange[k], false)})
+	}
+	var out []Rule
+	for _, g := range groups {
+		for _, t := range g.targets {
+			ru := Rule{GroupID: owner, Egress: egress, Proto: int16(proto), FromPort: -1, ToPort: -1, Peer: vpc.PeerCIDR,
+				Prefix: t.prefix, Basis: BasisEphemeralReturn, Peers: len(t.addrs)}
+			for _, a := range t.addrs {
+				ru.Evidence.Add(peers[a].ev)
+			}
+			ru.Reason = "replies to " + t.reason
+			switch {
+			case portsChecked(ru.Proto):
+				ru.FromPort, ru.ToPort = int32(g.from), int32(g.to)
+				ru.Reason += "; " + g.why
+			case icmpProto(ru.Proto):
+				ru.Reason += "; " + icmpReason
+			}
+			if !r.proven(ru.Evidence) {
+				ru.Reason = r.unprovenReason(ru.Evidence) + ru.Reason
+				unproven(ru)
+				continue
+			}
+			out = append(out, ru)
+		}
+	}
+	return out
+}
+
+// toEntry converts a CIDR Rule built for a NACL into an allow entry (RuleNumber set by the caller).
+func toEntry(naclID string, ru *Rule) Entry {
+	e := Entry{NACLID: naclID, Egress: ru.Egress, Action: vpc.Allow, Prefix: ru.Prefix, Proto: ru.Proto, ICMPType: -1,
+		ICMPCode: -1, Basis: ru.Basis, Reason: ru.Reason, Peers: ru.Peers, Evidence: ru.Evidence}
+	if portsChecked(ru.Proto) {
+		e.PortFrom, e.PortTo = uint16(ru.FromPort), uint16(ru.ToPort)
+	}
+	return e
+}
+
+// findScanners finds the sources that were only ever rejected (never the peer of an accepted request) and
+// probed Options.ScannerPorts or more distinct (protocol, port), reports each, and, unless
+// Options.NoScannerDenies, prepares inbound deny entries in the NACLs of the subnets they probed (at most
+// MaxScannerDenies per NACL, the most probing first). A scanner inside the probed subnet never crosses its
+// NACL and gets no entry there.
+func (r *recommender) findScanners(rej []Rejection) {
+	type probe struct {
+		ports   map[svc]struct{}
+		flows   int64
+		enis    map[string]bool
+		example string
+	}
+	byPeer := make(map[netip.Addr]*probe)
+	for i := range rej {
+		x := &rej[i]
+		if !x.Peer.IsValid() || r.accepted[x.Peer] {
+			continue
+		}
+		p := byPeer[x.Peer]
+		if p == nil {
+			p = &probe{ports: make(map[svc]struct{}), enis: make(map[string]bool)}
+			byPeer[x.Peer] = p
+		}
+		p.ports[svc{x.Proto, x.Port}] = struct{}{}
+		p.flows += x.Flows
+		if x.ENI != "" {
+			p.enis[x.ENI] = true
+		}
+		if x.Example != "" && (p.example == "" || x.Example < p.example) {
+			p.example = x.Example
+		}
+	}
+	for a, p := range byPeer {
+		if len(p.ports) < r.o.ScannerPorts {
+			continue
+		}
+		r.rec.Scanners = append(r.rec.Scanners, Scanner{Peer: a, Ports: len(p.ports), Flows: p.flows,
+			ENIs: slices.Sorted(maps.Keys(p.enis)), Example: p.example})
+	}
+	slices.SortFunc(r.rec.Scanners, func(a, b Scanner) int {
+		return cmp.Or(cmp.Compare(b.Ports, a.Ports), cmp.Compare(b.Flows, a.Flows), a.Peer.Compare(b.Peer))
+	})
+	for _, s := range r.rec.Scanners {
+		r.finding(FindingScanner, s.Peer.String(), "", "", "probed %d distinct ports in %d flow(s) on %d interface(s) and was "+
+			"never accepted (e.g. %s)", s.Ports, s.Flows, len(s.ENIs), s.Example)
+		if r.o.NoScannerDenies {
+			continue
+		}
+		for _, id := range s.ENIs {
+			e := r.m.ENIByID(id)
+			if e == nil || e.Subnet == nil || e.Subnet.NACL == nil || inSubnet(e.Subnet, s.Peer) {
+				continue
+			}
+			n := e.Subnet.NACL
+			ds := r.denies[n]
+			if len(ds) >= r.o.MaxScannerDenies || slices.ContainsFunc(ds, func(d Entry) bool { return d.Prefix.Addr() == s.Peer }) {
+				continue
+			}
+			r.denies[n] = append(ds, Entry{NACLID: n.ID, Action: vpc.Deny, Prefix: netip.PrefixFrom(s.Peer, s.Peer.BitLen()),
+				Proto: vpc.ProtoAll, ICMPType: -1, ICMPCode: -1, Basis: BasisScannerDeny, Peers: 1,
+				Evidence: Evidence{Flows: s.Flows, Example: s.Example},
+				Reason: fmt.Sprintf("scanner: probed %d distinct ports and was never accepted; explicit deny ahead of the "+
+					"allows (an allowed return range would otherwise let its probes reach the groups)", s.Ports)})
+		}
+	}
+}
