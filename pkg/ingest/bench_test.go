@@ -82,27 +82,7 @@ func benchParseChunk(b *testing.B, ipv4 bool) {
 // BenchmarkReader measures the whole pipeline on a file: read, split, parse in parallel, emit in order.
 func BenchmarkReader(b *testing.B) {
 	const n = 500_000
-	data := append([]byte(benchHeader), synthLines(n, 2)...)
-	path := filepath.Join(b.TempDir(), "flows.log")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rd, err := NewReader(context.Background(), []string{path}, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for rd.Next() {
-		}
-		if got := rd.Stats().Records; got != n {
-			b.Fatalf("records = %d, want %d", got, n)
-		}
-		rd.Release()
-	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+	benchFile(b, "flows.log", append([]byte(benchHeader), synthLines(n, 2)...), n)
 }
 
 // BenchmarkReaderGzip is BenchmarkReader on the same records gzip-compressed (one member, as S3 delivers
@@ -137,6 +117,7 @@ func BenchmarkReaderCloudWatch(b *testing.B) {
 	b.Run("filter-log-events", func(b *testing.B) { benchFile(b, "events.json", js.Bytes(), n) })
 }
 
+// benchFile measures a Reader over data, written to a file named name, that holds n records.
 func benchFile(b *testing.B, name string, data []byte, n int64) {
 	path := filepath.Join(b.TempDir(), name)
 	if err := os.WriteFile(path, data, 0o644); err != nil {

@@ -180,15 +180,7 @@ func TestCloudWatchJSONShapes(t *testing.T) {
 				}
 				return
 			}
-			if len(st.FileErrors) != 1 {
-				t.Fatalf("file errors %v, want one", st.FileErrors)
-			}
-			fe := st.FileErrors[0]
-			for _, w := range strings.Split(tt.err, "|") {
-				if !strings.Contains(fe.Err, w) {
-					t.Errorf("error %q lacks %q", fe.Err, w)
-				}
-			}
+			fe := oneFileError(t, st, tt.err)
 			if fe.LastGoodLine != tt.last {
 				t.Errorf("last good line %d, want %d", fe.LastGoodLine, tt.last)
 			}

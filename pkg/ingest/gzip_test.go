@@ -123,15 +123,7 @@ func TestDamagedGzip(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, st, _ := readAll(t, []string{path}, Options{ChunkBytes: 1024})
-			if len(st.FileErrors) != 1 {
-				t.Fatalf("file errors %v, want one", st.FileErrors)
-			}
-			fe := st.FileErrors[0]
-			for _, w := range strings.Split(tt.err, "|") {
-				if !strings.Contains(fe.Err, w) {
-					t.Errorf("error %q lacks %q", fe.Err, w)
-				}
-			}
+			fe := oneFileError(t, st, tt.err)
 			if st.Lines != st.Records+st.HeaderLines+st.BadLines || st.Records+st.HeaderLines+st.BadLines != fe.LastGoodLine {
 				t.Errorf("lines %d, records %d + headers %d + bad %d, last good line %d: do not reconcile",
 					st.Lines, st.Records, st.HeaderLines, st.BadLines, fe.LastGoodLine)
@@ -166,6 +158,22 @@ func TestDamagedGzip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oneFileError returns the run's one file error and checks that its message holds each "|"-separated
+// part of want.
+func oneFileError(t *testing.T, st Stats, want string) FileError {
+	t.Helper()
+	if len(st.FileErrors) != 1 {
+		t.Fatalf("file errors %v, want one", st.FileErrors)
+	}
+	fe := st.FileErrors[0]
+	for _, w := range strings.Split(want, "|") {
+		if !strings.Contains(fe.Err, w) {
+			t.Errorf("error %q lacks %q", fe.Err, w)
+		}
+	}
+	return fe
 }
 
 // renderText renders the records of text read as a plain file named name.
