@@ -381,16 +381,12 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 		if b.rows == b.capRows {
 			b.grow()
 		}
-		ts := 0 // the timestamp before the record of a CloudWatch Logs export line, with its space
-		if export {
-			ts = timestampLen(data)
-		}
-		if act, status, n, ok := lp.parseFast(b, data[ts:]); ok {
-			if !isHeader(data[ts:ts+n], hdr) {
+		if act, status, n, ok := lp.parseFast(b, data); ok {
+			if !isHeader(data[:n], hdr) {
 				lp.commit(b, act, status, lineNo)
 				t.lines++
 				lineNo++
-				data = data[min(ts+n+1, len(data)):]
+				data = data[min(n+1, len(data)):]
 				continue
 			}
 			lp.rollback(b)
@@ -407,7 +403,16 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 			lineNo++
 			continue
 		}
-		if reason, fi := lp.parseSlow(b, line[ts:], lineNo); reason != 0 {
+		var reason Reason
+		var fi int
+		if export {
+			// A CloudWatch Logs export line: the record after the timestamp, which made parseFast turn the
+			// whole line down, goes through both parsers. Plain lines never come here for it.
+			reason, fi = lp.parse(b, line[timestampLen(line):], lineNo)
+		} else {
+			reason, fi = lp.parseSlow(b, line, lineNo)
+		}
+		if reason != 0 {
 			t.bad++
 			t.badBy[reason]++
 			if r.kept.Add(1) <= int64(r.opts.MaxErrorsKept) {
