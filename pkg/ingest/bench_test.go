@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -139,4 +140,38 @@ func benchFile(b *testing.B, name string, data []byte, n int64) {
 		rd.Release()
 	}
 	b.ReportMetric(float64(n*int64(b.N))/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkMemberReader compares decompressing a one-member gzip file with gzip.Reader (as ingest did before
+// it read member by member) and with memberReader, which also counts newlines and tracks members.
+func BenchmarkMemberReader(b *testing.B) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	text := synthLines(200_000, 2)
+	zw.Write(text)
+	zw.Close()
+	out := make([]byte, 2<<20)
+	read := func(b *testing.B, open func(r io.Reader) (io.Reader, error)) {
+		b.SetBytes(int64(len(text)))
+		for i := 0; i < b.N; i++ {
+			r, err := open(bytes.NewReader(buf.Bytes()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for err == nil {
+				_, err = fill(r, out)
+			}
+			if err != io.EOF {
+				b.Fatal(err)
+			}
+		}
+	}
+	for i := 0; i < 3; i++ { // interleaved, so that both see the same load
+		b.Run("gzip.Reader", func(b *testing.B) {
+			read(b, func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) })
+		})
+		b.Run("memberReader", func(b *testing.B) {
+			read(b, func(r io.Reader) (io.Reader, error) { return newMemberReader(r, true) })
+		})
+	}
 }
