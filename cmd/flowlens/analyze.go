@@ -15,7 +15,6 @@ import (
 	"github.com/flowlens/flowlens/pkg/pipeline"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/results"
-	"github.com/flowlens/flowlens/pkg/store"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -158,7 +157,7 @@ func runAnalyze(ctx context.Context, env *cmdEnv, cfg analyzeConfig) error {
 		Ingest:   ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin},
 		Replay:   cfg.replay,
 		DB:       cfg.db,
-		Run:      store.Run{Command: cfg.cmdline, Started: started},
+		Run:      storeRun(env, "analyze", cfg.cmdline, started),
 		Progress: progress,
 	})
 	clearProgress()

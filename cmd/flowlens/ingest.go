@@ -13,7 +13,6 @@ import (
 
 	"github.com/flowlens/flowlens/pkg/ingest"
 	"github.com/flowlens/flowlens/pkg/pipeline"
-	"github.com/flowlens/flowlens/pkg/store"
 )
 
 type ingestConfig struct {
@@ -76,7 +75,7 @@ func runIngest(ctx context.Context, env *cmdEnv, cfg ingestConfig) error {
 		Ingest:   ingest.Options{LogFormat: cfg.logFormat, Workers: cfg.workers, Stdin: env.stdin},
 		DB:       cfg.db,
 		Parquet:  cfg.parquet,
-		Run:      store.Run{Command: cfg.cmdline, Started: time.Now()},
+		Run:      storeRun(env, "ingest", cfg.cmdline, time.Now()),
 		Progress: progress,
 	})
 	clearProgress()

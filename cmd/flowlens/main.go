@@ -12,10 +12,12 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/store"
 )
 
 // Exit statuses a CI job can branch on.
@@ -24,6 +26,12 @@ const (
 	exitError    = 1 // the command could not run: unreadable input, I/O error, ...
 	exitUsage    = 2 // bad flags or arguments
 	exitFindings = 3 // the command ran, but found what the user asked to fail on (--strict, fatal topology findings)
+	// exitInterruptedWritten: interrupted (SIGINT, SIGTERM) after the database was written: the file is
+	// complete, what the command would have printed after the write (the summary) is not.
+	exitInterruptedWritten = 4
+	// exitInterrupted: interrupted before the database was written: it was not changed (128+SIGINT, as a shell
+	// reports a command that Ctrl-C stopped).
+	exitInterrupted = 130
 )
 
 // command is one flowlens subcommand. run gets the arguments after the command name.
@@ -39,6 +47,8 @@ type cmdEnv struct {
 	stdout, stderr io.Writer
 	// stderrIsTerminal enables progress output.
 	stderrIsTerminal bool
+	// onCommit, for tests, is called once a command's database write has committed (store.Run.OnCommit).
+	onCommit func()
 }
 
 // commands lists the subcommands in the order --help shows them.
@@ -114,23 +124,49 @@ func runMain(ctx context.Context, env *cmdEnv, args []string) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, env, args[1:])
-		if err == nil {
-			return exitOK
-		}
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(env.stderr, "flowlens %s: %v\n", c.name, err)
-		var se *statusError
-		if errors.As(err, &se) {
-			return se.status
-		}
-		return exitError
+		return exitStatus(ctx, env, c.name, c.run(ctx, env, args[1:]))
 	}
 	fmt.Fprintf(env.stderr, "flowlens: unknown command %q\n\n", args[0])
 	printUsage(env.stderr)
 	return exitUsage
+}
+
+// storeRun is how a command's database write is recorded (flowlens_runs) and reports: what the write did
+// besides its tables (removing a killed run's files) goes to stderr.
+func storeRun(env *cmdEnv, name, cmdline string, started time.Time) store.Run {
+	return store.Run{Command: cmdline, Started: started, OnCommit: env.onCommit,
+		Log: func(msg string) { fmt.Fprintf(env.stderr, "flowlens %s: %s\n", name, msg) }}
+}
+
+// exitStatus reports a command's error on stderr and returns the exit status for it. After an interruption
+// (ctx done) it says what is true of the database: complete (a *store.WrittenError) or not changed.
+func exitStatus(ctx context.Context, env *cmdEnv, name string, err error) int {
+	if err == nil || errors.Is(err, pflag.ErrHelp) {
+		return exitOK
+	}
+	var written *store.WrittenError
+	isWritten := errors.As(err, &written)
+	if ctx.Err() != nil {
+		if isWritten {
+			fmt.Fprintf(env.stderr, "flowlens %s: interrupted after the database was written: %s is complete\n", name, written.Path)
+			return exitInterruptedWritten
+		}
+		msg := "interrupted"
+		if errors.Is(err, store.ErrNotWritten) {
+			msg += "; " + store.ErrNotWritten.Error()
+		}
+		if !errors.Is(err, context.Canceled) {
+			msg += " (" + err.Error() + ")"
+		}
+		fmt.Fprintf(env.stderr, "flowlens %s: %s\n", name, msg)
+		return exitInterrupted
+	}
+	fmt.Fprintf(env.stderr, "flowlens %s: %v\n", name, err)
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status
+	}
+	return exitError
 }
 
 // version is set at link time with -ldflags "-X main.version=...".
@@ -150,7 +186,8 @@ Commands:
 	fmt.Fprint(w, `
 Run 'flowlens <command> --help' for a command's flags.
 
-Exit status: 0 success, 1 error, 2 usage error, 3 findings the user asked to fail on.
+Exit status: 0 success, 1 error, 2 usage error, 3 findings the user asked to fail on,
+4 interrupted after the database was written (it is complete), 130 interrupted before (it was not changed).
 `)
 }
 

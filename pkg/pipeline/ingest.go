@@ -80,10 +80,14 @@ func sinkRecords(ctx context.Context, cfg IngestConfig, rd *ingest.Reader) error
 		for rd.Next() {
 		}
 	}
+	err := rd.Err()
 	if pq != nil {
-		return pq.finish()
+		err = pq.finish()
 	}
-	return rd.Err()
+	if err != nil && cfg.DB != "" {
+		return &store.WrittenError{Path: cfg.DB, Err: err} // the records were drained and committed
+	}
+	return err
 }
 
 // parquetTee passes records through while writing them to a Parquet file on the side.

@@ -64,7 +64,8 @@ type TopologyCounts struct {
 // Analyze ingests cfg.Paths, replays the records through cfg.Model and writes to cfg.DB, in one atomic write:
 // the records with their verdicts (flows, a view over flow_records, flow_strings and verdicts), rule_hits,
 // ingest_errors and the topology_* tables. It then reads the top rejected peers and ports back from the file.
-// Nothing is written when it fails. The records are read once, batch by batch: no batch is copied, and the
+// Nothing is written when it fails with errors.Is(err, store.ErrNotWritten) or before the write (an error
+// that is not a *store.WrittenError); a *store.WrittenError says the file is complete. The records are read once, batch by batch: no batch is copied, and the
 // IPv4 numbers the parser makes for the replay are dropped before the write.
 func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 	if cfg.Run.Started.IsZero() {
@@ -104,7 +105,8 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 		Topology: TopologyCounts{VPCs: len(m.VPCs), Subnets: len(m.Subnets), NACLs: len(m.NACLs), Groups: len(m.Groups),
 			ENIs: len(m.ENIs)}}
 	if err := topRejected(ctx, cfg.DB, rep); err != nil {
-		return nil, err
+		// The file is complete (an interruption now lands here): say so.
+		return nil, &store.WrittenError{Path: cfg.DB, Err: err}
 	}
 	return rep, nil
 }

@@ -34,32 +34,37 @@
 //
 // Arrow dictionary-encoded string columns are accepted and become plain VARCHAR columns, so
 // WHERE action = 'REJECT' works; string_view and large_string become VARCHAR too.
+// Text that is not valid UTF-8, which DuckDB would refuse with the whole write, is stored with its invalid
+// bytes written as \xNN (utf8.go): a write never fails on encoding.
 //
 // # Atomicity
 //
 // A write either lands all its tables or none of them:
 //
-//   - When path does not exist, the tables are built into path.tmp-<random> in the same directory, checkpointed,
-//     closed and renamed onto path. On any failure the temporary file (and its .wal) is removed, so a failed or
-//     interrupted run leaves no file at path.
+//   - When path does not exist, the tables are built into path.tmp-<pid>-<random> in the same directory,
+//     checkpointed, closed and renamed onto path. On any failure the temporary file (and its .wal) is removed,
+//     so a failed or interrupted run leaves no file at path; what a killed run could not remove, the next write
+//     of path removes (leftovers.go).
 //   - When path exists, the named tables are dropped and re-created inside one DuckDB transaction that commits only
 //     after every reader was drained without error. Other tables in the file (made by the user) survive; on
-//     failure the previous tables are intact. DuckDB reuses the freed blocks, but the file does not shrink.
+//     failure the previous tables are intact. The old and the new tables share the file until the checkpoint
+//     after the commit frees the old blocks, which the next write reuses (DuckDB truncates free blocks at the
+//     end of the file), so a file rewritten again and again, killed runs included, stays within about twice
+//     the size of one write (TestKilledWrites). A killed run's .wal is replayed by the next open.
 //
 // Every DuckDB opened here has autoinstall_known_extensions and autoload_known_extensions off: flowlens never
-// touches the network.
+// touches the network. The settings go to an in-memory DuckDB that then ATTACHes the file by a quoted string,
+// so no character in the file name ('#', '?', '%', quotes, spaces) can turn them (or read-only mode) off; each
+// open checks that they are in force.
 package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,6 +73,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	duckdb "github.com/marcboeker/go-duckdb"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
@@ -84,6 +90,7 @@ type DB struct {
 	connector *duckdb.Connector
 	db        *sql.DB
 	path      string
+	catalog   string // the attached file's name in DuckDB (its base name, as when DuckDB opens it itself)
 }
 
 // Open opens (or creates) the DuckDB file at path for reading and writing, with extension auto-install and
@@ -93,36 +100,87 @@ func Open(path string) (*DB, error) { return open(path, false) }
 // OpenReadOnly opens the existing DuckDB file at path for queries only. Several processes may read one file.
 func OpenReadOnly(path string) (*DB, error) { return open(path, true) }
 
+// open opens an in-memory DuckDB whose DSN holds only the settings, then ATTACHes the file by a quoted SQL
+// string. go-duckdb parses a DSN as a URL and cuts the file name at the first '?', so a path in the DSN with
+// '#' lost the settings after it (read-only and the offline settings were silently off), one with '?' lost the
+// rest of its name, and one with '%' failed; a SQL string literal takes any path. The first connection
+// attaches the file and checks that the settings are in force; every connection USEs it, so queries need no
+// catalog name, and the catalog is named as when DuckDB opens the file itself (a.duckdb: a).
 func open(path string, readOnly bool) (*DB, error) {
-	dsn, err := dsnFor(path, readOnly)
-	if err != nil {
-		return nil, err
+	if path == "" || strings.ContainsRune(path, 0) {
+		return nil, fmt.Errorf("store: unsupported database path %q", path)
 	}
-	connector, err := duckdb.NewConnector(dsn, nil)
+	// DuckDB reads "name:" at the start of an attached path as an extension's storage ("sqlite:x.db"); "./"
+	// keeps a colon in a relative name from reading as one.
+	file := path
+	if !filepath.IsAbs(file) && !strings.HasPrefix(file, "."+string(filepath.Separator)) {
+		file = "." + string(filepath.Separator) + file
+	}
+	d := &DB{path: path}
+	var once sync.Once
+	var attachErr error
+	connector, err := duckdb.NewConnector("?"+strings.Join(offlineSettings, "&"), func(ex driver.ExecerContext) error {
+		once.Do(func() { d.catalog, attachErr = attachFile(ex, file, readOnly) })
+		if attachErr != nil {
+			return attachErr
+		}
+		_, err := ex.ExecContext(context.Background(), "USE "+QuoteIdent(d.catalog), nil)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{connector: connector, db: sql.OpenDB(connector), path: path}, nil
+	d.connector, d.db = connector, sql.OpenDB(connector)
+	// Attach now, so that a file that cannot be opened fails here, not at the first query.
+	if err := d.db.PingContext(context.Background()); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return d, nil
 }
 
-// dsnFor builds the go-duckdb DSN: the file name, then configuration options after '?'.
-func dsnFor(path string, readOnly bool) (string, error) {
-	if path == "" || strings.ContainsAny(path, "?") {
-		return "", fmt.Errorf("store: unsupported database path %q (empty or contains '?')", path)
+// attachFile attaches the file on a new instance's first connection, checks the instance's settings and
+// returns the file's catalog name.
+func attachFile(ex driver.ExecerContext, file string, readOnly bool) (string, error) {
+	exec := func(q string) error {
+		_, err := ex.ExecContext(context.Background(), q, nil)
+		return err
 	}
-	// go-duckdb parses the DSN as a URL; "./" keeps a colon in a relative name from reading as a scheme.
-	if !filepath.IsAbs(path) && !strings.HasPrefix(path, "."+string(filepath.Separator)) {
-		path = "." + string(filepath.Separator) + path
+	// Spill to file.tmp beside the file, as DuckDB does for a file it opens itself (in memory: ./.tmp).
+	if err := exec("SET temp_directory = " + QuoteString(file+".tmp")); err != nil {
+		return "", err
 	}
-	q := strings.Join(offlineSettings, "&")
+	attach, opts := "ATTACH "+QuoteString(file), ""
 	if readOnly {
-		q += "&access_mode=READ_ONLY"
+		opts = " (READ_ONLY)"
 	}
-	dsn := path + "?" + q
-	if _, err := url.Parse(dsn); err != nil {
-		return "", fmt.Errorf("store: unsupported database path %q: %w", path, err)
+	if err := exec(attach + opts); err != nil {
+		// A file whose name DuckDB would take for the in-memory database's ("memory.duckdb").
+		if err2 := exec(attach + " AS flowlens" + opts); err2 != nil {
+			return "", err
+		}
 	}
-	return dsn, nil
+	q, ok := ex.(driver.QueryerContext)
+	if !ok {
+		return "", errors.New("cannot check the settings: the driver connection has no QueryContext")
+	}
+	rows, err := q.QueryContext(context.Background(), `SELECT database_name, current_setting('autoinstall_known_extensions')::VARCHAR
+		|| ',' || current_setting('autoload_known_extensions')::VARCHAR || ',' || readonly::VARCHAR
+		FROM duckdb_databases() WHERE NOT internal AND database_name <> current_database()`, nil)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, 2)
+	if err := rows.Next(vals); err != nil {
+		return "", fmt.Errorf("cannot check the settings: %w", err)
+	}
+	name, _ := vals[0].(string)
+	got, _ := vals[1].(string)
+	if want := fmt.Sprintf("false,false,%t", readOnly); name == "" || got != want {
+		return "", fmt.Errorf("settings not in force: autoinstall, autoload, read-only = %s, want %s", got, want)
+	}
+	return name, nil
 }
 
 // SQL returns the database handle for queries. It stays owned by d: do not close it.
@@ -164,10 +222,45 @@ type Table struct {
 type Run struct {
 	Command string    // e.g. the command line
 	Started time.Time // when the run started
+	// OnCommit, if not nil, is called once the write has committed (the file at path holds every table of the
+	// write), before WriteRun returns and before any Table.OnDone; never on failure. Tests cancel the context
+	// there to stand for an interruption that arrives just after the commit.
+	OnCommit func()
+	// Log, if not nil, is told what the write did besides its tables, such as removing the files a killed
+	// run left behind (one line, no newline).
+	Log func(msg string)
 }
 
+// ErrNotWritten is wrapped by every error of WriteTables and WriteRun that left the file as it was: not
+// created, or holding the tables it held before. Any other error of theirs is a *WrittenError.
+var ErrNotWritten = errors.New("the database was not changed")
+
+// WrittenError is an error that came after a write had committed: the file at Path holds every table of the
+// write (a later step failed, such as the checkpoint that moves the write-ahead log into the file, which
+// DuckDB then replays at the next open). Callers use it too for their own errors after a successful write.
+type WrittenError struct {
+	Path string
+	Err  error
+}
+
+func (e *WrittenError) Error() string {
+	return fmt.Sprintf("%s was written and is complete, but then: %v", e.Path, e.Err)
+}
+
+func (e *WrittenError) Unwrap() error { return e.Err }
+
+// notWritten marks err as one that left the file unchanged (errors.Is(err, ErrNotWritten)) without changing
+// its message.
+type notWritten struct{ err error }
+
+func (e notWritten) Error() string        { return e.err.Error() }
+func (e notWritten) Unwrap() error        { return e.err }
+func (e notWritten) Is(target error) bool { return target == ErrNotWritten }
+
 // WriteTables replaces the named tables in the DuckDB file at path, creating the file if needed, in one atomic
-// step (see the package doc). The context cancels the write; the tables are then left as they were.
+// step (see the package doc). The context cancels the write; the tables are then left as they were. An error
+// says whether the file changed: errors.Is(err, ErrNotWritten), else it is a *WrittenError. A cancellation
+// that arrives after the commit does not fail the write.
 func WriteTables(ctx context.Context, path string, tables ...Table) error {
 	return write(ctx, path, nil, tables)
 }
@@ -178,6 +271,9 @@ func WriteTables(ctx context.Context, path string, tables ...Table) error {
 func WriteRun(ctx context.Context, path string, run Run, tables ...Table) error {
 	return write(ctx, path, &run, tables)
 }
+
+// writeMemoryLimit is DuckDB's memory_limit while it writes (see writeTx).
+const writeMemoryLimit = "256MB"
 
 // writeOpts holds knobs that only the benchmarks turn; the zero value is what flowlens uses.
 type writeOpts struct {
@@ -190,8 +286,21 @@ func write(ctx context.Context, path string, run *Run, tables []Table) error {
 }
 
 func writeWith(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) error {
+	written, err := writeFile(ctx, path, run, tables, opts)
+	switch {
+	case err == nil:
+		return nil
+	case written:
+		return &WrittenError{Path: path, Err: err}
+	default:
+		return notWritten{err}
+	}
+}
+
+// writeFile does writeWith's work and reports whether the write committed.
+func writeFile(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (written bool, err error) {
 	if len(tables) == 0 {
-		return errors.New("store: no tables to write")
+		return false, errors.New("store: no tables to write")
 	}
 	seen := make(map[string]bool, len(tables))
 	for _, t := range tables {
@@ -203,61 +312,72 @@ func writeWith(ctx context.Context, path string, run *Run, tables []Table, opts 
 			}
 		}
 		if t.Name == "" || kinds != 1 {
-			return fmt.Errorf("store: table %q: want a name and exactly one of a reader, a query or drop", t.Name)
+			return false, fmt.Errorf("store: table %q: want a name and exactly one of a reader, a query or drop", t.Name)
 		}
 		if seen[key] {
-			return fmt.Errorf("store: table %q given twice", t.Name)
+			return false, fmt.Errorf("store: table %q given twice", t.Name)
 		}
 		if run != nil && key == flowschema.RunsTable {
-			return fmt.Errorf("store: table %q is reserved for run history", t.Name)
+			return false, fmt.Errorf("store: table %q is reserved for run history", t.Name)
 		}
 		seen[key] = true
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
-	_, err := os.Stat(path)
+	for _, msg := range removeLeftovers(path) {
+		if run != nil && run.Log != nil {
+			run.Log(msg)
+		}
+	}
+	_, err = os.Stat(path)
 	switch {
 	case err == nil:
 		return writeExisting(ctx, path, run, tables, opts)
 	case errors.Is(err, fs.ErrNotExist):
 		return writeNew(ctx, path, run, tables, opts)
 	default:
-		return fmt.Errorf("store: %w", err)
+		return false, fmt.Errorf("store: %w", err)
 	}
 }
 
 // writeNew builds a fresh file next to path and renames it into place.
-func writeNew(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (err error) {
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return fmt.Errorf("store: %w", err)
+func writeNew(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (written bool, err error) {
+	tmp, err := tempName(path)
+	if err != nil {
+		return false, fmt.Errorf("store: %w", err)
 	}
-	tmp := path + ".tmp-" + hex.EncodeToString(rnd[:])
 	defer func() {
-		if err != nil {
+		if !written {
 			os.Remove(tmp)
 			os.Remove(tmp + ".wal")
 		}
 	}()
-	counts, err := writeTx(ctx, tmp, run, tables, opts)
+	counts, _, err := writeTx(ctx, tmp, run, tables, opts)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return false, fmt.Errorf("store: %w", err)
 	}
-	notify(tables, counts)
-	return nil
+	committed(run, tables, counts)
+	return true, nil
 }
 
-func writeExisting(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) error {
-	counts, err := writeTx(ctx, path, run, tables, opts)
-	if err != nil {
-		return err
+func writeExisting(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (written bool, err error) {
+	counts, written, err := writeTx(ctx, path, run, tables, opts)
+	if written {
+		committed(run, tables, counts)
+	}
+	return written, err
+}
+
+// committed tells the caller that the write is in the file: Run.OnCommit, then each Table.OnDone.
+func committed(run *Run, tables []Table, counts []int64) {
+	if run != nil && run.OnCommit != nil {
+		run.OnCommit()
 	}
 	notify(tables, counts)
-	return nil
 }
 
 func notify(tables []Table, counts []int64) {
@@ -269,11 +389,11 @@ func notify(tables []Table, counts []int64) {
 }
 
 // writeTx opens path, replaces the tables in one transaction, checkpoints and closes the file.
-// It returns the row count of each table.
-func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (counts []int64, err error) {
+// It returns the row count of each table and whether the transaction committed (an error may follow).
+func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts writeOpts) (counts []int64, committed bool, err error) {
 	d, err := Open(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// The Arrow C streams must outlive every DuckDB object that may still point at them: free them after Close.
 	var releases []func()
@@ -287,13 +407,17 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 	}()
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, false, fmt.Errorf("store: %w", err)
 	}
 	defer conn.Close()
 
 	// Rows may be stored in any order within a table: DuckDB then inserts from all threads without re-ordering.
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET preserve_insertion_order = %t", opts.preserveOrder)); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+	// DuckDB keeps the blocks it writes cached up to its memory_limit (by default 80% of the machine's memory),
+	// so without a limit a write's memory grows with its rows (ingest --db of 30M records: 711 MB peak RSS,
+	// 486 MB with this limit; bench/RESULTS.md); it spills to path.tmp when it needs more.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET preserve_insertion_order = %t; SET memory_limit = %s",
+		opts.preserveOrder, QuoteString(writeMemoryLimit))); err != nil {
+		return nil, false, fmt.Errorf("store: %w", err)
 	}
 
 	streams := make([]*streamReader, len(tables))
@@ -329,7 +453,7 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: register arrow streams: %w", err)
+		return nil, false, fmt.Errorf("store: register arrow streams: %w", err)
 	}
 
 	// The transaction does not watch ctx: database/sql would then roll it back (and discard the connection) on
@@ -338,13 +462,13 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 	// interrupts DuckDB, the stream reader checks it), and the rollback happens here, before Close.
 	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, false, fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() // no-op after Commit
 	counts = make([]int64, len(tables))
 	for i, t := range tables {
 		if err := dropObject(ctx, tx, t.Name); err != nil {
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, err)
 		}
 		if t.Reader == nil {
 			continue
@@ -353,19 +477,19 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 		res, err := createTable(ctx, tx, name, views[i], streams[i], !opts.noHints)
 		if serr := streams[i].Err(); serr != nil {
 			// The reader's (or the context's) own error says more than DuckDB's rendering of it.
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, serr)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, serr)
 		}
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, cerr)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, cerr)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, err)
 		}
 		if counts[i], err = res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("store: table %q: %w", t.Name, err)
+			return nil, false, fmt.Errorf("store: table %q: %w", t.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, "DROP VIEW "+QuoteIdent(views[i])); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, false, fmt.Errorf("store: %w", err)
 		}
 	}
 	for _, t := range tables {
@@ -373,25 +497,25 @@ func writeTx(ctx context.Context, path string, run *Run, tables []Table, opts wr
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "CREATE VIEW "+QuoteIdent(t.Name)+" AS "+t.Query); err != nil {
-			return nil, fmt.Errorf("store: view %q: %w", t.Name, err)
+			return nil, false, fmt.Errorf("store: view %q: %w", t.Name, err)
 		}
 	}
 	if run != nil {
 		if err := insertRun(ctx, tx, run, tables, counts); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: commit: %w", err)
+		return nil, false, fmt.Errorf("store: commit: %w", err)
 	}
 	// Write the data into the main file now rather than leaving a large WAL to replay at the next open.
-	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT"); err != nil {
-		return nil, fmt.Errorf("store: checkpoint: %w", err)
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT "+QuoteIdent(d.catalog)); err != nil {
+		return counts, true, fmt.Errorf("store: checkpoint: %w", err)
 	}
-	return counts, nil
+	return counts, true, nil
 }
 
 func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts []int64) error {
@@ -418,7 +542,7 @@ func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts
 			count = counts[i]
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO `+flowschema.RunsTable+` VALUES (?, ?, ?, ?, ?, ?)`,
-			id, started, finished, run.Command, t.Name, count)
+			id, started, finished, EscapeUTF8(run.Command), t.Name, count)
 		if err != nil {
 			return fmt.Errorf("store: %s: %w", flowschema.RunsTable, err)
 		}
@@ -430,8 +554,8 @@ func insertRun(ctx context.Context, tx *sql.Tx, run *Run, tables []Table, counts
 // fails on a view and DROP VIEW IF EXISTS on a table).
 func dropObject(ctx context.Context, tx *sql.Tx, name string) error {
 	var kind string
-	err := tx.QueryRowContext(ctx, `SELECT 'TABLE' FROM duckdb_tables() WHERE schema_name = 'main' AND lower(table_name) = lower(?)
-		UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE schema_name = 'main' AND lower(view_name) = lower(?) AND NOT internal`,
+	err := tx.QueryRowContext(ctx, `SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND lower(table_name) = lower(?)
+		UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND schema_name = 'main' AND lower(view_name) = lower(?) AND NOT internal`,
 		name, name).Scan(&kind)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -465,6 +589,7 @@ type streamReader struct {
 	src    array.RecordReader
 	sch    *arrow.Schema
 	rec    arrow.Record
+	owned  arrow.Record // rec when it is src's record with invalid UTF-8 escaped (utf8.go), released here
 	peeked arrow.Record // read by peek, handed out by the next Next
 	eof    bool         // src said no more
 	err    error
@@ -518,7 +643,27 @@ func (r *streamReader) Schema() *arrow.Schema {
 func (r *streamReader) Next() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.release()
+	if !r.next() {
+		return false
+	}
+	if fixed, rebuilt := utf8Record(r.rec, memory.DefaultAllocator); rebuilt {
+		r.rec, r.owned = fixed, fixed
+	}
+	return true
+}
+
+// release drops the record this reader made, if any. It is called with mu held.
+func (r *streamReader) release() {
+	if r.owned != nil {
+		r.owned.Release()
+		r.owned = nil
+	}
 	r.rec = nil
+}
+
+// next is Next before the UTF-8 check. It is called with mu held.
+func (r *streamReader) next() bool {
 	if r.peeked != nil {
 		if r.src == nil || r.err != nil {
 			return false
@@ -556,17 +701,17 @@ func (r *streamReader) detach() {
 	if r.src != nil {
 		r.sch = r.src.Schema()
 	}
-	r.src, r.rec, r.peeked = nil, nil, nil
+	r.release()
+	r.src, r.peeked = nil, nil
 }
 
 // ExportParquet writes table to a Parquet file (zstd) with DuckDB's built-in parquet writer. The file appears
 // complete or not at all: it is written next to file and renamed.
 func (d *DB) ExportParquet(ctx context.Context, table, file string) (err error) {
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	tmp, err := tempName(file)
+	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	tmp := file + ".tmp-" + hex.EncodeToString(rnd[:])
 	defer func() {
 		if err != nil {
 			os.Remove(tmp)

@@ -76,42 +76,92 @@ func dirEntries(t *testing.T, dir string) []string {
 	return names
 }
 
-func TestOpenExtensionsOff(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x:y.duckdb") // a colon must not read as a URL scheme
+// TestOpenSettingsAnyPath: whatever the file is called, every open (write, read-write, read-only, ReadArrow)
+// reaches that exact file with extension auto-install and auto-load off, and a read-only open cannot write.
+// go-duckdb parses its DSN as a URL: a '#' used to cut the options off, a '?' to cut the file name, a '%' to
+// fail the open (issue 9 item 13).
+func TestOpenSettingsAnyPath(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		open func(string) (*DB, error)
+		name, file string
+		relative   bool // opened by a relative name, from its directory
 	}{
-		{"read-write", Open},
-		{"read-only", OpenReadOnly},
+		{"colon", "x:y.duckdb", false},                   // must not read as a URL scheme
+		{"relative with colon", "sqlite:y.duckdb", true}, // nor as an extension's storage prefix
+		{"hash", "a#b.duckdb", false},
+		{"question mark", "a?b.duckdb", false},
+		{"injected option", "a?access_mode=READ_WRITE&autoload_known_extensions=true#x.duckdb", false},
+		{"percent", "100%.duckdb", false},
+		{"percent escape", "a%23b.duckdb", false},
+		{"named like the in-memory database", "memory.duckdb", false},
+		{"single quote", "it's.duckdb", false},
+		{"double quote", `say "hi".duckdb`, false},
+		{"spaces", "my flows .duckdb", false},
+		{"all of them", `a b#c?d%e'f"g.duckdb`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := tc.open(path)
+			dir := t.TempDir()
+			path := filepath.Join(dir, tc.file)
+			if tc.relative {
+				t.Chdir(dir)
+				path = tc.file
+			}
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			r := smallFlows(mem)
+			err := WriteTables(context.Background(), path, Table{Name: "flows", Reader: r})
+			r.Release()
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer d.Close()
-			got := queryRows(t, d.SQL(), `SELECT current_setting('autoinstall_known_extensions')::VARCHAR,
-				current_setting('autoload_known_extensions')::VARCHAR`)
-			if diff := cmp.Diff([][]string{{"false", "false"}}, got); diff != "" {
-				t.Errorf("extension settings (-want +got):\n%s", diff)
+			if diff := cmp.Diff([]string{tc.file}, dirEntries(t, dir)); diff != "" {
+				t.Fatalf("files in dir (-want +got):\n%s", diff)
+			}
+			for _, open := range []struct {
+				name     string
+				open     func(string) (*DB, error)
+				readOnly bool
+			}{
+				{"read-write", Open, false},
+				{"read-only", OpenReadOnly, true},
+			} {
+				d, err := open.open(path)
+				if err != nil {
+					t.Fatalf("%s: %v", open.name, err)
+				}
+				got := queryRows(t, d.SQL(), `SELECT current_setting('autoinstall_known_extensions')::VARCHAR,
+					current_setting('autoload_known_extensions')::VARCHAR, (SELECT count(*) FROM flows)::VARCHAR`)
+				if diff := cmp.Diff([][]string{{"false", "false", "3"}}, got); diff != "" {
+					t.Errorf("%s: settings and rows (-want +got):\n%s", open.name, diff)
+				}
+				_, err = d.SQL().Exec("CREATE TABLE t (a INT)")
+				if open.readOnly && err == nil {
+					t.Errorf("%s: CREATE TABLE succeeded", open.name)
+				}
+				if !open.readOnly && err != nil {
+					t.Errorf("%s: CREATE TABLE: %v", open.name, err)
+				}
+				d.Close()
+			}
+			rr, err := ReadArrow(context.Background(), path, `SELECT current_setting('autoload_known_extensions')::VARCHAR, count(*)::VARCHAR FROM flows`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, rows := readRows(t, rr)
+			rr.Release()
+			if diff := cmp.Diff([][]string{{"false", "3"}}, rows); diff != "" {
+				t.Errorf("ReadArrow (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{tc.file}, dirEntries(t, dir)); diff != "" {
+				t.Errorf("files in dir after the opens (-want +got):\n%s", diff)
 			}
 		})
 	}
-	d, err := OpenReadOnly(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if _, err := d.SQL().Exec("CREATE TABLE t (a INT)"); err == nil {
-		t.Error("CREATE TABLE in a read-only database succeeded")
-	}
 }
 
-func TestOpenRejectsQuestionMark(t *testing.T) {
-	if d, err := Open(filepath.Join(t.TempDir(), "a?b.duckdb")); err == nil {
+func TestOpenRejectsEmptyPath(t *testing.T) {
+	if d, err := Open(""); err == nil {
 		d.Close()
-		t.Fatal("Open accepted a path with '?', which go-duckdb would truncate")
+		t.Fatal("Open accepted an empty path")
 	}
 }
 
@@ -516,5 +566,69 @@ func TestQuoteIdent(t *testing.T) {
 		if got := QuoteIdent(in); got != want {
 			t.Errorf("QuoteIdent(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestWriteRunInterrupted: an interruption (context cancelled) before the commit leaves the file as it was and
+// says so (ErrNotWritten); one just after the commit (Run.OnCommit stands for it) does not fail the write,
+// and the file holds the new tables (issue 9 item 11). Both for a new file (the commit is the rename) and an
+// existing one (the commit is the transaction's).
+func TestWriteRunInterrupted(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		existing    bool
+		afterCommit bool
+		wantRows    [][]string // flows' rows after the write; nil: no file
+	}{
+		{"new file, before the commit", false, false, nil},
+		{"new file, after the rename", false, true, [][]string{{"3"}}},
+		{"existing file, before the commit", true, false, [][]string{{"2"}}},
+		{"existing file, after the commit", true, true, [][]string{{"3"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "flows.duckdb")
+			if tc.existing {
+				r := errorsTable(mem, 1, 2)
+				err := WriteTables(context.Background(), path, Table{Name: "flows", Reader: r})
+				r.Release()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var r array.RecordReader = smallFlows(mem)
+			run := Run{Command: "test"}
+			if tc.afterCommit {
+				run.OnCommit = cancel
+			} else {
+				r = &failingReader{RecordReader: r, n: 1, onFail: cancel}
+			}
+			done := false
+			err := WriteRun(ctx, path, run, Table{Name: "flows", Reader: r, OnDone: func(int64) { done = true }})
+			r.Release()
+			if tc.afterCommit {
+				if err != nil || !done {
+					t.Errorf("WriteRun = %v, OnDone called %t; want nil, true", err, done)
+				}
+			} else if !errors.Is(err, ErrNotWritten) || !errors.Is(err, context.Canceled) || done {
+				t.Errorf("WriteRun = %v, OnDone called %t; want ErrNotWritten and context.Canceled, false", err, done)
+			}
+			if tc.wantRows == nil {
+				if got := dirEntries(t, dir); len(got) != 0 {
+					t.Errorf("files left: %q", got)
+				}
+				return
+			}
+			if diff := cmp.Diff(tc.wantRows, queryRows(t, openRO(t, path), `SELECT count(*) FROM flows`)); diff != "" {
+				t.Errorf("flows (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if err := WriteTables(context.Background(), filepath.Join(t.TempDir(), "x.duckdb")); !errors.Is(err, ErrNotWritten) {
+		t.Errorf("a rejected write: %v, want ErrNotWritten", err)
 	}
 }
