@@ -231,6 +231,9 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 		fmt.Fprintf(w, "input: %s\n", r)
 	}
 	writeSkipped(w, "input: ", st.SkippedFiles)
+	if st.ControlMessages > 0 {
+		fmt.Fprintf(w, "input: %d CloudWatch Logs control messages skipped\n", st.ControlMessages)
+	}
 	if st.BadLines > 0 || len(st.FileErrors) > 0 {
 		fmt.Fprintf(w, "input: %s bad lines (%s), %d files stopped early; see table ingest_errors\n",
 			humanCount(st.BadLines), countList(st.BadByReason), len(st.FileErrors))
@@ -239,6 +242,10 @@ func writeAnalyzeSummary(w io.Writer, rep analyzeReport) {
 		}
 		for _, e := range st.FileErrors {
 			fmt.Fprintf(w, "  %s\n", e)
+		}
+		if st.SuspectLines > 0 {
+			fmt.Fprintf(w, "  %s lines from damaged gzip members were judged; ingest_errors reason %s gives their ranges\n",
+				humanCount(st.SuspectLines), ingest.ReasonCorruptMember)
 		}
 	}
 	fmt.Fprintf(w, "\nmodel agrees with the log on %.2f%% of %s compared records (%s agree)\n",

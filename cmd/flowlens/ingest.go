@@ -124,6 +124,9 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 		fmt.Fprintf(w, "  time span   %s .. %s (%s)\n", a.Format(time.RFC3339), b.Format(time.RFC3339), b.Sub(a))
 	}
 	writeSkipped(w, "  skipped     ", st.SkippedFiles)
+	if st.ControlMessages > 0 {
+		fmt.Fprintf(w, "  skipped     %d CloudWatch Logs control messages\n", st.ControlMessages)
+	}
 	for _, r := range st.Renamed {
 		fmt.Fprintf(w, "  renamed     %s\n", r)
 	}
@@ -138,6 +141,10 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 	}
 	for _, e := range st.FileErrors {
 		fmt.Fprintf(w, "file error: %s\n", e)
+	}
+	if st.SuspectLines > 0 {
+		fmt.Fprintf(w, "suspect lines: %s from damaged gzip members are in the output; ingest_errors rows with reason %s give their ranges\n",
+			humanCount(st.SuspectLines), ingest.ReasonCorruptMember)
 	}
 	switch {
 	case cfg.db != "":

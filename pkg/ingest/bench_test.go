@@ -1,12 +1,17 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // synthLines returns n realistic default-format records (about 110 bytes each, like real logs).
@@ -78,8 +83,44 @@ func benchParseChunk(b *testing.B, ipv4 bool) {
 // BenchmarkReader measures the whole pipeline on a file: read, split, parse in parallel, emit in order.
 func BenchmarkReader(b *testing.B) {
 	const n = 500_000
-	data := append([]byte(benchHeader), synthLines(n, 2)...)
-	path := filepath.Join(b.TempDir(), "flows.log")
+	benchFile(b, "flows.log", append([]byte(benchHeader), synthLines(n, 2)...), n)
+}
+
+// BenchmarkReaderGzip is BenchmarkReader on the same records gzip-compressed (one member, as S3 delivers
+// them): what reading member by member (memberReader) costs on top of decompression.
+func BenchmarkReaderGzip(b *testing.B) {
+	const n = 500_000
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(append([]byte(benchHeader), synthLines(n, 2)...))
+	zw.Close()
+	benchFile(b, "flows.log.gz", buf.Bytes(), n)
+}
+
+// BenchmarkReaderCloudWatch measures the CloudWatch Logs shapes on the same records: an export task's lines
+// and filter-log-events JSON.
+func BenchmarkReaderCloudWatch(b *testing.B) {
+	const n = 200_000
+	lines := bytes.SplitAfter(synthLines(n, 2), []byte("\n"))
+	lines = lines[:n]
+	var export, js bytes.Buffer
+	js.WriteString(`{"events": [`)
+	for i, l := range lines {
+		export.WriteString("2025-11-20T00:00:35.861Z ")
+		export.Write(l)
+		if i > 0 {
+			js.WriteString(",")
+		}
+		fmt.Fprintf(&js, "\n  {\"logStreamName\": \"eni-0a1b2c3d4e5f6a7b8-all\", \"timestamp\": 1763596835861, \"message\": %q, \"ingestionTime\": 1763596840000, \"eventId\": \"37980000000000000000000000000000000000000176359680512301\"}", bytes.TrimSuffix(l, []byte("\n")))
+	}
+	js.WriteString("\n], \"searchedLogStreams\": []}\n")
+	b.Run("export", func(b *testing.B) { benchFile(b, "export.txt", export.Bytes(), n) })
+	b.Run("filter-log-events", func(b *testing.B) { benchFile(b, "events.json", js.Bytes(), n) })
+}
+
+// benchFile measures a Reader over data, written to a file named name, that holds n records.
+func benchFile(b *testing.B, name string, data []byte, n int64) {
+	path := filepath.Join(b.TempDir(), name)
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -98,5 +139,39 @@ func BenchmarkReader(b *testing.B) {
 		}
 		rd.Release()
 	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(n*int64(b.N))/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkMemberReader compares decompressing a one-member gzip file with gzip.Reader (as ingest did before
+// it read member by member) and with memberReader, which also counts newlines and tracks members.
+func BenchmarkMemberReader(b *testing.B) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	text := synthLines(200_000, 2)
+	zw.Write(text)
+	zw.Close()
+	out := make([]byte, 2<<20)
+	read := func(b *testing.B, open func(r io.Reader) (io.Reader, error)) {
+		b.SetBytes(int64(len(text)))
+		for i := 0; i < b.N; i++ {
+			r, err := open(bytes.NewReader(buf.Bytes()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for err == nil {
+				_, err = fill(r, out)
+			}
+			if err != io.EOF {
+				b.Fatal(err)
+			}
+		}
+	}
+	for i := 0; i < 3; i++ { // interleaved, so that both see the same load
+		b.Run("gzip.Reader", func(b *testing.B) {
+			read(b, func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) })
+		})
+		b.Run("memberReader", func(b *testing.B) {
+			read(b, func(r io.Reader) (io.Reader, error) { return newMemberReader(r, true) })
+		})
+	}
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
 )
@@ -77,10 +76,11 @@ type Reader struct {
 	start   time.Time
 	elapsed time.Duration
 
-	kept    atomic.Int64 // bad lines kept so far
-	tallies []*tally
-	final   *tally
-	fileErr []FileError
+	kept     atomic.Int64 // bad lines kept so far
+	tallies  []*tally
+	final    *tally
+	fileErr  []FileError
+	controls int64 // CloudWatch Logs CONTROL_MESSAGE documents skipped
 
 	// Progress counters, readable while running.
 	records atomic.Int64
@@ -88,10 +88,11 @@ type Reader struct {
 }
 
 type fileJob struct {
-	in     *input
-	layout *layout
-	queue  chan *pending
-	ferr   *FileError
+	in       *input
+	layout   *layout
+	queue    chan *pending
+	ferr     *FileError
+	controls int64 // CONTROL_MESSAGE documents skipped (JSON input); read once queue is closed
 }
 
 type chunk struct {
@@ -206,7 +207,7 @@ func (r *Reader) dispatch() {
 			defer r.rwg.Done()
 			defer close(job.queue)
 			if lastLine, err := r.readFile(job); err != nil && r.ctx.Err() == nil {
-				job.ferr = &FileError{File: in.name, LastGoodLine: lastLine, Err: utf8Text([]byte(err.Error()), MaxErrorText)}
+				job.ferr = newFileError(in.name, lastLine, err)
 			}
 		}()
 	}
@@ -247,18 +248,21 @@ func (r *Reader) readFile(job *fileJob) (int64, error) {
 		defer f.Close()
 		src = f
 	}
+	var members *memberReader
 	if in.kind == inputGzip {
-		zr, err := gzip.NewReader(src)
+		mr, err := newMemberReader(src, in.wrap != wrapJSON)
 		if err != nil {
-			return 0, fmt.Errorf("gzip: %w", err)
+			return 0, err
 		}
-		defer zr.Close()
-		src = zr
+		src, members = mr, mr
 	}
 	if in.bom {
 		if _, err := io.ReadFull(src, make([]byte, len(utf8BOM))); err != nil {
 			return 0, err
 		}
+	}
+	if in.wrap == wrapJSON {
+		return r.readJSON(job, src, members)
 	}
 	line := int64(1) // number of the next line to hand on
 	var carry []byte
@@ -336,15 +340,12 @@ func fill(src io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
+// describeReadError keeps err (a *GzipError says which lines are suspect) and adds what was dropped.
 func describeReadError(err error, partial int) error {
-	msg := err.Error()
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		msg = "truncated compressed stream (unexpected end of file)"
-	}
 	if partial > 0 {
-		return fmt.Errorf("%s; %d bytes of an incomplete last line dropped", msg, partial)
+		return fmt.Errorf("%w; %d bytes of an incomplete last line dropped", err, partial)
 	}
-	return errors.New(msg)
+	return err
 }
 
 // worker parses chunks into record batches.
@@ -374,6 +375,7 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 	b := newBatch(r.pool, r.out, job.layout, job.in.name, capRows, len(data), lp.hint)
 	hdr := job.layout.header
 	lineNo := c.firstLine
+	export := job.in.wrap == wrapExport
 	for len(data) > 0 {
 		// Most lines are records that parseFast takes whole, finding the line's end as it goes.
 		if b.rows == b.capRows {
@@ -401,7 +403,16 @@ func (r *Reader) parseChunk(t *tally, lp *lineParser, job *fileJob, c chunk) arr
 			lineNo++
 			continue
 		}
-		if reason, fi := lp.parseSlow(b, line, lineNo); reason != 0 {
+		var reason Reason
+		var fi int
+		if export {
+			// A CloudWatch Logs export line: the record after the timestamp, which made parseFast turn the
+			// whole line down, goes through both parsers. Plain lines never come here for it.
+			reason, fi = lp.parse(b, line[timestampLen(line):], lineNo)
+		} else {
+			reason, fi = lp.parseSlow(b, line, lineNo)
+		}
+		if reason != 0 {
 			t.bad++
 			t.badBy[reason]++
 			if r.kept.Add(1) <= int64(r.opts.MaxErrorsKept) {
@@ -558,6 +569,7 @@ func (r *Reader) Next() bool {
 			if r.job.ferr != nil {
 				r.fileErr = append(r.fileErr, *r.job.ferr)
 			}
+			r.controls += r.job.controls
 			r.job = nil
 			<-r.slots
 			continue
@@ -656,6 +668,8 @@ func (r *Reader) Stats() Stats {
 	s.SkippedFiles = r.skips
 	s.Renamed = r.out.renamed
 	s.FileErrors = r.fileErr
+	s.SuspectLines = suspectLines(r.fileErr)
+	s.ControlMessages = r.controls
 	s.Elapsed = r.elapsed
 	if r.elapsed > 0 {
 		s.RecordsPerS = float64(s.Records) / r.elapsed.Seconds()

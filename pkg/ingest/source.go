@@ -38,12 +38,22 @@ var (
 	parquetMagic = []byte("PAR1")
 )
 
+// wrapping is how an input's text holds its records, decided by content.
+type wrapping uint8
+
+const (
+	wrapNone   wrapping = iota // one record per line, maybe after a header line
+	wrapExport                 // a CloudWatch Logs export: "<ISO-8601 timestamp> <record>" per line
+	wrapJSON                   // CloudWatch Logs JSON: a record per events[].message or logEvents[].message
+)
+
 // input is one file (or stdin) of a run.
 type input struct {
 	path   string // to open it
 	name   string // path as valid UTF-8 (utf8Text): source_file, and the file of its errors
 	bom    bool   // its text starts with a UTF-8 byte-order mark, which is skipped
 	kind   inputKind
+	wrap   wrapping
 	format Format // field order of its records
 	header []byte // its header line, nil when headerless
 	stdin  *bufio.Reader
@@ -202,23 +212,59 @@ func sniff(path string, walked bool, stdin io.Reader, logFormat Format) (in *inp
 		in.format, in.header = f, append([]byte(nil), first...)
 		return in, "", nil
 	}
+	// Without a header, the records are in the flow log's LogFormat, whether the lines are records or
+	// CloudWatch Logs wraps them (CloudWatch never has a header line).
 	if logFormat != nil {
 		in.format = logFormat
 	} else {
 		in.format, _ = ParseLogFormat(DefaultLogFormat)
 	}
-	if walked && !holdsRecords(head, in.format) {
+	if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		in.wrap = wrapJSON
+		if walked {
+			msgs, err := headMessages(head, sniffLines)
+			if !holdsRecords(msgs, in.format, wrapNone) {
+				why := "none of its first events is a record of the log format"
+				if len(msgs) == 0 && err != nil {
+					why = err.Error()
+				}
+				return nil, "not a flow log: JSON, but not CloudWatch Logs events of flow log records: " + utf8Text([]byte(why), 200), nil
+			}
+		}
+		return in, "", nil
+	}
+	if l := firstNonBlank(head); timestampLen(l) > 0 {
+		in.wrap = wrapExport
+	}
+	if walked && !holdsRecords(head, in.format, in.wrap) {
 		return nil, fmt.Sprintf("not a flow log: no header line, and none of its first lines is a record of the log format "+
 			"(first line %.80q)", utf8Text(first, 80)), nil
 	}
 	return in, "", nil
 }
 
+// firstNonBlank returns the first line of head that is not blank, without its line end.
+func firstNonBlank(head []byte) []byte {
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			return line
+		}
+	}
+	return nil
+}
+
 // sniffLines is how many of a walked file's first lines holdsRecords tries.
 const sniffLines = 16
 
-// holdsRecords reports whether one of the first sniffLines non-empty lines of head is a record of format f.
-func holdsRecords(head []byte, f Format) bool {
+// holdsRecords reports whether one of the first sniffLines non-empty lines of head is a record of format f
+// (after the timestamp, for an export).
+func holdsRecords(head []byte, f Format, wrap wrapping) bool {
 	sb := newSchemaBuilder()
 	sb.add(f, "")
 	out := sb.build(nil, false)
@@ -234,6 +280,9 @@ func holdsRecords(head []byte, f Format) bool {
 			continue
 		}
 		tried++
+		if wrap == wrapExport {
+			line = line[timestampLen(line):]
+		}
 		b := newBatch(nil, out, lp.l, "", 1, len(line), nil)
 		if reason, _ := lp.parse(b, line, 1); reason == 0 {
 			return true

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -23,16 +24,48 @@ func (e LineError) String() string {
 	return fmt.Sprintf("%s:%d: %s: %q", e.File, e.Line, e.Reason, e.Text)
 }
 
-// FileError is a file that stopped early (truncated or corrupt gzip, read error): the records before
-// LastGoodLine were kept.
+// FileError is a file that stopped early (truncated or corrupt gzip, malformed JSON, read error): the records up to
+// LastGoodLine were kept. When the file broke inside a gzip member that failed its checksum or could not be
+// decoded, the lines SuspectFirst to SuspectLast (inclusive; events of JSON input) came from that member and were handed on before
+// the damage was known (see memberReader): their values may be wrong. They are records (or bad lines) like
+// the others; ingest_errors has a corrupt-member row with their range, to leave them out of queries. Both
+// are 0 when no line is suspect.
 type FileError struct {
 	File         string `json:"file"`
 	LastGoodLine int64  `json:"last_good_line"`
 	Err          string `json:"error"`
+	SuspectFirst int64  `json:"suspect_first_line,omitempty"`
+	SuspectLast  int64  `json:"suspect_last_line,omitempty"`
 }
 
 func (e FileError) String() string {
-	return fmt.Sprintf("%s: stopped after line %d: %s", e.File, e.LastGoodLine, e.Err)
+	s := fmt.Sprintf("%s: stopped after line %d: %s", e.File, e.LastGoodLine, e.Err)
+	if e.SuspectFirst > 0 {
+		s += fmt.Sprintf("; lines %d-%d came from that member and may hold damaged values "+
+			"(ingest_errors reason %s)", e.SuspectFirst, e.SuspectLast, ReasonCorruptMember)
+	}
+	return s
+}
+
+// newFileError describes a file that stopped after lastLine because of err.
+func newFileError(file string, lastLine int64, err error) *FileError {
+	fe := &FileError{File: file, LastGoodLine: lastLine, Err: utf8Text([]byte(err.Error()), MaxErrorText)}
+	var ge *GzipError
+	if errors.As(err, &ge) && ge.Suspect() && ge.FirstUnit > 0 && ge.FirstUnit <= lastLine {
+		fe.SuspectFirst, fe.SuspectLast = ge.FirstUnit, lastLine
+	}
+	return fe
+}
+
+// suspectLines is how many lines the file errors name as suspect.
+func suspectLines(fes []FileError) int64 {
+	var n int64
+	for _, fe := range fes {
+		if fe.SuspectFirst > 0 {
+			n += fe.SuspectLast - fe.SuspectFirst + 1
+		}
+	}
+	return n
 }
 
 // utf8Text returns b as valid UTF-8 of at most max bytes, for every text ingest hands on (a bad line's
@@ -105,17 +138,21 @@ type Stats struct {
 	HeaderLines  int64            `json:"header_lines"`
 	BadLines     int64            `json:"bad_lines"`
 	BadByReason  map[string]int64 `json:"bad_by_reason"`
-	Examples     []LineError      `json:"bad_examples"`          // the first ExamplesPerReason per reason, in input order
-	ErrorsKept   int64            `json:"errors_kept"`           // bad lines kept for the ingest_errors table
-	FileErrors   []FileError      `json:"file_errors"`           // files that stopped early
-	ByVersion    map[string]int64 `json:"by_version"`            // "2", "5", "null"
-	ByLogStatus  map[string]int64 `json:"by_log_status"`         // OK, NODATA, SKIPDATA, null
-	ByAction     map[string]int64 `json:"by_action"`             // ACCEPT, REJECT, null
-	Interfaces   int              `json:"interfaces"`            // distinct interface_id values
-	FirstStart   int64            `json:"first_start,omitempty"` // Unix seconds
-	LastEnd      int64            `json:"last_end,omitempty"`
-	Elapsed      time.Duration    `json:"elapsed_ns"`
-	RecordsPerS  float64          `json:"records_per_second"`
+	Examples     []LineError      `json:"bad_examples"`            // the first ExamplesPerReason per reason, in input order
+	ErrorsKept   int64            `json:"errors_kept"`             // bad lines kept for the ingest_errors table
+	FileErrors   []FileError      `json:"file_errors"`             // files that stopped early
+	SuspectLines int64            `json:"suspect_lines,omitempty"` // lines FileErrors name as suspect (damaged gzip)
+	// ControlMessages counts the CloudWatch Logs subscription CONTROL_MESSAGE documents skipped, with their
+	// events (which are not lines).
+	ControlMessages int64            `json:"control_messages,omitempty"`
+	ByVersion       map[string]int64 `json:"by_version"`            // "2", "5", "null"
+	ByLogStatus     map[string]int64 `json:"by_log_status"`         // OK, NODATA, SKIPDATA, null
+	ByAction        map[string]int64 `json:"by_action"`             // ACCEPT, REJECT, null
+	Interfaces      int              `json:"interfaces"`            // distinct interface_id values
+	FirstStart      int64            `json:"first_start,omitempty"` // Unix seconds
+	LastEnd         int64            `json:"last_end,omitempty"`
+	Elapsed         time.Duration    `json:"elapsed_ns"`
+	RecordsPerS     float64          `json:"records_per_second"`
 }
 
 // ifaceCacheBits sizes the cache of seen interface ids (see addIface): 1024 entries, 16 KiB per worker.
