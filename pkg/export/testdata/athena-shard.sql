@@ -84,7 +84,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `flowlens_ingest_errors` (
   `line` bigint,
   `reason` string,
   `field` string,
-  `text` string
+  `text` string,
+  `last_line` bigint
 )
 PARTITIONED BY (`shard` int)
 STORED AS PARQUET

@@ -71,7 +71,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `flowlens_ingest_errors` (
   `line` bigint,
   `reason` string,
   `field` string,
-  `text` string
+  `text` string,
+  `last_line` bigint
 )
 STORED AS PARQUET
 LOCATION 's3://YOUR-BUCKET/prefix/ingest_errors/';
