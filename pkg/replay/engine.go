@@ -108,6 +108,7 @@ type eniInfo struct {
 	eni     *vpc.ENI
 	cidrs   []netip.Prefix // the ENI's subnet CIDRs: peers inside them never meet the NACL
 	addrs4  []uint32       // the ENI's private IPv4 addresses (eni.Addrs), big-endian numbers
+	ownV6   []ownV6        // the ENI's IPv6 addresses as text and bytes (addrAt)
 	nets4   [][2]uint32    // the IPv4 cidrs as (network, mask), big-endian numbers
 	nacl    *vpc.NACL
 	groups  string // comma-separated sg- ids (verdict_resource)
@@ -191,6 +192,8 @@ func NewEngine(model *vpc.Model, cfg Config) *Engine {
 			if a.Is4() {
 				b := a.As4()
 				info.addrs4 = append(info.addrs4, binary.BigEndian.Uint32(b[:]))
+			} else if a.Is6() {
+				info.ownV6 = append(info.ownV6, ownV6{text: a.String(), b: a.As16()})
 			}
 		}
 		if eni.Subnet != nil {
