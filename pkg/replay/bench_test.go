@@ -307,8 +307,9 @@ func BenchmarkVerdictID(b *testing.B) {
 	keys := make([]verdictKey, 1<<16)
 	for i := range keys {
 		n := int32(rng.ExpFloat64()*300) % 2560
-		keys[i] = packKey(&rowVerdict{eni: n % 200, nacl: n % 7, sg: n / 7 % 40, infer: Inference(1 + n%4),
-			dir: vpc.Direction(1 + n%2), model: Accept, logged: Accept, role: Role(1 + n/200%2), path: pathCode(2 + n%3<<2)})
+		v := rowVerdict{eni: n % 200, nacl: n % 7, sg: n / 7 % 40, infer: Inference(1 + n%4),
+			dir: vpc.Direction(1 + n%2), model: Accept, logged: Accept, role: Role(1 + n/200%2), path: pathCode(2 + n%3<<2)}
+		keys[i] = v.pack()
 	}
 	var set verdictSet
 	var ids shardIDs

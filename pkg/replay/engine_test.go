@@ -347,7 +347,7 @@ func TestVerdictKeyRoundTrip(t *testing.T) {
 		{eni: 1<<31 - 1, nacl: -1, sg: 1<<31 - 1, dir: vpc.Ingress, model: Accept, logged: Reject, layer: LayerSGOutbound,
 			cause: 255, also: 255, role: 255, infer: 255, path: 1<<32 - 1},
 	} {
-		p := packKey(&k)
+		p := k.pack()
 		if got := p.unpack(); got != k {
 			t.Errorf("unpack(pack(%+v)) = %+v", k, got)
 		}

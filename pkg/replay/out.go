@@ -54,23 +54,28 @@ func (r *Reader) build(s *batchSlot) arrow.Record {
 // the ENI only when its resources are written (a REJECT's verdict_resource, a met NACL's id), rule indexes
 // only when their text is, the logged action only for model_agrees.
 func (e *Engine) outKey(v *Verdict) verdictKey {
-	k := rowVerdict{eni: -1, nacl: -1, sg: -1, path: v.Path.code(), dir: v.Dir, model: v.ModelAction,
-		layer: v.Layer, cause: v.Cause, also: v.Also, role: v.Role, infer: v.Infer}
+	eni, nacl, sg := int32(-1), int32(-1), int32(-1)
+	var logged Action
 	if v.ModelAction != ActionNone {
-		k.logged = v.Logged
+		logged = v.Logged
 	}
-	nacl := v.Path.naclStep()
-	met := nacl != nil && nacl.Decision != NotOnPath
-	if v.ModelAction == Reject || met {
-		k.eni = v.eni
+	var code pathCode
+	for i := range v.Path.Steps() {
+		s := &v.Path.steps[i]
+		switch s.Basis {
+		case BasisEntry: // the NACL was on the path: its id and entry are written
+			eni, nacl = v.eni, s.index
+		case BasisRule:
+			sg = s.index
+		}
+		code |= s.code(i)
 	}
-	if met {
-		k.nacl = nacl.index
+	if v.ModelAction == Reject {
+		eni = v.eni
 	}
-	if sg := v.Path.sgStep(); sg != nil && sg.Basis == BasisRule {
-		k.sg = sg.index
-	}
-	return packKey(&k)
+	// The key is packed straight from v's fields: building a rowVerdict and packing it stalled on reloading
+	// the bytes just stored.
+	return packKey(eni, nacl, sg, code|pathCode(v.Path.n), v.Infer, v.Dir, v.ModelAction, logged, v.Layer, v.Cause, v.Also, v.Role)
 }
 
 // buildVerdicts makes the verdict table of keys (row i: verdict_id i).

@@ -82,12 +82,18 @@ func (t *shardIDs) id(p verdictKey, set *verdictSet) uint32 {
 // overlapping 16-byte copies whose reloads missed store forwarding.
 type verdictKey struct{ a, b, c uint64 }
 
-func packKey(v *rowVerdict) verdictKey {
+func packKey(eni, nacl, sg int32, path pathCode, infer Inference, dir vpc.Direction, model, logged Action,
+	layer Layer, cause Cause, also Layers, role Role) verdictKey {
 	return verdictKey{
-		a: uint64(uint32(v.eni)) | uint64(uint32(v.nacl))<<32,
-		b: uint64(uint32(v.sg)) | uint64(v.infer)<<32 | uint64(v.dir)<<40 | uint64(v.model)<<48 | uint64(v.logged)<<56,
-		c: uint64(v.layer) | uint64(v.cause)<<8 | uint64(v.also)<<16 | uint64(v.role)<<24 | uint64(v.path)<<32,
+		a: uint64(uint32(eni)) | uint64(uint32(nacl))<<32,
+		b: uint64(uint32(sg)) | uint64(infer)<<32 | uint64(dir)<<40 | uint64(model)<<48 | uint64(logged)<<56,
+		c: uint64(layer) | uint64(cause)<<8 | uint64(also)<<16 | uint64(role)<<24 | uint64(path)<<32,
 	}
+}
+
+// pack is packKey of v's fields.
+func (v *rowVerdict) pack() verdictKey {
+	return packKey(v.eni, v.nacl, v.sg, v.path, v.infer, v.dir, v.model, v.logged, v.layer, v.cause, v.also, v.role)
 }
 
 // unpack is the inverse of packKey.

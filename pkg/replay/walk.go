@@ -111,14 +111,18 @@ type pathCode uint32
 func (p *Path) code() pathCode {
 	c := pathCode(p.n)
 	for i := range p.steps[:p.n] {
-		s := &p.steps[i]
-		x := uint32(s.Layer) | uint32(s.Decision)<<3 | uint32(s.Basis)<<5
-		if s.ICMPInferred {
-			x |= 1 << 9
-		}
-		c |= pathCode(x) << (2 + 10*i)
+		c |= p.steps[i].code(i)
 	}
 	return c
+}
+
+// code is step i's bits of a pathCode.
+func (s *Step) code(i int) pathCode {
+	x := uint32(s.Layer) | uint32(s.Decision)<<3 | uint32(s.Basis)<<5
+	if s.ICMPInferred {
+		x |= 1 << 9
+	}
+	return pathCode(x) << (2 + 10*i)
 }
 
 func (c pathCode) len() int { return int(c & 3) }
@@ -235,7 +239,7 @@ func (e *Engine) sgStep(s *Step, info *eniInfo, dir vpc.Direction, p *vpc.Packet
 			s.ICMPInferred = info.sgICMPTyped[dirIndex(dir)][f]
 		}
 		if r, j := info.eni.EvalSGAt(dir, p); r != nil {
-			s.Decision, s.Basis, s.Rule, s.pos, s.index = Allow, BasisRule, r, int32(j), e.sgIndex[r]
+			s.Decision, s.Basis, s.Rule, s.pos, s.index = Allow, BasisRule, r, int32(j), info.sgIdx[dirIndex(dir)][j]
 		} else if assumeReply {
 			s.Decision, s.Basis = Allow, BasisAssumed
 		} else {
@@ -325,9 +329,10 @@ func (e *Engine) creditRules(st *State, info *eniInfo, dir vpc.Direction, p *vpc
 			if dir == vpc.Egress {
 				rules = info.eni.Egress
 			}
-			for _, k := range info.alsoAfter[dirIndex(dir)][s.pos] {
-				if r := rules[k]; r.Matches(*p) {
-					st.hitSG(e.sgIndex[r], c)
+			d := dirIndex(dir)
+			for _, k := range info.alsoAfter[d][s.pos] {
+				if rules[k].Matches(*p) {
+					st.hitSG(info.sgIdx[d][k], c)
 				}
 			}
 		}
