@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/store"
@@ -488,6 +489,60 @@ func TestSampleREADMEFigures(t *testing.T) {
 			got := fmt.Sprintf("%d ACCEPT; %d REJECT", rep.Replay.LoggedAccept, rep.Replay.LoggedReject)
 			if want := fmt.Sprintf("%s ACCEPT; %s REJECT", m[1], m[2]); got != want {
 				t.Errorf("analyze says %s, README %s", got, want)
+			}
+		})
+	}
+}
+
+// TestJSONConsistent: every command's -o json has no null values and no "null" keys (empty lists are []),
+// and its times are RFC 3339.
+func TestJSONConsistent(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "j.duckdb")
+	var walk func(path string, v any) []string
+	walk = func(path string, v any) (bad []string) {
+		switch v := v.(type) {
+		case nil:
+			return []string{path + " is null"}
+		case map[string]any:
+			for k, x := range v {
+				if k == "null" {
+					bad = append(bad, path+` has a key "null"`)
+				}
+				if s, ok := x.(string); ok && (strings.HasSuffix(k, "_start") || strings.HasSuffix(k, "_end") || k == "start") {
+					if _, err := time.Parse(time.RFC3339, s); err != nil {
+						bad = append(bad, path+"."+k+" is not RFC 3339: "+s)
+					}
+				}
+				if _, ok := x.(float64); ok && (strings.HasSuffix(k, "_start") || k == "last_end") {
+					bad = append(bad, path+"."+k+" is a number, not an RFC 3339 time")
+				}
+				bad = append(bad, walk(path+"."+k, x)...)
+			}
+		case []any:
+			for i, x := range v {
+				bad = append(bad, walk(fmt.Sprintf("%s[%d]", path, i), x)...)
+			}
+		}
+		return bad
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"analyze", []string{"analyze", "--topology", shop + "topology", "--db", db, shop + "flowlogs"}},
+		{"ingest", []string{"ingest", shop + "flowlogs"}},
+		{"topology", []string{"topology", "--topology", shop + "topology"}},
+		{"explain", []string{"explain", "--db", db, "--action", "REJECT", "--limit", "3"}},
+		{"explain, no match", []string{"explain", "--db", db, "--port", "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out, errOut := runCLI(t, "", append(tc.args, "-o", "json")...)
+			var v any
+			if err := json.Unmarshal([]byte(out), &v); status != exitOK || err != nil {
+				t.Fatalf("status %d, %v, stderr %s", status, err, errOut)
+			}
+			if bad := walk("$", v); len(bad) > 0 {
+				t.Errorf("%s", strings.Join(bad, "\n"))
 			}
 		})
 	}

@@ -120,7 +120,7 @@ func writeIngestSummary(w io.Writer, st ingest.Stats, cfg ingestConfig) {
 	fmt.Fprintf(w, "  action      %s\n", countList(st.ByAction))
 	fmt.Fprintf(w, "  interfaces  %d\n", st.Interfaces)
 	if st.FirstStart > 0 && st.LastEnd > 0 {
-		a, b := time.Unix(st.FirstStart, 0).UTC(), time.Unix(st.LastEnd, 0).UTC()
+		a, b := st.FirstStart.Time(), st.LastEnd.Time()
 		fmt.Fprintf(w, "  time span   %s .. %s (%s)\n", a.Format(time.RFC3339), b.Format(time.RFC3339), b.Sub(a))
 	}
 	writeSkipped(w, "  skipped     ", st.SkippedFiles)

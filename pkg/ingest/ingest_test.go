@@ -595,8 +595,8 @@ func TestGrow(t *testing.T) {
 func TestSummaryCounts(t *testing.T) {
 	_, st, _ := readAll(t, []string{"testdata/examples.log", "testdata/malformed.log", "testdata/custom_v3.log"}, Options{ChunkBytes: 200})
 	want := Stats{
-		ByAction:    map[string]int64{"ACCEPT": 4 + 4 + 3, "REJECT": 2 + 1, "null": 2},
-		ByLogStatus: map[string]int64{"OK": 6 + 5, "NODATA": 1, "SKIPDATA": 1, "null": 3}, // custom_v3 has no log-status
+		ByAction:    map[string]int64{"ACCEPT": 4 + 4 + 3, "REJECT": 2 + 1, "-": 2},
+		ByLogStatus: map[string]int64{"OK": 6 + 5, "NODATA": 1, "SKIPDATA": 1, "-": 3}, // custom_v3 has no log-status
 		ByVersion:   map[string]int64{"2": 13, "3": 3},
 		Interfaces:  3,
 	}

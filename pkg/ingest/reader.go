@@ -520,17 +520,17 @@ func (t *tally) addIface(s []byte) {
 // no such column).
 func (t *tally) drainParser(lp *lineParser, rows int) {
 	if lp.l.actionTok < 0 {
-		t.byAction["null"] += int64(rows)
+		t.byAction[absentKey] += int64(rows)
 	}
-	for i, name := range [...]string{flowschema.ActionAccept, flowschema.ActionReject, "null"} {
+	for i, name := range [...]string{flowschema.ActionAccept, flowschema.ActionReject, absentKey} {
 		if n := lp.actions[i]; n > 0 {
 			t.byAction[name] += n
 		}
 	}
 	if lp.l.statusTok < 0 {
-		t.byStatus["null"] += int64(rows)
+		t.byStatus[absentKey] += int64(rows)
 	}
-	for i, name := range [...]string{flowschema.LogStatusOK, flowschema.LogStatusNoData, flowschema.LogStatusSkipData, "null"} {
+	for i, name := range [...]string{flowschema.LogStatusOK, flowschema.LogStatusNoData, flowschema.LogStatusSkipData, absentKey} {
 		if n := lp.statuses[i]; n > 0 {
 			t.byStatus[name] += n
 		}
@@ -667,7 +667,7 @@ func (r *Reader) Stats() Stats {
 	s.Files = len(r.inputs)
 	s.SkippedFiles = r.skips
 	s.Renamed = r.out.renamed
-	s.FileErrors = r.fileErr
+	s.FileErrors = append([]FileError{}, r.fileErr...) // [] in JSON when none
 	s.SuspectLines = suspectLines(r.fileErr)
 	s.ControlMessages = r.controls
 	s.Elapsed = r.elapsed

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -145,12 +146,12 @@ type Stats struct {
 	// ControlMessages counts the CloudWatch Logs subscription CONTROL_MESSAGE documents skipped, with their
 	// events (which are not lines).
 	ControlMessages int64            `json:"control_messages,omitempty"`
-	ByVersion       map[string]int64 `json:"by_version"`            // "2", "5", "null"
+	ByVersion       map[string]int64 `json:"by_version"`            // "2", "5", "-" (absent)
 	ByLogStatus     map[string]int64 `json:"by_log_status"`         // OK, NODATA, SKIPDATA, null
 	ByAction        map[string]int64 `json:"by_action"`             // ACCEPT, REJECT, null
 	Interfaces      int              `json:"interfaces"`            // distinct interface_id values
-	FirstStart      int64            `json:"first_start,omitempty"` // Unix seconds
-	LastEnd         int64            `json:"last_end,omitempty"`
+	FirstStart      UnixTime         `json:"first_start,omitempty"` // RFC 3339 in JSON
+	LastEnd         UnixTime         `json:"last_end,omitempty"`
 	Elapsed         time.Duration    `json:"elapsed_ns"`
 	RecordsPerS     float64          `json:"records_per_second"`
 }
@@ -210,13 +211,40 @@ func (t *tally) merge(o *tally) {
 	}
 }
 
+// absentKey counts the records without the field in Stats' by-value maps: "-", as flow logs write an absent
+// value (a JSON key "null" would read as a null).
+const absentKey = "-"
+
+// UnixTime is a time in Unix seconds that JSON shows in RFC 3339 (UTC), like every time flowlens prints.
+type UnixTime int64
+
+// Time is t as a time.Time in UTC.
+func (t UnixTime) Time() time.Time { return time.Unix(int64(t), 0).UTC() }
+
+// MarshalJSON writes t in RFC 3339.
+func (t UnixTime) MarshalJSON() ([]byte, error) { return json.Marshal(t.Time().Format(time.RFC3339)) }
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (t *UnixTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return err
+	}
+	*t = UnixTime(tm.Unix())
+	return nil
+}
+
 // stats turns the merged tally, its errors already in input order, into Stats.
 func (t *tally) stats() Stats {
 	s := Stats{
 		InputBytes: t.inputBytes, Lines: t.lines, Records: t.records, HeaderLines: t.headers, BadLines: t.bad,
 		BadByReason: map[string]int64{}, ByVersion: map[string]int64{}, ByLogStatus: t.byStatus,
-		ByAction: t.byAction, Interfaces: len(t.ifaces), FirstStart: t.firstStart, LastEnd: t.lastEnd,
-		ErrorsKept: int64(len(t.errs)),
+		ByAction: t.byAction, Interfaces: len(t.ifaces), FirstStart: UnixTime(t.firstStart), LastEnd: UnixTime(t.lastEnd),
+		ErrorsKept: int64(len(t.errs)), Examples: []LineError{},
 	}
 	for r := Reason(1); r < reasonCount; r++ {
 		if t.badBy[r] > 0 {
@@ -230,7 +258,7 @@ func (t *tally) stats() Stats {
 	}
 	for v, n := range t.byVersion {
 		if v < 0 {
-			s.ByVersion["null"] += n
+			s.ByVersion[absentKey] += n
 		} else {
 			s.ByVersion[fmt.Sprint(v)] += n
 		}
