@@ -57,6 +57,7 @@ func commands() []*command {
 		ingestCommand(),
 		analyzeCommand(),
 		auditCommand(),
+		recommendCommand(),
 		explainCommand(),
 		exportCommand(),
 		topologyCommand(),

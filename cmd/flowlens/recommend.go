@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/flowlens/flowlens/pkg/pipeline"
+	"github.com/flowlens/flowlens/pkg/recommend"
+)
+
+func recommendCommand() *command {
+	return &command{
+		name:    "recommend",
+		summary: "propose least-privilege security-group rules and NACL entries from the recorded traffic",
+		run: func(ctx context.Context, env *cmdEnv, args []string) error {
+			var cfg pipeline.RecommendConfig
+			var out, since, until, output string
+			fs := newFlagSet(env, "recommend", "recommend [--db FILE] --out DIR [flags]\n\n"+
+				"Reads the results an earlier analyze stored in the DuckDB file (its topology, rebuilt from topology_files,\n"+
+				"its flows and rule_hits), learns from the requests the log ACCEPTED (replies need no security-group rule)\n"+
+				"and proposes for every security group and NACL the smallest rule set that still allows them, each rule\n"+
+				"with its evidence. Writes into DIR: "+pipeline.RecommendSGFile+" and "+pipeline.RecommendNACLFile+" (AWS CLI\n"+
+				"describe-* JSON: they load back with flowlens topology and are a policy for flowlens audit) and\n"+
+				pipeline.RecommendReportFile+" (current vs proposed rules, findings, unproven rules, exposure, learning rate).\n\n"+
+				"Exit status: 0 done, 1 error, 2 usage.",
+				"# recommend from everything analyze stored, then check the proposal against the same traffic",
+				"flowlens recommend --db flowlens.duckdb --out recommended/ && flowlens audit --db flowlens.duckdb --policy recommended/",
+				"# learn from the first days only (then audit --since on the rest); the proposal as JSON",
+				"flowlens recommend --db flows.duckdb --out recommended/ --until 2026-11-20 -o json > recommendation.json")
+			fs.StringVar(&cfg.DB, "db", DefaultDB, "DuckDB `FILE` written by analyze (only read)")
+			fs.StringVar(&out, "out", "", "write the proposal into `DIR` (created if missing; required)")
+			fs.StringVar(&since, "since", "", "learn from the records starting at or after `TIME` (RFC 3339, YYYY-MM-DD, or Unix seconds)")
+			fs.StringVar(&until, "until", "", "learn from the records starting before `TIME`")
+			fs.StringVarP(&output, "output", "o", "table", "stdout `FORMAT`: table (a summary) or json (the whole recommendation)")
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			var err error
+			switch {
+			case fs.NArg() > 0:
+				return usageErrorf("unexpected arguments %q (the flows come from --db)", fs.Args())
+			case out == "":
+				return usageErrorf("--out is required (the directory to write the proposal into)")
+			case cfg.DB == "":
+				return usageErrorf("--db must name a file")
+			case output != "table" && output != "json":
+				return usageErrorf("-o must be table or json, not %q", output)
+			}
+			if cfg.Since, err = parseTime("--since", since); err != nil {
+				return err
+			}
+			if cfg.Until, err = parseTime("--until", until); err != nil {
+				return err
+			}
+			if !cfg.Since.IsZero() && !cfg.Until.IsZero() && !cfg.Since.Before(cfg.Until) {
+				return usageErrorf("--since %s is not before --until %s", since, until)
+			}
+			cfg.Options = recommend.DefaultOptions()
+			res, err := pipeline.Recommend(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if err := pipeline.WriteRecommendation(out, res); err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(env.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res.Recommendation)
+			}
+			s := res.Recommendation.Summarize()
+			fmt.Fprintf(env.stdout, "security groups changed  %d of %d\n", s.GroupsChanged, s.Groups)
+			fmt.Fprintf(env.stdout, "rules proposed           %d (%d unproven, left for a human)\n", s.RulesProposed, s.Unproven)
+			fmt.Fprintf(env.stdout, "NACLs changed            %d of %d (%d entries proposed)\n", s.NACLsChanged, s.NACLs, s.EntriesPropose)
+			fmt.Fprintf(env.stdout, "findings                 %d (%d scanners)\n", s.Findings, s.Scanners)
+			fmt.Fprintf(env.stdout, "exposure cut (IPv4)      %.2f%%\n", 100*s.ExposureCutV4)
+			fmt.Fprintf(env.stdout, "\nwrote %s/{%s,%s,%s}; check it with\n  flowlens audit --db %s --policy %s\n", out,
+				pipeline.RecommendSGFile, pipeline.RecommendNACLFile, pipeline.RecommendReportFile, cfg.DB, out)
+			return nil
+		},
+	}
+}

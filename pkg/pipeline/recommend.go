@@ -1,0 +1,302 @@
+package pipeline
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowlens/flowlens/pkg/flowschema"
+	"github.com/flowlens/flowlens/pkg/recommend"
+	"github.com/flowlens/flowlens/pkg/results"
+	"github.com/flowlens/flowlens/pkg/store"
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+// RecommendConfig is one recommend run.
+type RecommendConfig struct {
+	// DB is a DuckDB file written by analyze: its flows, rule_hits and topology_files are read (nothing is written).
+	DB string
+	// Since and Until, when not zero, keep the records with Since <= start < Until.
+	Since, Until time.Time
+	// Options are Recommend's (recommend.DefaultOptions() when zero).
+	Options recommend.Options
+}
+
+// RecommendResult is a recommend run's outcome.
+type RecommendResult struct {
+	Recommendation *recommend.Recommendation
+	// Current is the topology analyze loaded (rebuilt from topology_files); Candidate is Current with the
+	// recommendation applied (what WriteRecommendation writes as AWS CLI JSON).
+	Current, Candidate *vpc.Model
+	// Observations is what Recommend learned from (the aggregated rows of the flows view).
+	Observations *recommend.Observations
+}
+
+// Recommend reads the results of analyze in cfg.DB back, rebuilds its topology (topology_files, as Audit
+// does) and proposes least-privilege rules from the recorded traffic (recommend.Recommend).
+//
+// What counts as accepted: the LOG's verdict (action = 'ACCEPT'), for records the replay classed as requests
+// (flow_role = 'request'). That is what AWS really let through; a request the current model would have
+// rejected is still learned from, and Recommend reports it (accepted-not-allowed: drift or missing topology).
+// A request the model accepts but the log rejected is not learned from: AWS did not allow it.
+//
+// rule_hits covers analyze's whole input, not a --since/--until window: with either set the rule hits are
+// not passed on (no unused-rule findings), rather than calling a rule unused on the wrong window.
+func Recommend(ctx context.Context, cfg RecommendConfig) (*RecommendResult, error) {
+	d, err := store.OpenReadOnly(cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	files, _, err := results.ReadRerun(ctx, d.SQL())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.DB, err)
+	}
+	cur, _ := vpc.Load(files)
+	if err := cur.FatalError(); err != nil {
+		return nil, fmt.Errorf("%s: the stored topology: %w", cfg.DB, err)
+	}
+	obs, err := ReadObservations(ctx, d.SQL(), cfg.Since, cfg.Until)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.DB, err)
+	}
+	opt := cfg.Options
+	if opt.MaxRules == 0 {
+		opt = recommend.DefaultOptions()
+	}
+	rec, err := recommend.Recommend(cur, obs, opt)
+	if err != nil {
+		return nil, err
+	}
+	cand, err := rec.Apply(cur)
+	if err != nil {
+		return nil, err
+	}
+	return &RecommendResult{Recommendation: rec, Current: cur, Candidate: cand, Observations: obs}, nil
+}
+
+// Files written into recommend's output directory.
+const (
+	RecommendSGFile     = "security-groups.json"
+	RecommendNACLFile   = "network-acls.json"
+	RecommendReportFile = "REPORT.md"
+)
+
+// WriteRecommendation writes the candidate's security groups and NACLs as AWS CLI JSON (describe-security-groups,
+// describe-network-acls) and REPORT.md into dir (created if missing). Each file is written to a temporary name
+// and renamed, so a failed run leaves no half-written file.
+func WriteRecommendation(dir string, res *RecommendResult) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var sg, nacl, rep bytes.Buffer
+	if err := recommend.WriteSecurityGroups(&sg, res.Candidate); err != nil {
+		return err
+	}
+	if err := recommend.WriteNetworkACLs(&nacl, res.Candidate); err != nil {
+		return err
+	}
+	if err := recommend.WriteReport(&rep, res.Recommendation, res.Current); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{RecommendSGFile, sg.Bytes()}, {RecommendNACLFile, nacl.Bytes()}, {RecommendReportFile, rep.Bytes()}} {
+		path := filepath.Join(dir, f.name)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, f.b, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadObservations fills recommend.Observations from the flows view and rule_hits of an analyzed file with a
+// few GROUP BY queries (DuckDB aggregates; Go only parses the grouped rows):
+//   - Requests: accepted requests (see Recommend) per (interface, direction, local address, peer, protocol,
+//     service port = dstport), with flows, packets, bytes, first start, last end, the window slots (bit_or of
+//     recommend.Window.Bit, computed in SQL), the client ports (srcport) min and max, and the first record as
+//     source_file:source_line. Addresses are the packet's (pkt-srcaddr/pkt-dstaddr when the log has them).
+//   - Rejected: rejected inbound requests per (interface, peer, protocol, port), for scanner detection.
+//   - RuleHits: rule_hits, only without since/until (see Recommend).
+//
+// The window is [since, until) when given, else the accepted requests' [first start, last end + 1).
+func ReadObservations(ctx context.Context, db *sql.DB, since, until time.Time) (*recommend.Observations, error) {
+	cols, err := viewColumns(ctx, db, flowschema.FlowsView)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []string{"flow_role", "direction", flowschema.ColAction} {
+		if !slices.Contains(cols, c) {
+			return nil, fmt.Errorf("the %s view has no %s column: run analyze on the flow logs first", flowschema.FlowsView, c)
+		}
+	}
+	src, dst := "srcaddr", "dstaddr"
+	if slices.Contains(cols, "pkt_srcaddr") && slices.Contains(cols, "pkt_dstaddr") {
+		src, dst = "coalesce(pkt_srcaddr, srcaddr)", "coalesce(pkt_dstaddr, dstaddr)"
+	}
+	tf, targs := timeFilter(since, until)
+	where := func(extra string) string {
+		if tf == "" {
+			return " WHERE " + extra
+		}
+		return tf + " AND " + extra
+	}
+	accepted := `flow_role = 'request' AND action = 'ACCEPT' AND direction IS NOT NULL`
+	obs := &recommend.Observations{}
+
+	// The window first: the slots of the evidence are computed in SQL from it.
+	w := recommend.Window{}
+	var first, last sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT min(start), max("end") FROM flows`+where(accepted), targs...).Scan(&first, &last); err != nil {
+		return nil, err
+	}
+	w.Start, w.End = first.Int64, last.Int64+1
+	if !since.IsZero() {
+		w.Start = since.Unix()
+	}
+	if !until.IsZero() {
+		w.End = until.Unix()
+	}
+	if w.End <= w.Start {
+		w.End = w.Start + 1
+	}
+	w.Slots = int(min(max((w.End-w.Start+recommend.DaySeconds-1)/recommend.DaySeconds, 1), 64))
+	obs.Window = w
+	// slot i = (start - Start) * Slots // (End - Start), clamped to 0..Slots-1, as recommend.Window.Bit.
+	slot := fmt.Sprintf(`least(greatest((start - %d) * %d // %d, 0), %d)`, w.Start, w.Slots, w.End-w.Start, w.Slots-1)
+	example := `arg_min(CAST(source_file AS VARCHAR) || ':' || CAST(source_line AS VARCHAR), start)`
+
+	q := `SELECT interface_id, CAST(direction AS VARCHAR),
+		CASE WHEN direction = 'ingress' THEN ` + dst + ` ELSE ` + src + ` END AS local_addr,
+		CASE WHEN direction = 'ingress' THEN ` + src + ` ELSE ` + dst + ` END AS peer_addr,
+		protocol, coalesce(dstport, 0), count(*), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), min(start), max("end"),
+		bit_or(CAST(1 AS UBIGINT) << CAST(` + slot + ` AS INTEGER)), min(srcport), max(srcport), ` + example + `
+		FROM flows` + where(accepted+` AND start IS NOT NULL`) + ` GROUP BY ALL`
+	rows, err := db.QueryContext(ctx, q, targs...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the accepted requests: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var eni, dir, local, peer, ex sql.NullString
+		var proto, port, cmin, cmax sql.NullInt64
+		var req recommend.Request
+		var win uint64
+		if err := rows.Scan(&eni, &dir, &local, &peer, &proto, &port, &req.Flows, &req.Packets, &req.Bytes,
+			&req.FirstSeen, &req.LastSeen, &win, &cmin, &cmax, &ex); err != nil {
+			return nil, err
+		}
+		req.ENI, req.Example, req.Windows = eni.String, ex.String, win
+		req.Dir = vpc.Ingress
+		if dir.String == "egress" {
+			req.Dir = vpc.Egress
+		}
+		req.Local = parseAddr(local.String)
+		req.Peer = parseAddr(peer.String)
+		req.Proto = uint8(proto.Int64)
+		if req.Proto == vpc.ProtoTCP || req.Proto == vpc.ProtoUDP {
+			req.Port = uint16(port.Int64)
+			if cmin.Valid && cmax.Valid {
+				req.ClientPortMin, req.ClientPortMax = uint16(cmin.Int64), uint16(cmax.Int64)
+			}
+		}
+		obs.Requests = append(obs.Requests, req)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+
+	q = `SELECT interface_id, ` + src + `, protocol, coalesce(dstport, 0), count(*),
+		min(CAST(source_file AS VARCHAR) || ':' || CAST(source_line AS VARCHAR))
+		FROM flows` + where(`flow_role = 'request' AND action = 'REJECT' AND direction = 'ingress'`) + ` GROUP BY ALL`
+	rrows, err := db.QueryContext(ctx, q, targs...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the rejected requests: %w", err)
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var eni, peer, ex sql.NullString
+		var proto, port sql.NullInt64
+		var rj recommend.Rejection
+		if err := rrows.Scan(&eni, &peer, &proto, &port, &rj.Flows, &ex); err != nil {
+			return nil, err
+		}
+		rj.ENI, rj.Peer, rj.Proto, rj.Example = eni.String, parseAddr(peer.String), uint8(proto.Int64), ex.String
+		if rj.Proto == vpc.ProtoTCP || rj.Proto == vpc.ProtoUDP {
+			rj.Port = uint16(port.Int64)
+		}
+		obs.Rejected = append(obs.Rejected, rj)
+	}
+	if err := rrows.Err(); err != nil {
+		return nil, err
+	}
+	rrows.Close()
+
+	if since.IsZero() && until.IsZero() {
+		hrows, err := db.QueryContext(ctx, `SELECT resource_id, rule_id, hits FROM `+flowschema.RuleHitsTable)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", flowschema.RuleHitsTable, err)
+		}
+		defer hrows.Close()
+		obs.RuleHits = []recommend.RuleHit{}
+		for hrows.Next() {
+			var h recommend.RuleHit
+			if err := hrows.Scan(&h.Resource, &h.RuleID, &h.Hits); err != nil {
+				return nil, err
+			}
+			obs.RuleHits = append(obs.RuleHits, h)
+		}
+		if err := hrows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	// Equal inputs give equal output: GROUP BY's order is not defined.
+	slices.SortFunc(obs.Requests, func(a, b recommend.Request) int {
+		return cmp.Or(strings.Compare(a.ENI, b.ENI), cmp.Compare(a.Dir, b.Dir), a.Local.Compare(b.Local),
+			a.Peer.Compare(b.Peer), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Port, b.Port))
+	})
+	return obs, nil
+}
+
+// parseAddr parses an address column's text; the zero Addr when NULL or not an address.
+func parseAddr(s string) netip.Addr {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// viewColumns lists the columns of a table or view (nil when there is none).
+func viewColumns(ctx context.Context, db *sql.DB, name string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = 'main'
+		AND table_name = ? ORDER BY ordinal_position`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
