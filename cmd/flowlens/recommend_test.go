@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowlens/flowlens/pkg/audit"
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+// TestRecommend analyzes the bundled sample, recommends from it and checks the output end to end: the three
+// files exist, the JSON loads back with the sample's subnets and interfaces without fatal findings, -o json is
+// the recommendation, and audit of the proposal against the traffic it was learned from breaks only the known
+// gap (see knownBreaks).
+func TestRecommend(t *testing.T) {
+	tmp := t.TempDir()
+	db := filepath.Join(tmp, "shop.duckdb")
+	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
+		t.Fatalf("analyze: status %d: %s", status, errOut)
+	}
+	out := filepath.Join(tmp, "rec")
+	status, stdout, errOut := runCLI(t, "", "recommend", "--db", db, "--out", out)
+	if status != exitOK {
+		t.Fatalf("recommend: status %d: %s", status, errOut)
+	}
+	for _, want := range []string{"security groups changed", "rules proposed", "findings", "exposure cut"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table output lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, name := range []string{"security-groups.json", "network-acls.json", "REPORT.md"} {
+		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	report, _ := os.ReadFile(filepath.Join(out, "REPORT.md"))
+	for _, want := range []string{"## Security groups", "## Network ACLs", "## Findings", "## Unproven", "never filters", "Learning rate", "exposure"} {
+		if !strings.Contains(string(report), want) {
+			t.Errorf("REPORT.md lacks %q", want)
+		}
+	}
+
+	// The proposal loads back as a topology together with the rest of the export.
+	topo := filepath.Join(tmp, "topo")
+	if err := os.MkdirAll(topo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ from, to string }{{shop + "topology/subnets.json", "subnets.json"},
+		{shop + "topology/network-interfaces.json", "network-interfaces.json"},
+		{filepath.Join(out, "security-groups.json"), "security-groups.json"}, {filepath.Join(out, "network-acls.json"), "network-acls.json"}} {
+		data, err := os.ReadFile(f.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(topo, f.to), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := vpc.LoadPaths(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.FatalError(); err != nil {
+		t.Errorf("the recommended topology: %v", err)
+	}
+	if len(m.Groups) == 0 || len(m.NACLs) == 0 {
+		t.Errorf("the recommended topology has %d groups and %d NACLs", len(m.Groups), len(m.NACLs))
+	}
+
+	// -o json is the recommendation.
+	status, stdout, errOut = runCLI(t, "", "recommend", "--db", db, "--out", filepath.Join(tmp, "rec2"), "-o", "json")
+	var rec struct {
+		Groups   []map[string]any `json:"groups"`
+		NACLs    []map[string]any `json:"nacls"`
+		Findings []map[string]any `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rec); status != exitOK || err != nil {
+		t.Fatalf("recommend -o json: status %d, %v: %s", status, err, errOut)
+	}
+	if len(rec.Groups) != len(m.Groups) || len(rec.NACLs) != len(m.NACLs) {
+		t.Errorf("-o json: %d groups, %d NACLs; the files hold %d and %d", len(rec.Groups), len(rec.NACLs), len(m.Groups), len(m.NACLs))
+	}
+
+	// Audit the proposal against the traffic it came from. knownBreaks are the would-break groups the sample is
+	// known to produce (a finding about pkg/recommend, not hidden): one SSH client of the bastion made a single
+	// connection, so the NACL return entry for its replies is "unproven" (1 flow, below MinFlows 2) while the
+	// inbound request is admitted by an entry proven by the other clients: the reply falls to the '*' deny.
+	knownBreaks := map[string]int64{"203.0.113.0/24 -> sg-0a1b2c3d4e5f63004 : tcp/22": 1}
+	status, stdout, errOut = runCLI(t, "", "audit", "--db", db, "--policy", out, "-o", "json", "--fail-on", "1000000")
+	var rep audit.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); status != exitOK || err != nil {
+		t.Fatalf("audit: status %d, %v: %s", status, err, errOut)
+	}
+	var total int64
+	for _, g := range rep.Groups {
+		if g.Class != audit.WouldBreak.String() {
+			continue
+		}
+		key := g.Source.ID + " -> " + g.Destination.ID + " : " + g.Service
+		t.Logf("would break: %s: %d records", key, g.Records)
+		if knownBreaks[key] != g.Records {
+			t.Errorf("audit after recommend: %s breaks %d records (known: %d)", key, g.Records, knownBreaks[key])
+		}
+		total += g.Records
+	}
+	if total != rep.WouldBreak.Records {
+		t.Errorf("would-break groups sum to %d records, the total is %d", total, rep.WouldBreak.Records)
+	}
+	t.Logf("audit after recommend: %d would-break records, %d newly allowed", rep.WouldBreak.Records, rep.NewlyAllowed.Records)
+}
+
+func TestRecommendUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"recommend"}, // --out is required
+		{"recommend", "--out", t.TempDir(), "extra"},
+		{"recommend", "--out", t.TempDir(), "-o", "xml"},
+		{"recommend", "--out", t.TempDir(), "--since", "yesterday"},
+		{"recommend", "--out", t.TempDir(), "--since", "2026-11-21", "--until", "2026-11-20"},
+	} {
+		if status, _, errOut := runCLI(t, "", args...); status != exitUsage {
+			t.Errorf("%q: status %d, want %d (usage): %s", args, status, exitUsage, errOut)
+		}
+	}
+	// A database without analyze's results is an error (1), not a usage error.
+	status, _, errOut := runCLI(t, "", "recommend", "--db", filepath.Join(t.TempDir(), "none.duckdb"), "--out", t.TempDir())
+	if status != exitError {
+		t.Errorf("missing database: status %d, want %d: %s", status, exitError, errOut)
+	}
+}
