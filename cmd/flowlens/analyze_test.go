@@ -534,6 +534,7 @@ func TestJSONConsistent(t *testing.T) {
 		{"topology", []string{"topology", "--topology", shop + "topology"}},
 		{"explain", []string{"explain", "--db", db, "--action", "REJECT", "--limit", "3"}},
 		{"explain, no match", []string{"explain", "--db", db, "--port", "1"}},
+		{"recommend", []string{"recommend", "--db", db, "--out", filepath.Join(t.TempDir(), "rec")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, out, errOut := runCLI(t, "", append(tc.args, "-o", "json")...)

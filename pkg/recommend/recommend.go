@@ -80,7 +80,67 @@ func Recommend(m *vpc.Model, obs *Observations, opt Options) (*Recommendation, e
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Rule, b.Rule),
 			cmp.Compare(a.Message, b.Message))
 	})
+	rec.emptyLists()
 	return rec, nil
+}
+
+// emptyLists makes every nil slice of rec empty, so its JSON has [] for an empty list, never null (as every
+// command's -o json).
+func (rec *Recommendation) emptyLists() {
+	orEmpty := func(v any) {
+		switch p := v.(type) {
+		case *[]Rule:
+			if *p == nil {
+				*p = []Rule{}
+			}
+		case *[]Entry:
+			if *p == nil {
+				*p = []Entry{}
+			}
+		case *[]string:
+			if *p == nil {
+				*p = []string{}
+			}
+		}
+	}
+	orEmpty(&rec.Unproven.Rules)
+	orEmpty(&rec.Unproven.Entries)
+	for i := range rec.Groups {
+		orEmpty(&rec.Groups[i].Ingress)
+		orEmpty(&rec.Groups[i].Egress)
+	}
+	for i := range rec.NACLs {
+		orEmpty(&rec.NACLs[i].SubnetIDs)
+		orEmpty(&rec.NACLs[i].Inbound)
+		orEmpty(&rec.NACLs[i].Outbound)
+	}
+	for i := range rec.Scanners {
+		orEmpty(&rec.Scanners[i].ENIs)
+	}
+	for i := range rec.Exposure.Interfaces {
+		orEmpty(&rec.Exposure.Interfaces[i].Groups)
+	}
+	if rec.Groups == nil {
+		rec.Groups = []GroupProposal{}
+	}
+	if rec.NACLs == nil {
+		rec.NACLs = []NACLProposal{}
+	}
+	if rec.NeverFiltered == nil {
+		rec.NeverFiltered = []NeverFiltered{}
+	}
+	if rec.Scanners == nil {
+		rec.Scanners = []Scanner{}
+	}
+	if rec.Findings == nil {
+		rec.Findings = []Finding{}
+	}
+	if rec.Exposure.Interfaces == nil {
+		rec.Exposure.Interfaces = []InterfaceExposure{}
+	}
+	if rec.Options.SensitivePorts == nil {
+		rec.Options.SensitivePorts = []uint16{}
+	}
 }
 
 // svc is a service: protocol and service port (0 for port-less protocols).
