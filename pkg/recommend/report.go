@@ -113,7 +113,10 @@ func WriteReport(w io.Writer, rec *Recommendation, current *vpc.Model) error {
 			}
 			for j := range d.proposed {
 				r := &d.proposed[j]
-				p("- `%s` [%s] %s. Evidence: %s", r.String(), r.Basis, r.Reason, evidenceText(r.Evidence, r.Peers))
+				p("- `%s` [%s] %s", r.String(), r.Basis, r.Reason)
+				if r.Basis != BasisKept {
+					p(". Evidence: %s", evidenceText(r.Evidence, r.Peers))
+				}
 				if r.MergedToFitQuota {
 					p(" (merged to fit the quota)")
 				}
@@ -155,8 +158,12 @@ func WriteReport(w io.Writer, rec *Recommendation, current *vpc.Model) error {
 			}
 			for j := range d.proposed {
 				e := &d.proposed[j]
-				p("- `%s` [%s] %s. Evidence: %s\n", entryText(e.RuleNumber, e.Action, e.Proto, e.Prefix, e.PortFrom, e.PortTo,
-					e.ICMPType, e.ICMPCode), e.Basis, e.Reason, evidenceText(e.Evidence, e.Peers))
+				p("- `%s` [%s] %s", entryText(e.RuleNumber, e.Action, e.Proto, e.Prefix, e.PortFrom, e.PortTo,
+					e.ICMPType, e.ICMPCode), e.Basis, e.Reason)
+				if e.Basis != BasisKept {
+					p(". Evidence: %s", evidenceText(e.Evidence, e.Peers))
+				}
+				p("\n")
 			}
 			p("\n")
 		}
