@@ -135,6 +135,11 @@ func WriteRecommendation(dir string, res *RecommendResult) error {
 //
 // The window is [since, until) when given, else the accepted requests' [first start, last end + 1).
 func ReadObservations(ctx context.Context, db *sql.DB, since, until time.Time) (*recommend.Observations, error) {
+	return readObservations(ctx, db, since, until, 0)
+}
+
+// readObservations is ReadObservations with the window cut into slots slots (0: one per day, at most 64).
+func readObservations(ctx context.Context, db *sql.DB, since, until time.Time, slots int) (*recommend.Observations, error) {
 	cols, err := viewColumns(ctx, db, flowschema.FlowsView)
 	if err != nil {
 		return nil, err
@@ -174,7 +179,8 @@ func ReadObservations(ctx context.Context, db *sql.DB, since, until time.Time) (
 	if w.End <= w.Start {
 		w.End = w.Start + 1
 	}
-	w.Slots = int(min(max((w.End-w.Start+recommend.DaySeconds-1)/recommend.DaySeconds, 1), 64))
+	w.Slots = slots
+	w = w.Normal()
 	obs.Window = w
 	// slot i = (start - Start) * Slots // (End - Start), clamped to 0..Slots-1, as recommend.Window.Bit.
 	slot := fmt.Sprintf(`least(greatest((start - %d) * %d // %d, 0), %d)`, w.Start, w.Slots, w.End-w.Start, w.Slots-1)
