@@ -47,7 +47,7 @@ func TestReadObservations(t *testing.T) {
 		{name: "ten minutes, days", since: time.Date(2026, 11, 20, 0, 10, 0, 0, time.UTC), until: time.Date(2026, 11, 20, 0, 20, 0, 0, time.UTC)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			obs, err := readObservations(ctx, d.SQL(), tc.since, tc.until, tc.slots)
+			obs, err := readObservations(ctx, d, tc.since, tc.until, tc.slots)
 			if err != nil {
 				t.Fatal(err)
 			}
