@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -101,7 +102,16 @@ func main() {
 	os.Exit(run())
 }
 
+// goMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT is set. Without it the heap of a long analyze
+// grew to twice its live size between collections (671 MB for 156 MB live at 30M records) and, with DuckDB's
+// share, peak RSS passed 1 GB; with it a 30M-record analyze peaks at 0.91 GB in the same time (21.3 against
+// 22.4 s). A soft limit only makes the collector run earlier: a run that needs more still gets it.
+const goMemoryLimit = 512 << 20
+
 func run() int {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(goMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := &cmdEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrIsTerminal: isTerminal(os.Stderr)}
 	defer stop()
