@@ -52,6 +52,14 @@ func (r *recommender) proposeNACLs() {
 	for _, id := range sortedKeys(r.m.NACLs) {
 		n := r.m.NACLs[id]
 		np := NACLProposal{ID: id, SubnetIDs: slices.Clone(n.SubnetIDs)}
+		// The service entries of both directions first: a direction's return entries are judged with the
+		// requests they serve, whose entries are in the other direction.
+		var services [2][]Rule
+		for _, egress := range []bool{false, true} {
+			if needs := r.nacl[naclDir{n, egress}]; len(needs) > 0 {
+				services[b2i(egress)] = r.serviceRules(n, egress, needs)
+			}
+		}
 		for _, egress := range []bool{false, true} {
 			needs := r.nacl[naclDir{n, egress}]
 			var es []Entry
@@ -61,7 +69,8 @@ func (r *recommender) proposeNACLs() {
 				r.finding(FindingNoEvidence, id, "", "", "no accepted traffic crossed the NACL's subnets %s in the window "+
 					"(%d subnet(s)): its %d current %s entries are kept", naclWord(egress), len(n.SubnetIDs), len(es), naclWord(egress))
 			} else {
-				es = r.naclEntries(n, egress, needs)
+				admitted := r.admittedBy(services[b2i(!egress)], r.nacl[naclDir{n, !egress}])
+				es = r.naclEntries(n, egress, needs, services[b2i(egress)], admitted)
 			}
 			if egress {
 				np.Outbound, np.KeptOutbound = es, kept
@@ -102,13 +111,12 @@ func keptEntries(n *vpc.NACL, egress bool) []Entry {
 	return out
 }
 
-// naclEntries builds one direction's entries from its needs.
-func (r *recommender) naclEntries(n *vpc.NACL, egress bool, needs map[naclNeed]map[netip.Addr]*peerUse) []Entry {
+// serviceRules builds one direction's service entries (as CIDR Rules) from its needs; the unproven go to
+// Recommendation.Unproven.
+func (r *recommender) serviceRules(n *vpc.NACL, egress bool, needs map[naclNeed]map[netip.Addr]*peerUse) []Rule {
 	services := make(map[svc]peerSet)
-	returns := make(map[uint8]map[netip.Addr]*peerUse)
 	for need, peers := range needs {
 		if need.ret {
-			returns[need.proto] = peers
 			continue
 		}
 		ps := make(peerSet, len(peers))
@@ -118,9 +126,47 @@ func (r *recommender) naclEntries(n *vpc.NACL, egress bool, needs map[naclNeed]m
 		services[svc{need.proto, need.port}] = ps
 	}
 	unproven := func(u Rule) { r.rec.Unproven.Entries = append(r.rec.Unproven.Entries, toEntry(n.ID, &u)) }
-	rules := r.buildRules(n.ID, egress, services, func(a []netip.Addr) []target { return r.naclPeers(a, true) }, unproven)
+	return r.buildRules(n.ID, egress, services, func(a []netip.Addr) []target { return r.naclPeers(a, true) }, unproven)
+}
+
+// admittedBy returns the peers (per protocol) whose requests in needs are admitted by one of the proposed
+// service entries rules: the clients whose replies the other direction's return entries serve.
+func (r *recommender) admittedBy(rules []Rule, needs map[naclNeed]map[netip.Addr]*peerUse) map[uint8]map[netip.Addr]bool {
+	out := make(map[uint8]map[netip.Addr]bool)
+	for need, peers := range needs {
+		if need.ret {
+			continue
+		}
+		for a := range peers {
+			if !slices.ContainsFunc(rules, func(ru Rule) bool {
+				return ru.Proto == int16(need.proto) && ru.Prefix.Contains(a) &&
+					(!portsChecked(ru.Proto) || int32(need.port) >= ru.FromPort && int32(need.port) <= ru.ToPort)
+			}) {
+				continue
+			}
+			if out[need.proto] == nil {
+				out[need.proto] = make(map[netip.Addr]bool)
+			}
+			out[need.proto][a] = true
+		}
+	}
+	return out
+}
+
+// naclEntries builds one direction's entries from its needs, its proposed service entries and the clients
+// whose requests the other direction admits (see returnRules).
+func (r *recommender) naclEntries(n *vpc.NACL, egress bool, needs map[naclNeed]map[netip.Addr]*peerUse, services []Rule,
+	admitted map[uint8]map[netip.Addr]bool) []Entry {
+	returns := make(map[uint8]map[netip.Addr]*peerUse)
+	for need, peers := range needs {
+		if need.ret {
+			returns[need.proto] = peers
+		}
+	}
+	unproven := func(u Rule) { r.rec.Unproven.Entries = append(r.rec.Unproven.Entries, toEntry(n.ID, &u)) }
+	rules := slices.Clone(services)
 	for _, proto := range slices.Sorted(maps.Keys(returns)) {
-		rules = append(rules, r.returnRules(n.ID, egress, proto, returns[proto], unproven)...)
+		rules = append(rules, r.returnRules(n.ID, egress, proto, returns[proto], admitted[proto], unproven)...)
 	}
 	var denies []Entry
 	if !egress {
@@ -187,10 +233,14 @@ func (r *recommender) naclPeers(addrs []netip.Addr, internet bool) []target {
 }
 
 // returnRules builds the return entries of one protocol: the replies go to the clients' ephemeral ports.
+// A return entry is judged with the requests it serves: it is proposed when the entry admitting the request
+// of one of its clients is (admitted), whatever its own flows, since a request admitted without its reply is
+// a broken connection; only when none of its clients' requests is admitted do the evidence thresholds decide.
 // Internet-wide clients (more than InternetWideNets public networks) get 0.0.0.0/0 (::/0) with 1024-65535,
 // since any internet client may pick any port of it; other clients are grouped by the ephemeral range their
 // observed ports fall in (see ephemeral) and named like service peers. ICMP replies get ICMP all types.
-func (r *recommender) returnRules(owner string, egress bool, proto uint8, peers map[netip.Addr]*peerUse, unproven func(Rule)) []Rule {
+func (r *recommender) returnRules(owner string, egress bool, proto uint8, peers map[netip.Addr]*peerUse,
+	admitted map[netip.Addr]bool, unproven func(Rule)) []Rule {
 	addrs := make([]netip.Addr, 0, len(peers))
 	for a := range peers {
 		addrs = append(addrs, a)
@@ -227,8 +277,12 @@ func (r *recommender) returnRules(owner string, egress bool, proto uint8, peers 
 		for _, t := range g.targets {
 			ru := Rule{GroupID: owner, Egress: egress, Proto: int16(proto), FromPort: -1, ToPort: -1, Peer: vpc.PeerCIDR,
 				Prefix: t.prefix, Basis: BasisEphemeralReturn, Peers: len(t.addrs)}
+			served := 0
 			for _, a := range t.addrs {
 				ru.Evidence.Add(peers[a].ev)
+				if admitted[a] {
+					served++
+				}
 			}
 			ru.Reason = "replies to " + t.reason
 			switch {
@@ -238,7 +292,11 @@ func (r *recommender) returnRules(owner string, egress bool, proto uint8, peers 
 			case icmpProto(ru.Proto):
 				ru.Reason += "; " + icmpReason
 			}
-			if !r.proven(ru.Evidence) {
+			switch {
+			case served > 0 && !r.proven(ru.Evidence):
+				ru.Reason += fmt.Sprintf("; proposed with the %s entries admitting the requests of %d of its %d client(s), "+
+					"whose replies it carries (its own %d flow(s) are below the thresholds)", naclWord(!egress), served, len(t.addrs), ru.Evidence.Flows)
+			case served == 0 && !r.proven(ru.Evidence):
 				ru.Reason = r.unprovenReason(ru.Evidence) + ru.Reason
 				unproven(ru)
 				continue

@@ -639,3 +639,33 @@ func TestGoldenRecommendation(t *testing.T) {
 	}
 	golden(t, "recommendation.json", append(b, '\n'))
 }
+
+// TestNACLReturnWithRequest: a return entry is judged with the requests it serves. A client whose replies
+// fall in their own ephemeral group (here: Windows ports) has its return entry proposed whenever the entry
+// admitting its request is, however few its own flows.
+func TestNACLReturnWithRequest(t *testing.T) {
+	lone := req("eni-0web1", vpc.Ingress, "10.0.1.11", vpc.ProtoTCP, 8080, 1, 1)
+	lone.ClientPortMin, lone.ClientPortMax = 49200, 65000
+	const ret = "allow tcp 49152-65535 10.0.1.0/24 [ephemeral-return]"
+	tests := []struct {
+		name     string
+		reqs     []Request
+		proposed bool
+	}{
+		{"one flow, request admitted by a subnet entry proven by another client", []Request{in("eni-0web1", "10.0.1.10", vpc.ProtoTCP, 8080), lone}, true},
+		{"one flow, request itself unproven", []Request{lone, in("eni-0web1", "10.0.1.10", vpc.ProtoTCP, 9090)}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := recommend(t, Options{}, tc.reqs...)
+			got := slices.ContainsFunc(entries(rec, "acl-0pub", true), func(e string) bool { return strings.HasSuffix(e, ret) })
+			unproven := slices.ContainsFunc(rec.Unproven.Entries, func(e Entry) bool {
+				return e.NACLID == "acl-0pub" && e.Egress && e.Basis == BasisEphemeralReturn && e.PortFrom == 49152
+			})
+			if got != tc.proposed || unproven == tc.proposed {
+				t.Errorf("return proposed %v, unproven %v; want proposed %v\n%s", got, unproven, tc.proposed,
+					strings.Join(entries(rec, "acl-0pub", true), "\n"))
+			}
+		})
+	}
+}
