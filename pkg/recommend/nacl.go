@@ -168,9 +168,16 @@ func (r *recommender) naclEntries(n *vpc.NACL, egress bool, needs map[naclNeed]m
 	for _, proto := range slices.Sorted(maps.Keys(returns)) {
 		rules = append(rules, r.returnRules(n.ID, egress, proto, returns[proto], admitted[proto], unproven)...)
 	}
-	var denies []Entry
+	denies := r.currentDenies(n, egress, needs)
 	if !egress {
-		denies = r.denies[n]
+		for _, d := range r.denies[n] {
+			// a scanner inside a kept deny is denied already (its own entry would be shadowed)
+			if !slices.ContainsFunc(denies, func(c Entry) bool {
+				return c.Proto == vpc.ProtoAll && c.Prefix.Contains(d.Prefix.Addr()) && c.Prefix.Bits() <= d.Prefix.Bits()
+			}) {
+				denies = append(denies, d)
+			}
+		}
 	}
 	v4, v6 := 0, 0
 	for _, d := range denies {
@@ -193,6 +200,92 @@ func (r *recommender) naclEntries(n *vpc.NACL, egress bool, needs map[naclNeed]m
 		out[i].RuleNumber = r.o.NACLFirstRule + i*r.o.NACLRuleStep
 	}
 	return out
+}
+
+// currentDenies returns the explicit deny entries of n's current direction to keep ahead of the proposed
+// allows: those no accepted request of this direction crossed (a peer of needs inside the entry's prefix, of
+// its protocol and, for a request, its ports), that is whose sources were only ever rejected (an intended
+// block: a broader allow must not open it silently). Their evidence is the rejected requests they match
+// (Observations.Rejected holds inbound ones). A deny that accepted traffic crossed, or any with
+// Options.DropCurrentDenies, is left out with a finding.
+func (r *recommender) currentDenies(n *vpc.NACL, egress bool, needs map[naclNeed]map[netip.Addr]*peerUse) []Entry {
+	cur := n.Inbound
+	if egress {
+		cur = n.Outbound
+	}
+	var out []Entry
+	for _, c := range cur {
+		if c.Default || c.Action != vpc.Deny {
+			continue
+		}
+		ev, peers := r.deniedEvidence(n, &c)
+		rule := naclWord(egress) + " " + c.Rule()
+		if r.o.DropCurrentDenies {
+			r.finding(FindingCurrentDenyDropped, n.ID, "", rule, "current deny entry %d (%s) is left out (DropCurrentDenies): "+
+				"%d rejected flow(s) from %d source(s) it blocked may now be allowed", c.RuleNumber, c.Prefix, ev.Flows, peers)
+			continue
+		}
+		if a, ok := r.crossed(&c, needs); ok {
+			r.finding(FindingCurrentDenyDropped, n.ID, "", rule, "current deny entry %d (%s) is left out: accepted traffic "+
+				"crossed it (peer %s, admitted by an earlier entry); %d rejected flow(s) from %d source(s) it blocked may now be "+
+				"allowed: check the proposal's order", c.RuleNumber, c.Prefix, a, ev.Flows, peers)
+			continue
+		}
+		e := Entry{NACLID: n.ID, Egress: egress, Action: vpc.Deny, Prefix: c.Prefix, Proto: c.Proto, PortFrom: c.PortFrom,
+			PortTo: c.PortTo, ICMPType: c.ICMPType, ICMPCode: c.ICMPCode, Basis: BasisCurrentDeny, Peers: peers, Evidence: ev,
+			Reason: fmt.Sprintf("current deny entry %d kept ahead of the allows: no accepted request crossed it; it rejected "+
+				"%d flow(s) from %d source(s) in the window", c.RuleNumber, ev.Flows, peers)}
+		out = append(out, e)
+	}
+	return out
+}
+
+// crossed returns a peer of an accepted request (or reply) of needs that the deny entry c matches.
+func (r *recommender) crossed(c *vpc.NACLEntry, needs map[naclNeed]map[netip.Addr]*peerUse) (netip.Addr, bool) {
+	var hit []netip.Addr
+	for need, peers := range needs {
+		if c.Proto != vpc.ProtoAll && c.Proto != int16(need.proto) {
+			continue
+		}
+		if !need.ret && portsChecked(c.Proto) && (need.port < c.PortFrom || need.port > c.PortTo) {
+			continue
+		}
+		for a := range peers {
+			if c.Prefix.Contains(a) {
+				hit = append(hit, a)
+			}
+		}
+	}
+	if len(hit) == 0 {
+		return netip.Addr{}, false
+	}
+	return slices.MinFunc(hit, netip.Addr.Compare), true
+}
+
+// deniedEvidence sums the rejected requests into n's subnets that the inbound deny entry c matches.
+func (r *recommender) deniedEvidence(n *vpc.NACL, c *vpc.NACLEntry) (Evidence, int) {
+	var ev Evidence
+	if c.Egress {
+		return ev, 0
+	}
+	peers := make(map[netip.Addr]bool)
+	for i := range r.rejected {
+		x := &r.rejected[i]
+		if !x.Peer.IsValid() || !c.Prefix.Contains(x.Peer) || (c.Proto != vpc.ProtoAll && c.Proto != int16(x.Proto)) ||
+			(portsChecked(c.Proto) && (x.Port < c.PortFrom || x.Port > c.PortTo)) {
+			continue
+		}
+		e := r.m.ENIByID(x.ENI)
+		if e == nil || e.Subnet == nil || e.Subnet.NACL != n || inSubnet(e.Subnet, x.Peer) {
+			continue
+		}
+		ev.Flows += x.Flows
+		if x.Example != "" && (ev.Example == "" || x.Example < ev.Example) {
+			ev.Example = x.Example
+		}
+		peers[x.Peer] = true
+	}
+	return ev, len(peers)
 }
 
 // naclPeers chooses NACL peers (NACLs name only CIDRs): internet-wide services as 0.0.0.0/0 and ::/0 (rule 4,

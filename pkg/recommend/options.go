@@ -45,6 +45,10 @@ type Options struct {
 	// NoScannerDenies turns off the explicit NACL deny entries for scanners (sources that were only ever
 	// rejected and probed ScannerPorts or more distinct ports). Scanners are reported either way.
 	NoScannerDenies bool
+	// DropCurrentDenies leaves out the explicit deny entries of the current NACLs. By default a current deny
+	// entry that no accepted request crossed (its sources were only ever rejected: an intended block) is kept
+	// ahead of the allows, with the rejected records it matches as evidence; dropping one is a finding.
+	DropCurrentDenies bool
 	// ScannerPorts is the number of distinct (protocol, port) a source must have probed. Default 10.
 	ScannerPorts int
 	// MaxScannerDenies bounds the deny entries per NACL (most probing sources first), so that denies never

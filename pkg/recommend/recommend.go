@@ -202,6 +202,7 @@ type recommender struct {
 	active   map[*vpc.ENI]*[2]bool // interfaces with requests, per direction (ingress, egress)
 	never    map[neverKey]*NeverFiltered
 	denies   map[*vpc.NACL][]Entry // scanner denies, numbered later
+	rejected []Rejection           // Observations.Rejected
 }
 
 func newRecommender(m *vpc.Model, obs *Observations, o Options) *recommender {
@@ -216,6 +217,7 @@ func newRecommender(m *vpc.Model, obs *Observations, o Options) *recommender {
 		active:   make(map[*vpc.ENI]*[2]bool),
 		never:    make(map[neverKey]*NeverFiltered),
 		denies:   make(map[*vpc.NACL][]Entry),
+		rejected: obs.Rejected,
 	}
 	if obs.Window.End == 0 && obs.Window.Start == 0 {
 		r.w = windowOf(obs.Requests)

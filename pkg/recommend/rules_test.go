@@ -669,3 +669,48 @@ func TestNACLReturnWithRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestCurrentDenies: explicit deny entries of the current NACL whose sources were only ever rejected are kept
+// ahead of the allows, with the rejected records as evidence, unless Options.DropCurrentDenies; a deny that
+// accepted traffic crossed, or one dropped on request, is a finding.
+func TestCurrentDenies(t *testing.T) {
+	rejected := []Rejection{{ENI: "eni-0web1", Peer: addr("203.0.113.9"), Proto: vpc.ProtoTCP, Port: 443, Flows: 5, Example: "flows.log:7"},
+		{ENI: "eni-0web1", Peer: addr("203.0.113.10"), Proto: vpc.ProtoTCP, Port: 443, Flows: 2, Example: "flows.log:9"}}
+	tests := []struct {
+		name     string
+		opt      Options
+		extra    []Request
+		first    string // the first inbound entry of acl-0pub
+		flows    int64  // its evidence
+		findings int    // current-deny findings
+	}{
+		{"only rejected: kept ahead of the allows", Options{}, nil, "100 deny all 203.0.113.0/24 [current-deny]", 7, 0},
+		{"dropped on request: a finding", Options{DropCurrentDenies: true}, nil, "100 allow tcp 443-443 0.0.0.0/0 [internet-wide]", 20 * 30, 1},
+		{"a source in it was accepted: dropped with a finding", Options{}, []Request{in("eni-0web1", "203.0.113.20", vpc.ProtoTCP, 443)},
+			"100 allow tcp 443-443 0.0.0.0/0 [internet-wide]", 20 * 31, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := loadScenario(t)
+			n := m.NACLs["acl-0pub"]
+			n.Inbound = append([]vpc.NACLEntry{{RuleNumber: 50, Action: vpc.Deny, Prefix: netipPrefix("203.0.113.0/24"),
+				Proto: vpc.ProtoAll, ICMPType: -1, ICMPCode: -1}}, n.Inbound...)
+			obs := &Observations{Window: week, Requests: append(internetClients("eni-0web1", 443, 30), tc.extra...), Rejected: rejected}
+			rec, err := Recommend(m, obs, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := entries(rec, "acl-0pub", false)
+			if len(got) == 0 || got[0] != tc.first {
+				t.Fatalf("acl-0pub inbound: %q, want first %q", got, tc.first)
+			}
+			np := rec.NACLs[slices.IndexFunc(rec.NACLs, func(p NACLProposal) bool { return p.ID == "acl-0pub" })]
+			if f := np.Inbound[0].Evidence.Flows; f != tc.flows {
+				t.Errorf("first entry's evidence: %d flows, want %d", f, tc.flows)
+			}
+			if f := kinds(rec, FindingCurrentDenyDropped); len(f) != tc.findings {
+				t.Errorf("findings %q, want %d", f, tc.findings)
+			}
+		})
+	}
+}

@@ -30,10 +30,13 @@ const (
 	BasisScannerDeny
 	// BasisKept: no evidence in the window for this group or NACL direction: the current rule is kept (rule 9).
 	BasisKept
+	// BasisCurrentDeny: an explicit deny entry of the current NACL whose sources were only ever rejected: kept
+	// ahead of the allows (rule 8), unless Options.DropCurrentDenies.
+	BasisCurrentDeny
 )
 
 var basisNames = [...]string{"", "group-reference", "prefix-list", "cidr", "internet-wide", "subnet", "ephemeral-return",
-	"scanner-deny", "kept-no-evidence"}
+	"scanner-deny", "kept-no-evidence", "current-deny"}
 
 func (b Basis) String() string {
 	if int(b) < len(basisNames) && b > 0 {
@@ -170,6 +173,9 @@ const (
 	FindingQuotaExceeded    FindingKind = "quota-exceeded"          // rule 7/8: still over after merging
 	FindingScanner          FindingKind = "scanner"                 // rule 8: a source only ever rejected
 	FindingUnexplainedDeny  FindingKind = "accepted-not-allowed"    // an accepted request the current model denies
+	// FindingCurrentDenyDropped: an explicit deny of the current NACL is not in the proposal (accepted
+	// traffic crossed it, or Options.DropCurrentDenies): what it blocked may now be allowed.
+	FindingCurrentDenyDropped FindingKind = "current-deny-dropped"
 )
 
 // Finding is one statement about the current configuration or the proposal.
