@@ -13,8 +13,8 @@ import (
 
 // TestRecommend analyzes the bundled sample, recommends from it and checks the output end to end: the three
 // files exist, the JSON loads back with the sample's subnets and interfaces without fatal findings, -o json is
-// the recommendation, and audit of the proposal against the traffic it was learned from breaks only the known
-// gap (see knownBreaks).
+// the recommendation, and audit of the proposal against the traffic it was learned from breaks nothing and newly
+// allows only the known fix (see knownNewlyAllowed).
 func TestRecommend(t *testing.T) {
 	tmp := t.TempDir()
 	db := filepath.Join(tmp, "shop.duckdb")
@@ -93,6 +93,28 @@ func TestRecommend(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); status != exitOK || err != nil {
 		t.Fatalf("audit: status %d, %v: %s", status, err, errOut)
 	}
+	// knownNewlyAllowed are the newly-allowed groups: records AWS rejected that the proposal admits. Only one
+	// remains, a fix the proposal is meant to make: the app NACL has no outbound entry for the replies to the
+	// bastion's SSH (configuration problem 1 of samples/shop/README.md, cause nacl-missing-return), while the
+	// requests themselves were accepted; the proposal adds the return entry. Not here any more: the
+	// 198.51.100.0/24 records of the web NACL's deny entry 50 (the deny is kept), and the bastion's ICMP to the
+	// app servers, which their own records rejected (not mirrored to them, so not learned).
+	knownNewlyAllowed := map[string]int64{"sg-0a1b2c3d4e5f63004 -> sg-0a1b2c3d4e5f63002 : tcp/22": 18}
+	var allowed int64
+	for _, g := range rep.Groups {
+		if g.Class != audit.NewlyAllowed.String() {
+			continue
+		}
+		key := g.Source.ID + " -> " + g.Destination.ID + " : " + g.Service
+		t.Logf("newly allowed: %s: %d records", key, g.Records)
+		if knownNewlyAllowed[key] != g.Records {
+			t.Errorf("audit after recommend: %s newly allows %d records (known: %d)", key, g.Records, knownNewlyAllowed[key])
+		}
+		allowed += g.Records
+	}
+	if allowed != rep.NewlyAllowed.Records || allowed != 18 {
+		t.Errorf("newly-allowed groups sum to %d records, the total is %d, want 18", allowed, rep.NewlyAllowed.Records)
+	}
 	var total int64
 	for _, g := range rep.Groups {
 		if g.Class != audit.WouldBreak.String() {
@@ -105,7 +127,7 @@ func TestRecommend(t *testing.T) {
 		}
 		total += g.Records
 	}
-	if total != rep.WouldBreak.Records {
+	if total != rep.WouldBreak.Records || total != 0 {
 		t.Errorf("would-break groups sum to %d records, the total is %d", total, rep.WouldBreak.Records)
 	}
 	t.Logf("audit after recommend: %d would-break records, %d newly allowed", rep.WouldBreak.Records, rep.NewlyAllowed.Records)

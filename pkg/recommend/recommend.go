@@ -267,7 +267,9 @@ type reqAgg struct {
 //
 // A request between two interfaces of the model needs the client's egress rule and the server's ingress rule
 // (and both subnets' NACLs), but only one side may have flow logs: each request is therefore also MIRRORED to
-// the peer interface. An interface's own records win over the mirror, so evidence is never counted twice.
+// the peer interface. An interface's own records win over the mirror, so evidence is never counted twice, and
+// a request the peer interface's own records rejected (Observations.Rejected) is not mirrored to it: the
+// sender accepting it says nothing about the receiver's rules, which refused it.
 func (r *recommender) collect(reqs []Request) {
 	aggs := make(map[reqKey]*reqAgg, len(reqs))
 	add := func(k reqKey, q *Request, direct bool) {
@@ -283,6 +285,20 @@ func (r *recommender) collect(reqs []Request) {
 		}
 		a.use.add(q.Evidence, q.ClientPortMin, q.ClientPortMax)
 	}
+	// The receiving interfaces' rejections (inbound: Observations.Rejected): a request the receiver rejected
+	// is not mirrored to it, since its rules or NACL refused it (the sender's acceptance says nothing of them).
+	type rejKey struct {
+		eni   string
+		peer  netip.Addr
+		proto uint8
+		port  uint16
+	}
+	rejectedAt := make(map[rejKey]bool, len(r.rejected))
+	for i := range r.rejected {
+		x := &r.rejected[i]
+		rejectedAt[rejKey{x.ENI, x.Peer, x.Proto, x.Port}] = true
+	}
+	notMirrored := make(map[*vpc.ENI]int64)
 	unknown := make(map[string]int64)
 	for i := range reqs {
 		q := &reqs[i]
@@ -302,12 +318,20 @@ func (r *recommender) collect(reqs []Request) {
 		}
 		add(reqKey{e, egress, local, q.Peer, q.Proto, q.Port}, q, true)
 		if p := r.m.ENIByAddr(q.Peer); p != nil && p != e {
+			if egress && rejectedAt[rejKey{p.ID, local, q.Proto, q.Port}] {
+				notMirrored[p] += q.Flows
+				continue
+			}
 			add(reqKey{p, !egress, q.Peer, local, q.Proto, q.Port}, q, false)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(unknown)) {
 		r.finding(FindingUnknownENI, id, "", "", "%d accepted request flow(s) on an interface the topology does not have "+
 			"(or without a peer address): no rule derived from them", unknown[id])
+	}
+	for _, p := range slices.SortedFunc(maps.Keys(notMirrored), func(a, b *vpc.ENI) int { return cmp.Compare(a.ID, b.ID) }) {
+		r.finding(FindingRejectedAtReceiver, p.ID, "", "", "%d request flow(s) accepted by their sender were rejected by this "+
+			"interface's own records: not learned for it (its groups and NACL refused them; a rule for them needs a human)", notMirrored[p])
 	}
 	notAllowed := make(map[*vpc.ENI]int64)
 	for k, a := range aggs {

@@ -714,3 +714,44 @@ func TestCurrentDenies(t *testing.T) {
 		})
 	}
 }
+
+// TestMirrorRejected: a request accepted by the sender is mirrored to the receiving interface only when the
+// receiver did not reject it (Observations.Rejected); the receiver's own accepted records win either way.
+func TestMirrorRejected(t *testing.T) {
+	ping := out("eni-0bastion", "10.0.1.10", vpc.ProtoICMP, 0)
+	app := in("eni-0app1", "10.0.0.10", vpc.ProtoTCP, 8080)
+	rejected := []Rejection{{ENI: "eni-0app1", Peer: addr("10.0.0.20"), Proto: vpc.ProtoICMP, Flows: 20, Example: "flows.log:3"}}
+	tests := []struct {
+		name     string
+		reqs     []Request
+		rejected []Rejection
+		learned  bool
+	}{
+		{"not rejected at the receiver: mirrored", []Request{ping, app}, nil, true},
+		{"rejected at the receiver: not mirrored", []Request{ping, app}, rejected, false},
+		{"rejected, but the receiver also accepted it: learned", []Request{ping, app, in("eni-0app1", "10.0.0.20", vpc.ProtoICMP, 0)}, rejected, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, err := Recommend(loadScenario(t), &Observations{Window: week, Requests: tc.reqs, Rejected: tc.rejected}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			entry := slices.ContainsFunc(entries(rec, "acl-0default", false), func(e string) bool { return strings.Contains(e, "allow icmp 10.0.0.0/24") })
+			rule := false
+			for _, g := range rec.Groups {
+				if g.ID == "sg-0app" || g.ID == "sg-0internal" {
+					rule = rule || slices.ContainsFunc(g.Ingress, func(r Rule) bool { return r.Proto == vpc.ProtoICMP && r.Basis != BasisKept })
+				}
+			}
+			if entry != tc.learned || rule != tc.learned {
+				t.Errorf("app NACL icmp entry %v, app ingress icmp rule %v; want %v\n%s", entry, rule, tc.learned,
+					strings.Join(entries(rec, "acl-0default", false), "\n"))
+			}
+			// the sender's side is its own: the bastion's egress is learned either way
+			if !slices.ContainsFunc(entries(rec, "acl-0pub", true), func(e string) bool { return strings.Contains(e, "allow icmp 10.0.1.0/24") }) {
+				t.Errorf("acl-0pub outbound lacks the bastion's icmp: %q", entries(rec, "acl-0pub", true))
+			}
+		})
+	}
+}

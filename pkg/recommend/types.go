@@ -176,6 +176,9 @@ const (
 	// FindingCurrentDenyDropped: an explicit deny of the current NACL is not in the proposal (accepted
 	// traffic crossed it, or Options.DropCurrentDenies): what it blocked may now be allowed.
 	FindingCurrentDenyDropped FindingKind = "current-deny-dropped"
+	// FindingRejectedAtReceiver: requests accepted by their sender but rejected by the receiving interface's
+	// own records: not mirrored to (not learned for) the receiver.
+	FindingRejectedAtReceiver FindingKind = "rejected-at-receiver"
 )
 
 // Finding is one statement about the current configuration or the proposal.
