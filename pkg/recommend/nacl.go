@@ -191,6 +191,7 @@ func (r *recommender) naclEntries(n *vpc.NACL, egress bool, needs map[naclNeed]m
 	// both families were found, so the tighter one is used for both.
 	limit := max(r.o.NACLMaxEntries-max(v4, v6), 1)
 	rules = r.fitRules(n.ID, "", naclWord(egress), limit, r.o.WidestV4, r.o.WidestV6, rules)
+	rules = mergeCovered(rules)
 	sortRules(rules)
 	out := slices.Clone(denies)
 	for i := range rules {
@@ -395,6 +396,49 @@ func (r *recommender) returnRules(owner string, egress bool, proto uint8, peers 
 				continue
 			}
 			out = append(out, ru)
+		}
+	}
+	return out
+}
+
+// mergeCovered merges every allow that another allow covers (same family, the other's protocol all or the
+// same, its ports and prefix inside the other's) into the covering one: all being allows, the covered entry
+// could never decide (AWS, and the loader, would call it shadowed), so only its evidence is kept.
+func mergeCovered(rules []Rule) []Rule {
+	covers := func(j, i *Rule) bool {
+		if j.Prefix.Addr().Is4() != i.Prefix.Addr().Is4() || j.Prefix.Bits() > i.Prefix.Bits() || !j.Prefix.Contains(i.Prefix.Addr()) {
+			return false
+		}
+		if j.Proto == vpc.ProtoAll {
+			return true
+		}
+		return j.Proto == i.Proto && (!portsChecked(i.Proto) || (j.FromPort <= i.FromPort && i.ToPort <= j.ToPort))
+	}
+	dropped := make([]bool, len(rules))
+	for i := range rules {
+		for j := range rules {
+			if i == j || dropped[j] || !covers(&rules[j], &rules[i]) {
+				continue
+			}
+			if covers(&rules[i], &rules[j]) && j > i { // equal: the first one stays
+				continue
+			}
+			rules[j].Evidence.Add(rules[i].Evidence)
+			rules[j].Peers += rules[i].Peers
+			what := protoName(rules[i].Proto)
+			if portsChecked(rules[i].Proto) {
+				what += fmt.Sprintf(" %d-%d", rules[i].FromPort, rules[i].ToPort)
+			}
+			rules[j].Reason += fmt.Sprintf("; covers the entry %s %s (%s), merged here: it could never decide",
+				what, rules[i].Prefix, rules[i].Basis)
+			dropped[i] = true
+			break
+		}
+	}
+	out := rules[:0]
+	for i := range rules {
+		if !dropped[i] {
+			out = append(out, rules[i])
 		}
 	}
 	return out

@@ -189,6 +189,15 @@ func TestAWSJSONRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(back.NACLs, cand.NACLs, opts); diff != "" {
 		t.Errorf("NACLs loaded back differ (-got +want):\n%s", diff)
 	}
+	for _, n := range back.NACLs {
+		for _, es := range [][]vpc.NACLEntry{n.Inbound, n.Outbound} {
+			for _, e := range es {
+				if e.ShadowedBy != 0 && !e.Default { // a kept allow-all makes the '*' deny unreachable: not ours
+					t.Errorf("%s entry %d (egress %v) is shadowed by entry %d", n.ID, e.RuleNumber, e.Egress, e.ShadowedBy)
+				}
+			}
+		}
+	}
 	golden(t, "security-groups.json", sgs.Bytes())
 	golden(t, "network-acls.json", nacls.Bytes())
 }

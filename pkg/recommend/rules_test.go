@@ -353,12 +353,10 @@ func TestNACL(t *testing.T) {
 	wantOut := []string{
 		"100 allow icmp 10.0.1.0/24 [ephemeral-return]",
 		"110 allow tcp 22-22 10.0.1.0/24 [subnet]",
+		// covers tcp 8080-8083 to 10.0.1.0/24 and the returns to 192.168.100.7 and 192.168.101.9 (merged here)
 		"120 allow tcp 1024-65535 0.0.0.0/0 [ephemeral-return]",
 		"130 allow tcp 1024-65535 ::/0 [ephemeral-return]",
-		"140 allow tcp 8080-8083 10.0.1.0/24 [subnet]",
-		"150 allow tcp 32768-61000 192.168.100.7/32 [ephemeral-return]",
-		"160 allow tcp 32768-61000 192.168.101.9/32 [ephemeral-return]",
-		"170 allow icmpv6 2001:db8:6::1/128 [ephemeral-return]",
+		"140 allow icmpv6 2001:db8:6::1/128 [ephemeral-return]",
 	}
 	if diff := cmp.Diff(entries(rec, "acl-0pub", true), wantOut); diff != "" {
 		t.Errorf("acl-0pub outbound (-got +want)\n%s", diff)
@@ -751,6 +749,41 @@ func TestMirrorRejected(t *testing.T) {
 			// the sender's side is its own: the bastion's egress is learned either way
 			if !slices.ContainsFunc(entries(rec, "acl-0pub", true), func(e string) bool { return strings.Contains(e, "allow icmp 10.0.1.0/24") }) {
 				t.Errorf("acl-0pub outbound lacks the bastion's icmp: %q", entries(rec, "acl-0pub", true))
+			}
+		})
+	}
+}
+
+// TestNACLCovered: an allow entry that another proposed allow entry covers (family, protocol, ports, prefix)
+// could never decide: it is merged into the covering entry, its evidence added there.
+func TestNACLCovered(t *testing.T) {
+	tests := []struct {
+		name string
+		reqs []Request
+		want []string
+	}{
+		{"a subnet's return range inside the internet-wide one", append(internetClients("eni-0web1", 443, 30), in("eni-0web1", "10.0.1.10", vpc.ProtoTCP, 8080)),
+			[]string{"100 allow tcp 1024-65535 0.0.0.0/0 [ephemeral-return]"}},
+		{"nothing covered: both kept", []Request{in("eni-0web1", "192.168.100.7", vpc.ProtoTCP, 22), in("eni-0web1", "10.0.1.10", vpc.ProtoTCP, 8080)},
+			[]string{"100 allow tcp 32768-61000 10.0.1.0/24 [ephemeral-return]", "110 allow tcp 32768-61000 192.168.100.7/32 [ephemeral-return]"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := recommend(t, Options{}, tc.reqs...)
+			if diff := cmp.Diff(entries(rec, "acl-0pub", true), tc.want); diff != "" {
+				t.Errorf("acl-0pub outbound (-got +want)\n%s", diff)
+			}
+			var flows int64
+			for _, q := range tc.reqs {
+				flows += q.Flows
+			}
+			np := rec.NACLs[slices.IndexFunc(rec.NACLs, func(p NACLProposal) bool { return p.ID == "acl-0pub" })]
+			var got int64
+			for _, e := range np.Outbound {
+				got += e.Evidence.Flows
+			}
+			if got != flows {
+				t.Errorf("outbound evidence: %d flows, want %d (none lost in merging)", got, flows)
 			}
 		})
 	}
