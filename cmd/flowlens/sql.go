@@ -105,6 +105,11 @@ func runSQL(ctx context.Context, env *cmdEnv, cfg sqlConfig) error {
 		return fmt.Errorf("%s: %w", cfg.db, err)
 	}
 	defer conn.Close()
+	// flowlens never reaches the network: a statement may not install or load an extension, nor turn the
+	// offline settings back on (external access also covers other files: query the results, not the disk).
+	if _, err := conn.ExecContext(ctx, "SET enable_external_access = false; SET lock_configuration = true"); err != nil {
+		return fmt.Errorf("%s: %w", cfg.db, err)
+	}
 	out := bufio.NewWriter(env.stdout)
 	defer out.Flush()
 	w := newResultWriter(cfg.output, out, cfg.width)

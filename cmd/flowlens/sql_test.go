@@ -422,3 +422,29 @@ func quoteArgs(args []string) []string {
 	}
 	return out
 }
+
+// TestSQLOffline: a statement can neither install or load an extension nor turn the offline settings back on,
+// and queries of the results still run.
+func TestSQLOffline(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "o.duckdb")
+	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
+		t.Fatalf("analyze: status %d\n%s", status, errOut)
+	}
+	for _, tc := range []struct {
+		name, query string
+		status      int
+		want        string // in stderr (refused) or stdout (allowed)
+	}{
+		{"install", "INSTALL httpfs", exitError, "disabled"},
+		{"load", "LOAD httpfs", exitError, "disabled"},
+		{"settings back on", "SET autoinstall_known_extensions = true", exitError, "locked"},
+		{"a query", "SELECT count(*) AS n FROM flows", exitOK, "3000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out, errOut := runCLI(t, "", "sql", "--db", db, tc.query)
+			if status != tc.status || !strings.Contains(out+errOut, tc.want) {
+				t.Errorf("status %d, stdout %q, stderr %q; want status %d and %q", status, out, errOut, tc.status, tc.want)
+			}
+		})
+	}
+}

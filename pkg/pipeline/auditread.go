@@ -28,11 +28,11 @@ const internedSuffix = "_id"
 // CPU-s). ok is false when the file does not have that layout (then read the view). The records are in
 // storage order; readFlows orders them.
 func readInterned(ctx context.Context, d *store.DB, since, until time.Time) (rr array.RecordReader, ok bool, err error) {
-	cols, err := columnsOf(ctx, d, flowschema.FlowRecordsTable)
+	cols, err := viewColumns(ctx, d.SQL(), flowschema.FlowRecordsTable)
 	if err != nil || cols == nil {
 		return nil, false, nil
 	}
-	if scols, _ := columnsOf(ctx, d, flowschema.FlowStringsTable); !slices.Contains(scols, store.StringIDColumn) ||
+	if scols, _ := viewColumns(ctx, d.SQL(), flowschema.FlowStringsTable); !slices.Contains(scols, store.StringIDColumn) ||
 		!slices.Contains(scols, store.StringValueColumn) {
 		return nil, false, nil
 	}
@@ -96,25 +96,6 @@ func ipv4Numbers(strs []string) []uint32 {
 		}
 	}
 	return out
-}
-
-// columnsOf lists a table's columns (nil when there is no such table).
-func columnsOf(ctx context.Context, d *store.DB, table string) ([]string, error) {
-	rows, err := d.SQL().QueryContext(ctx, `SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?
-		ORDER BY column_index`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // readStrings reads flow_strings: the value of each string id (ids are dense from 0).
