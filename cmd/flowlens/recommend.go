@@ -33,6 +33,8 @@ func recommendCommand() *command {
 			fs.StringVar(&since, "since", "", "learn from the records starting at or after `TIME` (RFC 3339, YYYY-MM-DD, or Unix seconds)")
 			fs.StringVar(&until, "until", "", "learn from the records starting before `TIME`")
 			fs.StringVarP(&output, "output", "o", "table", "stdout `FORMAT`: table (a summary) or json (the whole recommendation)")
+			var dropDenies bool
+			fs.BoolVar(&dropDenies, "drop-current-denies", false, "leave out the current NACL deny entries that only ever rejected traffic (kept by default, ahead of the allows; a finding names each one dropped)")
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -57,6 +59,7 @@ func recommendCommand() *command {
 				return usageErrorf("--since %s is not before --until %s", since, until)
 			}
 			cfg.Options = recommend.DefaultOptions()
+			cfg.Options.DropCurrentDenies = dropDenies
 			res, err := pipeline.Recommend(ctx, cfg)
 			if err != nil {
 				return err
