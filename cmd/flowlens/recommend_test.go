@@ -151,3 +151,52 @@ func TestRecommendUsage(t *testing.T) {
 		t.Errorf("missing database: status %d, want %d: %s", status, exitError, errOut)
 	}
 }
+
+// TestRecommendCurrentDenies: the sample's intended block (acl-web's deny of 198.51.100.0/24) is kept in the
+// proposal by default, and left out with --drop-current-denies.
+func TestRecommendCurrentDenies(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "r.duckdb")
+	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
+		t.Fatalf("analyze: %d %s", status, errOut)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want bool // the deny is in network-acls.json
+	}{
+		{"kept by default", nil, true},
+		{"dropped on request", []string{"--drop-current-denies"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			status, _, errOut := runCLI(t, "", append([]string{"recommend", "--db", db, "--out", out}, tc.args...)...)
+			if status != exitOK {
+				t.Fatalf("recommend: %d %s", status, errOut)
+			}
+			b, err := os.ReadFile(filepath.Join(out, "network-acls.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				NetworkAcls []struct {
+					Entries []struct {
+						RuleAction, CidrBlock string
+						Egress                bool
+					}
+				}
+			}
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			got := false
+			for _, n := range doc.NetworkAcls {
+				for _, e := range n.Entries {
+					got = got || (e.RuleAction == "deny" && !e.Egress && e.CidrBlock == "198.51.100.0/24")
+				}
+			}
+			if got != tc.want {
+				t.Errorf("deny of 198.51.100.0/24 in the proposal: %t, want %t", got, tc.want)
+			}
+		})
+	}
+}
