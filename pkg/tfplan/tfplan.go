@@ -198,9 +198,9 @@ func (b *builder) ref(rc *tfjson.ResourceChange, after, unknown map[string]any, 
 	}
 	ex := b.exprs[configAddress(rc)]
 	if e := ex[attr]; e != nil {
-		for _, r := range e.References {
-			r = strings.TrimSuffix(r, ".id")
-			if id, ok := b.idOf[r]; ok {
+		for _, r := range e.References { // "aws_security_group.app.id" (Terraform also lists "aws_security_group.app")
+			a, ok := strings.CutSuffix(r, ".id")
+			if id, created := b.idOf[a]; ok && created {
 				return id, true
 			}
 		}
