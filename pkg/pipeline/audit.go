@@ -13,12 +13,14 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/flowlens/flowlens/pkg/audit"
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
+	"github.com/flowlens/flowlens/pkg/tfplan"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -29,6 +31,9 @@ type AuditConfig struct {
 	DB string
 	// Policy are the candidate's AWS CLI JSON files or directories (security groups, rules, network ACLs).
 	Policy []string
+	// TerraformPlan, when set instead of Policy, is `terraform show -json` output: the candidate is the
+	// baseline with the plan's network changes (pkg/tfplan), findings named by resource address.
+	TerraformPlan string
 	// Since and Until, when not zero, keep the records with Since <= start < Until.
 	Since, Until time.Time
 	// Authoritative removes the baseline's groups (NACLs) the policy leaves out (vpc.LoadOverlay).
@@ -76,8 +81,14 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	if cfg.Run.Started.IsZero() {
 		cfg.Run.Started = time.Now()
 	}
-	policy, _, err := vpc.ReadPaths(cfg.Policy...)
-	if err != nil {
+	var policy map[string][]byte
+	var plan *tfjson.Plan
+	var err error
+	if cfg.TerraformPlan != "" {
+		if plan, err = tfplan.ReadFile(cfg.TerraformPlan); err != nil {
+			return nil, err
+		}
+	} else if policy, _, err = vpc.ReadPaths(cfg.Policy...); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	d, err := store.OpenReadOnly(cfg.DB)
@@ -94,11 +105,22 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 		return nil, fmt.Errorf("%s: %w", cfg.DB, err)
 	}
 	base, _ := vpc.Load(files)
-	cand, over := vpc.LoadOverlay(files, policy, cfg.Authoritative)
-	if over.Empty() {
-		return nil, fmt.Errorf("%s: %w", strings.Join(cfg.Policy, ", "), ErrEmptyPolicy)
+	var cand *vpc.Model
+	var over *vpc.OverlayReport
+	var planNotes []string
+	if plan != nil {
+		cand, over, planNotes = planCandidate(base, plan)
+	} else {
+		cand, over = vpc.LoadOverlay(files, policy, cfg.Authoritative)
+		if over.Empty() {
+			return nil, fmt.Errorf("%s: %w", strings.Join(cfg.Policy, ", "), ErrEmptyPolicy)
+		}
 	}
-	rep := &audit.Report{DB: cfg.DB, Policy: cfg.Policy, Since: cfg.Since.UTC(), Until: cfg.Until.UTC(),
+	policyNames := cfg.Policy
+	if plan != nil {
+		policyNames = []string{cfg.TerraformPlan}
+	}
+	rep := &audit.Report{DB: cfg.DB, Policy: policyNames, Since: cfg.Since.UTC(), Until: cfg.Until.UTC(),
 		Authoritative: cfg.Authoritative, FailOn: cfg.FailOn, Candidate: audit.Candidate{
 			GroupsReplaced: over.GroupsReplaced, GroupsAdded: over.GroupsAdded, GroupsRemoved: over.GroupsRemoved,
 			NACLsReplaced: over.NACLsReplaced, NACLsAdded: over.NACLsAdded, NACLsRemoved: over.NACLsRemoved}}
@@ -107,6 +129,7 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 			rep.Candidate.Findings = append(rep.Candidate.Findings, f.Error())
 		}
 	}
+	rep.Candidate.Findings = append(rep.Candidate.Findings, planNotes...)
 	if err := cand.FatalError(); err != nil && !cfg.AllowFatal {
 		return rep, fmt.Errorf("candidate policy: %w", err)
 	}
@@ -141,6 +164,47 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// planCandidate builds the candidate of a Terraform plan (tfplan.Candidate on a clone of base) and says what
+// it changed in the OverlayReport's terms, Files naming resource addresses; the notes are the plan's
+// unresolved changes and ignored resources, for the report's candidate findings.
+func planCandidate(base *vpc.Model, plan *tfjson.Plan) (*vpc.Model, *vpc.OverlayReport, []string) {
+	r, _ := tfplan.Candidate(base, plan) // the error is FatalError, checked by the caller
+	over := &vpc.OverlayReport{Files: r.Addresses()}
+	for id := range over.Files {
+		_, g := base.Groups[id]
+		_, n := base.NACLs[id]
+		_, cg := r.Model.Groups[id]
+		switch {
+		case g:
+			over.GroupsReplaced = append(over.GroupsReplaced, id)
+		case n:
+			over.NACLsReplaced = append(over.NACLsReplaced, id)
+		case cg:
+			over.GroupsAdded = append(over.GroupsAdded, id)
+		default:
+			over.NACLsAdded = append(over.NACLsAdded, id)
+		}
+	}
+	for _, id := range r.Removed {
+		if _, g := base.Groups[id]; g {
+			over.GroupsRemoved = append(over.GroupsRemoved, id)
+		} else {
+			over.NACLsRemoved = append(over.NACLsRemoved, id)
+		}
+	}
+	for _, l := range [][]string{over.GroupsReplaced, over.GroupsAdded, over.NACLsReplaced, over.NACLsAdded} {
+		slices.Sort(l)
+	}
+	var notes []string
+	for _, u := range r.Unresolved {
+		notes = append(notes, "terraform plan: "+u.String()+" (unresolved: left out of the candidate)")
+	}
+	if len(r.Ignored) > 0 {
+		notes = append(notes, "terraform plan: ignored (not a security group, rule or network ACL): "+strings.Join(r.Ignored, ", "))
+	}
+	return r.Model, over, notes
 }
 
 // replayTwice reads the stored flows from d and replays them through base and cand in one pass, the

@@ -43,6 +43,8 @@ type Result struct {
 	// Created maps the id given to each group or NACL the plan creates (its address, as "tf:ADDRESS",
 	// when the id is unknown before apply) to its address.
 	Created map[string]string
+	// Removed lists, sorted, the ids of the baseline's groups and NACLs the plan deletes.
+	Removed []string
 	// Ignored lists, sorted, the addresses of planned resources of other types.
 	Ignored    []string
 	Unresolved []Unresolved
@@ -132,7 +134,31 @@ func Candidate(base *vpc.Model, plan *tfjson.Plan) (*Result, error) {
 		b.apply(rc)
 	}
 	err := b.m.Compile()
+	sort.Strings(b.r.Removed)
+	b.r.Removed = slices.Compact(b.r.Removed)
 	return b.r, err
+}
+
+// Addresses maps each security group and NACL id the plan changed to the resource address of its first
+// (by address) changed rule or entry, or of the group or NACL itself: the audit ties findings to groups and
+// NACLs (a per-rule address is in Rules and Entries).
+func (r *Result) Addresses() map[string]string {
+	out := map[string]string{}
+	set := func(id, addr string) {
+		if cur, ok := out[id]; !ok || addr < cur {
+			out[id] = addr
+		}
+	}
+	for rule, addr := range r.Rules {
+		set(rule.GroupID, addr)
+	}
+	for k, addr := range r.Entries {
+		set(k.NACL, addr)
+	}
+	for id, addr := range r.Created {
+		out[id] = addr
+	}
+	return out
 }
 
 func (b *builder) unresolved(addr, format string, args ...any) {
@@ -155,6 +181,7 @@ func (b *builder) apply(rc *tfjson.ResourceChange) {
 			b.setGroup(rc.Address, b.idOf[rc.Address], after, unknown, true)
 		case del:
 			delete(b.m.Groups, str(before, "id"))
+			b.r.Removed = append(b.r.Removed, str(before, "id"))
 		case create:
 			b.setGroup(rc.Address, b.idOf[rc.Address], after, unknown, true)
 		}
@@ -455,6 +482,7 @@ func protocol(s string) (int16, error) {
 // Network ACLs.
 
 func (b *builder) removeNACL(id string) {
+	b.r.Removed = append(b.r.Removed, id)
 	delete(b.m.NACLs, id)
 	for _, sn := range b.m.Subnets {
 		if sn != nil && sn.NACL != nil && sn.NACL.ID == id {
