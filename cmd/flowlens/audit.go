@@ -26,7 +26,7 @@ func auditCommand() *command {
 		run: func(ctx context.Context, env *cmdEnv, args []string) error {
 			var cfg pipeline.AuditConfig
 			var since, until, output string
-			fs := newFlagSet(env, "audit", "audit --db FILE --policy PATH [flags]\n\n"+
+			fs := newFlagSet(env, "audit", "audit --db FILE (--policy PATH | --terraform-plan PLAN.json) [flags]\n\n"+
 				"Replays the flows an earlier analyze stored in the DuckDB file twice in one pass: through the topology\n"+
 				"that analyze loaded (stored as topology_files) and through a candidate, that topology with the security\n"+
 				"groups and network ACLs of --policy (AWS CLI describe-security-groups, describe-security-group-rules,\n"+
@@ -34,7 +34,9 @@ func auditCommand() *command {
 				"Both replays use analyze's replay settings and track the connections their own policy admits. Reports\n"+
 				"the traffic that would break (accepted now, rejected by the candidate) and that would be newly allowed,\n"+
 				"grouped by source -> destination : service with the rule that decides, coverage and exposure; writes\n"+
-				"audit_summary, audit_verdicts, audit_groups and audit_records into the same file.\n\n"+
+				"audit_summary, audit_verdicts, audit_groups and audit_records into the same file.\n"+
+				"With --terraform-plan the candidate is that topology with a Terraform plan's security group, rule and\n"+
+				"network ACL changes applied (terraform show -json PLANFILE); findings name the resource addresses.\n\n"+
 				"Exit status: 0 when would-break records are at most --fail-on, 1 when more (or on an error), 2 usage,\n"+
 				"3 fatal findings in the candidate topology.",
 				"# audit a hand-edited copy of the current export",
@@ -42,8 +44,11 @@ func auditCommand() *command {
 				"# a CI gate: SARIF for code scanning, fail when anything recorded in the last week would break",
 				"flowlens audit --db flows.duckdb --policy policy/ --since 2026-11-13 -o sarif > audit.sarif",
 				"# the policy is the whole truth: groups and NACLs it leaves out are removed; tolerate 10 broken records",
-				"flowlens audit --db flows.duckdb --policy recommended/ --authoritative --fail-on 10 -o markdown")
+				"flowlens audit --db flows.duckdb --policy recommended/ --authoritative --fail-on 10 -o markdown",
+				"# a Terraform change before it is applied",
+				"terraform show -json tfplan > plan.json && flowlens audit --db flows.duckdb --terraform-plan plan.json")
 			fs.StringVar(&cfg.DB, "db", DefaultDB, "DuckDB `FILE` written by analyze (the audit_* tables are written into it)")
+			fs.StringVar(&cfg.TerraformPlan, "terraform-plan", "", "candidate from a Terraform plan: `PLAN.json` is terraform show -json output; its security group and network ACL changes are applied to the analyzed topology (instead of --policy)")
 			fs.StringArrayVar(&cfg.Policy, "policy", nil, "candidate policy: AWS CLI JSON file or directory (`PATH`) of security groups, rules and network ACLs (repeatable; required)")
 			fs.StringVar(&since, "since", "", "audit the records starting at or after `TIME` (RFC 3339, YYYY-MM-DD, or Unix seconds)")
 			fs.StringVar(&until, "until", "", "audit the records starting before `TIME`")
@@ -58,8 +63,12 @@ func auditCommand() *command {
 			switch {
 			case fs.NArg() > 0:
 				return usageErrorf("unexpected arguments %q (the flows come from --db)", fs.Args())
-			case len(cfg.Policy) == 0:
-				return usageErrorf("--policy is required (the candidate's AWS CLI JSON; see --help)")
+			case len(cfg.Policy) == 0 && cfg.TerraformPlan == "":
+				return usageErrorf("--policy is required (the candidate's AWS CLI JSON; see --help), or --terraform-plan")
+			case len(cfg.Policy) > 0 && cfg.TerraformPlan != "":
+				return usageErrorf("--policy and --terraform-plan are two candidates: give one")
+			case cfg.Authoritative && cfg.TerraformPlan != "":
+				return usageErrorf("--authoritative applies to --policy only")
 			case cfg.DB == "":
 				return usageErrorf("--db must name a file")
 			case !slices.Contains(audit.Formats, output):
