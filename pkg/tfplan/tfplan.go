@@ -176,8 +176,9 @@ func (b *builder) apply(rc *tfjson.ResourceChange) {
 		switch {
 		case a.Update():
 			b.setGroup(rc.Address, str(before, "id"), after, unknown, false)
-		case a.Replace():
+		case a.Replace(): // a new id: the old group goes, the new one is named by address
 			delete(b.m.Groups, str(before, "id"))
+			b.r.Removed = append(b.r.Removed, str(before, "id"))
 			b.setGroup(rc.Address, b.idOf[rc.Address], after, unknown, true)
 		case del:
 			delete(b.m.Groups, str(before, "id"))
