@@ -48,6 +48,8 @@ type Result struct {
 	// Ignored lists, sorted, the addresses of planned resources of other types.
 	Ignored    []string
 	Unresolved []Unresolved
+	// deleted maps the groups and NACLs that lost a rule or entry to the address of the deleted resource.
+	deleted map[string]string
 }
 
 // ReadFile reads a plan JSON file.
@@ -93,7 +95,7 @@ func Candidate(base *vpc.Model, plan *tfjson.Plan) (*Result, error) {
 		plan:  plan,
 		idOf:  map[string]string{},
 		exprs: map[string]map[string]*tfjson.Expression{},
-		r:     &Result{Rules: map[*vpc.SGRule]string{}, Entries: map[EntryKey]string{}, Created: map[string]string{}},
+		r:     &Result{Rules: map[*vpc.SGRule]string{}, Entries: map[EntryKey]string{}, Created: map[string]string{}, deleted: map[string]string{}},
 	}
 	b.r.Model = b.m
 	if plan.Config != nil && plan.Config.RootModule != nil {
@@ -140,7 +142,7 @@ func Candidate(base *vpc.Model, plan *tfjson.Plan) (*Result, error) {
 }
 
 // Addresses maps each security group and NACL id the plan changed to the resource address of its first
-// (by address) changed rule or entry, or of the group or NACL itself: the audit ties findings to groups and
+// (by address) created, rewritten or deleted rule or entry, or of the group or NACL itself: the audit ties findings to groups and
 // NACLs (a per-rule address is in Rules and Entries).
 func (r *Result) Addresses() map[string]string {
 	out := map[string]string{}
@@ -154,6 +156,11 @@ func (r *Result) Addresses() map[string]string {
 	}
 	for k, addr := range r.Entries {
 		set(k.NACL, addr)
+	}
+	for id, addr := range r.deleted {
+		if _, ok := r.Model.Groups[id]; ok || r.Model.NACLs[id] != nil {
+			set(id, addr)
+		}
 	}
 	for id, addr := range r.Created {
 		out[id] = addr
@@ -390,6 +397,7 @@ func (b *builder) removeRules(rc *tfjson.ResourceChange, before map[string]any) 
 			continue
 		}
 		*list = slices.Delete(slices.Clone(*list), i, i+1)
+		b.r.deleted[gid] = rc.Address
 	}
 }
 
@@ -637,6 +645,7 @@ func (b *builder) removeEntry(addr string, before map[string]any) {
 	}
 	*list = slices.Delete(slices.Clone(*list), i, i+1)
 	delete(b.r.Entries, EntryKey{id, before["egress"] == true, int(*rn)})
+	b.r.deleted[id] = addr
 }
 
 // JSON value helpers.

@@ -107,6 +107,11 @@ func TestCandidate(t *testing.T) {
 		{
 			name:    "removed rule",
 			fixture: "removed_rule.json",
+			check: func(t *testing.T, r *Result) {
+				if got := r.Addresses()["sg-0a1b2c3d4e5f63002"]; got != "aws_security_group_rule.app_ssh" {
+					t.Errorf("Addresses()[app group] = %q", got)
+				}
+			},
 			sg: []sgCheck{
 				{vpc.Ingress, tcp(bastion, app, 22), true, false, ""},
 				{vpc.Ingress, tcp(web, app, 8080), true, true, ""},
