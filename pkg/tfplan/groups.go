@@ -1,0 +1,244 @@
+package tfplan
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+func (b *builder) setGroup(addr, id string, after, unknown map[string]any, created bool) {
+	g := b.m.Groups[id]
+	if g == nil {
+		if !created {
+			b.unresolved(addr, "updates security group %s, which the topology does not have", id)
+			return
+		}
+		g = &vpc.SecurityGroup{ID: id, Name: str(after, "name"), VpcID: str(after, "vpc_id"), Description: str(after, "description")}
+		b.m.Groups[id] = g
+	}
+	for _, dir := range []string{"ingress", "egress"} {
+		if unknown[dir] == true {
+			// A created group whose configuration has no inline blocks: Terraform creates it without rules
+			// (it removes AWS's default egress rule); separate rule resources add theirs.
+			if !created {
+				b.unresolved(addr, "%s rules are unknown until apply", dir)
+				continue
+			}
+		}
+		blocks, ok := after[dir].([]any)
+		if !ok && !created {
+			continue
+		}
+		var rules []*vpc.SGRule
+		for i, blk := range blocks {
+			m, _ := blk.(map[string]any)
+			var u map[string]any
+			if us, ok := unknown[dir].([]any); ok && i < len(us) {
+				u, _ = us[i].(map[string]any)
+			}
+			if anyTrue(u) {
+				b.unresolved(addr, "an %s block has values unknown until apply (references in inline blocks are not resolved yet)", dir)
+				continue
+			}
+			rs, err := sgRules(id, dir == "egress", m, str(m, "protocol"), num(m, "from_port"), num(m, "to_port"),
+				strs(m, "cidr_blocks"), strs(m, "ipv6_cidr_blocks"), strs(m, "prefix_list_ids"), strs(m, "security_groups"), m["self"] == true)
+			if err != nil {
+				b.unresolved(addr, "%s block: %v", dir, err)
+				continue
+			}
+			for _, r := range rs {
+				b.r.Rules[r] = addr
+			}
+			rules = append(rules, rs...)
+		}
+		if dir == "egress" {
+			g.Egress = rules
+		} else {
+			g.Ingress = rules
+		}
+	}
+}
+
+func (b *builder) addRules(rc *tfjson.ResourceChange, after, unknown map[string]any) {
+	gid, ok := b.ref(rc, after, unknown, "security_group_id")
+	if !ok {
+		return
+	}
+	g := b.m.Groups[gid]
+	if g == nil {
+		b.unresolved(rc.Address, "security group %s is neither in the topology nor created by the plan", gid)
+		return
+	}
+	var rs []*vpc.SGRule
+	var err error
+	if rc.Type == "aws_security_group_rule" {
+		var src string
+		if str(after, "source_security_group_id") != "" || unknown["source_security_group_id"] == true {
+			if src, ok = b.ref(rc, after, unknown, "source_security_group_id"); !ok {
+				return
+			}
+		}
+		var groups []string
+		if src != "" {
+			groups = []string{src}
+		}
+		rs, err = sgRules(gid, str(after, "type") == "egress", after, str(after, "protocol"), num(after, "from_port"), num(after, "to_port"),
+			strs(after, "cidr_blocks"), strs(after, "ipv6_cidr_blocks"), strs(after, "prefix_list_ids"), groups, after["self"] == true)
+	} else {
+		var ref string
+		if str(after, "referenced_security_group_id") != "" || unknown["referenced_security_group_id"] == true {
+			if ref, ok = b.ref(rc, after, unknown, "referenced_security_group_id"); !ok {
+				return
+			}
+		}
+		rs, err = sgRules(gid, rc.Type == "aws_vpc_security_group_egress_rule", after, str(after, "ip_protocol"), num(after, "from_port"), num(after, "to_port"),
+			nonEmpty(str(after, "cidr_ipv4")), nonEmpty(str(after, "cidr_ipv6")), nonEmpty(str(after, "prefix_list_id")), nonEmpty(ref), false)
+		if id := str(after, "security_group_rule_id"); id != "" && len(rs) == 1 {
+			rs[0].ID = id
+		}
+	}
+	if err != nil {
+		b.unresolved(rc.Address, "%v", err)
+		return
+	}
+	for _, r := range rs {
+		b.r.Rules[r] = rc.Address
+		if r.Egress {
+			g.Egress = append(g.Egress, r)
+		} else {
+			g.Ingress = append(g.Ingress, r)
+		}
+	}
+}
+
+// removeRules removes the rules a deleted rule resource stood for: by sgr- id when the topology has it, else
+// by content (group, direction, protocol, ports, peer).
+func (b *builder) removeRules(rc *tfjson.ResourceChange, before map[string]any) {
+	gid := str(before, "security_group_id")
+	g := b.m.Groups[gid]
+	if g == nil {
+		return // the group goes too, or the topology does not have it: nothing to remove
+	}
+	var rs []*vpc.SGRule
+	var err error
+	if rc.Type == "aws_security_group_rule" {
+		rs, err = sgRules(gid, str(before, "type") == "egress", before, str(before, "protocol"), num(before, "from_port"), num(before, "to_port"),
+			strs(before, "cidr_blocks"), strs(before, "ipv6_cidr_blocks"), strs(before, "prefix_list_ids"), nonEmpty(str(before, "source_security_group_id")), before["self"] == true)
+	} else {
+		rs, err = sgRules(gid, rc.Type == "aws_vpc_security_group_egress_rule", before, str(before, "ip_protocol"), num(before, "from_port"), num(before, "to_port"),
+			nonEmpty(str(before, "cidr_ipv4")), nonEmpty(str(before, "cidr_ipv6")), nonEmpty(str(before, "prefix_list_id")), nonEmpty(str(before, "referenced_security_group_id")), false)
+	}
+	if err != nil {
+		b.unresolved(rc.Address, "%v", err)
+		return
+	}
+	sgrID := str(before, "security_group_rule_id")
+	for _, want := range rs {
+		list := &g.Ingress
+		if want.Egress {
+			list = &g.Egress
+		}
+		i := slices.IndexFunc(*list, func(r *vpc.SGRule) bool {
+			return (sgrID != "" && r.ID == sgrID) || sameRule(r, want)
+		})
+		if i < 0 {
+			b.unresolved(rc.Address, "deletes %s %q of %s, which the topology does not have", dirName(want.Egress), want.Display, gid)
+			continue
+		}
+		*list = slices.Delete(slices.Clone(*list), i, i+1)
+		b.r.deleted[gid] = rc.Address
+	}
+}
+
+func sameRule(a, b *vpc.SGRule) bool {
+	return a.Proto == b.Proto && a.FromPort == b.FromPort && a.ToPort == b.ToPort && a.Peer == b.Peer &&
+		a.Prefix == b.Prefix && a.PrefixListID == b.PrefixListID && a.RefGroupID == b.RefGroupID
+}
+
+func dirName(egress bool) string {
+	if egress {
+		return "egress"
+	}
+	return "ingress"
+}
+
+// sgRules expands one Terraform rule (one protocol and port range, several peers) into one SGRule per peer.
+func sgRules(gid string, egress bool, m map[string]any, proto string, from, to *float64, v4, v6, pls, groups []string, self bool) ([]*vpc.SGRule, error) {
+	p, err := protocol(proto)
+	if err != nil {
+		return nil, err
+	}
+	fp, tp := int32(-1), int32(-1)
+	switch p {
+	case vpc.ProtoTCP, vpc.ProtoUDP:
+		fp, tp = 0, 65535
+		if from != nil && to != nil && !(*from == -1 && *to == -1) {
+			fp, tp = int32(*from), int32(*to)
+		}
+	case vpc.ProtoICMP, vpc.ProtoICMPv6:
+		if from != nil {
+			fp = int32(*from)
+		}
+		if to != nil {
+			tp = int32(*to)
+		}
+	}
+	desc := str(m, "description")
+	base := vpc.SGRule{GroupID: gid, Egress: egress, Proto: p, FromPort: fp, ToPort: tp, Description: desc}
+	var out []*vpc.SGRule
+	for _, c := range append(slices.Clone(v4), v6...) {
+		pf, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("CIDR %q: %v", c, err)
+		}
+		r := base
+		r.Peer, r.Prefix = vpc.PeerCIDR, pf.Masked()
+		out = append(out, &r)
+	}
+	for _, pl := range pls {
+		r := base
+		r.Peer, r.PrefixListID = vpc.PeerPrefixList, pl
+		out = append(out, &r)
+	}
+	if self {
+		groups = append(slices.Clone(groups), gid)
+	}
+	for _, sg := range groups {
+		if i := strings.LastIndex(sg, "/"); i >= 0 && !strings.HasPrefix(sg, "tf:") { // "OWNER/sg-..."
+			sg = sg[i+1:]
+		}
+		r := base
+		r.Peer, r.RefGroupID = vpc.PeerGroup, sg
+		out = append(out, &r)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("rule has no peer (CIDR, prefix list or group)")
+	}
+	return out, nil
+}
+
+func protocol(s string) (int16, error) {
+	switch strings.ToLower(s) {
+	case "-1", "all":
+		return vpc.ProtoAll, nil
+	case "tcp":
+		return vpc.ProtoTCP, nil
+	case "udp":
+		return vpc.ProtoUDP, nil
+	case "icmp":
+		return vpc.ProtoICMP, nil
+	case "icmpv6", "58":
+		return vpc.ProtoICMPv6, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < -1 || n > 255 {
+		return 0, fmt.Errorf("protocol %q", s)
+	}
+	return int16(n), nil
+}
