@@ -5,9 +5,9 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/arrowutil"
 	"github.com/flowlens/flowlens/pkg/flowschema"
 )
 
@@ -25,7 +25,7 @@ func Tables(mem memory.Allocator, rep *Report, res *Result) ([]Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := newBuilder(mem, str("policy"), ts("since"), ts("until"), boolean("authoritative"), i64("records_judged"),
+	sum := arrowutil.NewTable(mem, str("policy"), ts("since"), ts("until"), boolean("authoritative"), i64("records_judged"),
 		i64("would_break_records"), i64("would_break_orphaned_replies"), i64("would_break_packets"), i64("would_break_bytes"),
 		i64("would_break_groups"), i64("newly_allowed_records"), i64("newly_allowed_bytes"), i64("newly_allowed_groups"),
 		i64("disputed_records"), i64("accepted_records"), i64("accepted_bytes"), f64("coverage_records"), f64("coverage_bytes"),
@@ -38,23 +38,23 @@ func Tables(mem memory.Allocator, rep *Report, res *Result) ([]Table, error) {
 		until = rep.Until.Unix()
 	}
 	wb, na := rep.WouldBreak, rep.NewlyAllowed
-	sum.row(strings.Join(rep.Policy, ","), since, until, rep.Authoritative, rep.judged(), wb.Records, wb.OrphanedReplies,
+	sum.Row(strings.Join(rep.Policy, ","), since, until, rep.Authoritative, rep.judged(), wb.Records, wb.OrphanedReplies,
 		wb.Packets, wb.Bytes, int64(wb.Groups), na.Records, na.Bytes, int64(na.Groups), rep.Records[Disputed.String()].Records,
 		rep.Coverage.Accepted, rep.Coverage.AcceptedBytes, rep.Coverage.Records, rep.Coverage.Bytes,
 		rep.Exposure.Before.Total, rep.Exposure.After.Total, rep.FailOn, rep.Failed, string(js))
 
-	pairs := newBuilder(mem, str("class"), boolean("orphaned_reply"), i64("records"), i64("packets"), i64("bytes"),
+	pairs := arrowutil.NewTable(mem, str("class"), boolean("orphaned_reply"), i64("records"), i64("packets"), i64("bytes"),
 		str("flow_role"), str("baseline_action"), str("baseline_layer"), str("baseline_rule"), str("baseline_resource"),
 		str("baseline_cause"), str("baseline_sg_rule"), str("candidate_action"), str("candidate_layer"), str("candidate_rule"),
 		str("candidate_resource"), str("candidate_cause"), str("candidate_sg_rule"))
 	for _, p := range res.Pairs {
 		b, c := p.Baseline, p.Candidate
-		pairs.row(p.Class.String(), p.Orphaned, p.Records, p.Packets, p.Bytes, null(b.Role), null(b.Action), null(b.Layer),
+		pairs.Row(p.Class.String(), p.Orphaned, p.Records, p.Packets, p.Bytes, null(b.Role), null(b.Action), null(b.Layer),
 			null(b.Rule), null(b.Resource), null(b.Cause), null(b.SGRule), null(c.Action), null(c.Layer), null(c.Rule),
 			null(c.Resource), null(c.Cause), null(c.SGRule))
 	}
 
-	groups := newBuilder(mem, i64("group_id"), str("class"), str("source_kind"), str("source"), str("source_name"),
+	groups := arrowutil.NewTable(mem, i64("group_id"), str("class"), str("source_kind"), str("source"), str("source_name"),
 		str("destination_kind"), str("destination"), str("destination_name"), str("service"), i64("records"),
 		i64("orphaned_replies"), i64("packets"), i64("bytes"), ts("first_seen"), ts("last_seen"), str("layer"), str("resource"),
 		str("rule"), str("cause"), str("explanation"), str("examples"), str("policy_file"), i64("policy_line"))
@@ -63,7 +63,7 @@ func Tables(mem memory.Allocator, rep *Report, res *Result) ([]Table, error) {
 		if len(g.Deciders) > 0 {
 			d = g.Deciders[0]
 		}
-		groups.row(int64(g.ID), g.Class, g.Source.Kind, g.Source.ID, null(g.Source.Name), g.Destination.Kind, g.Destination.ID,
+		groups.Row(int64(g.ID), g.Class, g.Source.Kind, g.Source.ID, null(g.Source.Name), g.Destination.Kind, g.Destination.ID,
 			null(g.Destination.Name), g.Service, g.Records, g.OrphanedReplies, g.Packets, g.Bytes, g.FirstSeen.Unix(),
 			g.LastSeen.Unix(), null(d.Layer), null(d.Resource), null(d.Rule), null(d.Cause), g.Explanation,
 			strings.Join(g.Examples, ","), null(g.File), int64(g.Line))
@@ -73,15 +73,15 @@ func Tables(mem memory.Allocator, rep *Report, res *Result) ([]Table, error) {
 	for _, g := range rep.Groups {
 		class[g.ID] = g.Class
 	}
-	recs := newBuilder(mem, str(flowschema.ColSourceFile), i64(flowschema.ColSourceLine), i64("group_id"), str("class"))
+	recs := arrowutil.NewTable(mem, str(flowschema.ColSourceFile), i64(flowschema.ColSourceLine), i64("group_id"), str("class"))
 	for _, r := range res.Records {
-		recs.row(r.File, r.Line, int64(r.Group), class[r.Group])
+		recs.Row(r.File, r.Line, int64(r.Group), class[r.Group])
 	}
 	return []Table{
-		{flowschema.AuditSummaryTable, sum.record()},
-		{flowschema.AuditVerdictsTable, pairs.record()},
-		{flowschema.AuditGroupsTable, groups.record()},
-		{flowschema.AuditRecordsTable, recs.record()},
+		{flowschema.AuditSummaryTable, sum.Record()},
+		{flowschema.AuditVerdictsTable, pairs.Record()},
+		{flowschema.AuditGroupsTable, groups.Record()},
+		{flowschema.AuditRecordsTable, recs.Record()},
 	}, nil
 }
 
@@ -92,56 +92,11 @@ func null(s string) any {
 	return s
 }
 
-type builder struct{ b *array.RecordBuilder }
-
-func newBuilder(mem memory.Allocator, cols ...arrow.Field) *builder {
-	return &builder{b: array.NewRecordBuilder(mem, arrow.NewSchema(cols, nil))}
-}
-
-func str(name string) arrow.Field {
-	return arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}
-}
-func i64(name string) arrow.Field {
-	return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64, Nullable: true}
-}
-func f64(name string) arrow.Field {
-	return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64, Nullable: true}
-}
-func boolean(name string) arrow.Field {
-	return arrow.Field{Name: name, Type: arrow.FixedWidthTypes.Boolean, Nullable: true}
-}
-
-// ts is a TIMESTAMP column (UTC), appended as Unix seconds.
-func ts(name string) arrow.Field {
-	return arrow.Field{Name: name, Type: arrow.FixedWidthTypes.Timestamp_s, Nullable: true}
-}
-
-// row appends one row: string, int64, float64, bool or nil (NULL) per column; int64 for timestamps.
-func (t *builder) row(vals ...any) {
-	for i, v := range vals {
-		f := t.b.Field(i)
-		if v == nil {
-			f.AppendNull()
-			continue
-		}
-		switch f := f.(type) {
-		case *array.StringBuilder:
-			f.Append(v.(string))
-		case *array.Int64Builder:
-			f.Append(v.(int64))
-		case *array.Float64Builder:
-			f.Append(v.(float64))
-		case *array.BooleanBuilder:
-			f.Append(v.(bool))
-		case *array.TimestampBuilder:
-			f.Append(arrow.Timestamp(v.(int64)))
-		default:
-			panic("audit: unsupported column type")
-		}
-	}
-}
-
-func (t *builder) record() arrow.Record {
-	defer t.b.Release()
-	return t.b.NewRecord()
-}
+// Column helpers of the audit tables.
+var (
+	str     = arrowutil.StringField
+	i64     = arrowutil.Int64Field
+	f64     = arrowutil.Float64Field
+	boolean = arrowutil.BoolField
+	ts      = arrowutil.TimestampField
+)

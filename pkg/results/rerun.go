@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/arrowutil"
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/vpc"
@@ -51,19 +52,19 @@ const (
 
 // ReplaySettings is the replay_settings table (flowschema.ReplaySettingsTable) of cfg: setting, value.
 func ReplaySettings(mem memory.Allocator, cfg replay.Config) Table {
-	t := newTable(mem, str("setting"), str("value"))
+	t := arrowutil.NewTable(mem, str("setting"), str("value"))
 	admit := "logged"
 	if cfg.Admit == replay.AdmitModel {
 		admit = "model"
 	}
-	t.row(settingMaxTracked, strconv.Itoa(cfg.MaxTracked))
-	t.row(settingReorderWindow, cfg.ReorderWindow.String())
-	t.row(settingMaxBuffered, strconv.Itoa(cfg.MaxBuffered))
-	t.row(settingHalfOpen, cfg.TCPHalfOpenTimeout.String())
-	t.row(settingClosing, cfg.TCPClosingTimeout.String())
-	t.row(settingICMP, cfg.ICMPTimeout.String())
-	t.row(settingAdmit, admit)
-	return Table{Name: flowschema.ReplaySettingsTable, Record: t.record()}
+	t.Row(settingMaxTracked, strconv.Itoa(cfg.MaxTracked))
+	t.Row(settingReorderWindow, cfg.ReorderWindow.String())
+	t.Row(settingMaxBuffered, strconv.Itoa(cfg.MaxBuffered))
+	t.Row(settingHalfOpen, cfg.TCPHalfOpenTimeout.String())
+	t.Row(settingClosing, cfg.TCPClosingTimeout.String())
+	t.Row(settingICMP, cfg.ICMPTimeout.String())
+	t.Row(settingAdmit, admit)
+	return Table{Name: flowschema.ReplaySettingsTable, Record: t.Record()}
 }
 
 // ErrNoRerunInput is returned by ReadRerun for a file that lacks topology_files (written by ingest, or by an

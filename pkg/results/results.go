@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/arrowutil"
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/replay"
 	"github.com/flowlens/flowlens/pkg/vpc"
@@ -22,52 +23,12 @@ type Table struct {
 	Record arrow.Record
 }
 
-// tableBuilder appends rows of string / int64 / NULL values to a record with a fixed schema.
-type tableBuilder struct {
-	b *array.RecordBuilder
-}
-
-func newTable(mem memory.Allocator, cols ...arrow.Field) *tableBuilder {
-	return &tableBuilder{b: array.NewRecordBuilder(mem, arrow.NewSchema(cols, nil))}
-}
-
-func str(name string) arrow.Field {
-	return arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}
-}
-func i64(name string) arrow.Field {
-	return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64, Nullable: true}
-}
-func boolean(name string) arrow.Field {
-	return arrow.Field{Name: name, Type: arrow.FixedWidthTypes.Boolean, Nullable: true}
-}
-
-// row appends one row; values are string, int64, bool or nil (NULL), one per column, in order.
-func (t *tableBuilder) row(vals ...any) {
-	for i, v := range vals {
-		f := t.b.Field(i)
-		if v == nil {
-			f.AppendNull()
-			continue
-		}
-		switch v := v.(type) {
-		case string:
-			f.(*array.StringBuilder).Append(v)
-		case int64:
-			f.(*array.Int64Builder).Append(v)
-		case int:
-			f.(*array.Int64Builder).Append(int64(v))
-		case bool:
-			f.(*array.BooleanBuilder).Append(v)
-		default:
-			panic("results: unsupported value type")
-		}
-	}
-}
-
-func (t *tableBuilder) record() arrow.Record {
-	defer t.b.Release()
-	return t.b.NewRecord()
-}
+// Column helpers of the result tables.
+var (
+	str     = arrowutil.StringField
+	i64     = arrowutil.Int64Field
+	boolean = arrowutil.BoolField
+)
 
 // nullIfZero maps the "no value" zero of a counter-like field to NULL.
 func nullIfZero(v int64) any {
@@ -79,17 +40,17 @@ func nullIfZero(v int64) any {
 
 // RuleHits is the rule_hits table (flowschema.RuleHitsTable): one row per NACL entry and SG rule of the topology, zero hits included.
 func RuleHits(mem memory.Allocator, hits []replay.RuleHit) arrow.Record {
-	t := newTable(mem, str("rule_type"), str("resource_id"), str("rule_id"), str("direction"), str("action"),
+	t := arrowutil.NewTable(mem, str("rule_type"), str("resource_id"), str("rule_id"), str("direction"), str("action"),
 		str("rule"), i64("hits"), i64("packets"), i64("bytes"), i64("first_seen"), i64("last_seen"), i64("shadowed_by"))
 	for _, h := range hits {
 		var first, last any
 		if h.Hits > 0 {
 			first, last = h.FirstSeen, h.LastSeen
 		}
-		t.row(h.RuleType, h.ResourceID, h.RuleID, h.Direction, h.Action, h.Rule, h.Hits, h.Packets, h.Bytes,
+		t.Row(h.RuleType, h.ResourceID, h.RuleID, h.Direction, h.Action, h.Rule, h.Hits, h.Packets, h.Bytes,
 			first, last, nullIfZero(int64(h.ShadowedBy)))
 	}
-	return t.record()
+	return t.Record()
 }
 
 func joinAddrs[T interface{ String() string }](xs []T) string {
@@ -103,16 +64,16 @@ func joinAddrs[T interface{ String() string }](xs []T) string {
 // Topology returns the loaded model as tables: topology_subnets, topology_enis, topology_security_groups,
 // topology_nacl_entries, topology_sg_rules and topology_findings.
 func Topology(mem memory.Allocator, m *vpc.Model) []Table {
-	subnets := newTable(mem, str("subnet_id"), str("vpc_id"), str("az"), str("cidrs"), str("nacl_id"), boolean("nacl_explicit"))
+	subnets := arrowutil.NewTable(mem, str("subnet_id"), str("vpc_id"), str("az"), str("cidrs"), str("nacl_id"), boolean("nacl_explicit"))
 	for _, id := range slices.Sorted(maps.Keys(m.Subnets)) {
 		s := m.Subnets[id]
 		var nacl any
 		if s.NACL != nil {
 			nacl = s.NACL.ID
 		}
-		subnets.row(s.ID, s.VpcID, s.AZ, joinAddrs(s.CIDRs), nacl, s.NACLExplicit)
+		subnets.Row(s.ID, s.VpcID, s.AZ, joinAddrs(s.CIDRs), nacl, s.NACLExplicit)
 	}
-	enis := newTable(mem, str("interface_id"), str("subnet_id"), str("vpc_id"), str("primary_address"), str("addresses"),
+	enis := arrowutil.NewTable(mem, str("interface_id"), str("subnet_id"), str("vpc_id"), str("primary_address"), str("addresses"),
 		str("public_ips"), str("groups"), str("interface_type"), str("instance_id"), str("description"))
 	for _, id := range slices.Sorted(maps.Keys(m.ENIs)) {
 		e := m.ENIs[id]
@@ -120,16 +81,16 @@ func Topology(mem memory.Allocator, m *vpc.Model) []Table {
 		if e.Primary.IsValid() {
 			primary = e.Primary.String()
 		}
-		enis.row(e.ID, e.SubnetID, e.VpcID, primary, joinAddrs(e.Addrs), joinAddrs(e.PublicIPs),
+		enis.Row(e.ID, e.SubnetID, e.VpcID, primary, joinAddrs(e.Addrs), joinAddrs(e.PublicIPs),
 			strings.Join(e.GroupIDs, ","), e.Type, e.InstanceID, e.Description)
 	}
-	groups := newTable(mem, str("group_id"), str("group_name"), str("vpc_id"), str("owner_id"), str("description"),
+	groups := arrowutil.NewTable(mem, str("group_id"), str("group_name"), str("vpc_id"), str("owner_id"), str("description"),
 		i64("ingress_rules"), i64("egress_rules"))
-	rules := newTable(mem, str("group_id"), str("rule_id"), str("direction"), str("rule"), i64("protocol"),
+	rules := arrowutil.NewTable(mem, str("group_id"), str("rule_id"), str("direction"), str("rule"), i64("protocol"),
 		i64("from_port"), i64("to_port"), str("peer_kind"), str("peer"), str("description"))
 	for _, id := range slices.Sorted(maps.Keys(m.Groups)) {
 		g := m.Groups[id]
-		groups.row(g.ID, g.Name, g.VpcID, g.OwnerID, g.Description, len(g.Ingress), len(g.Egress))
+		groups.Row(g.ID, g.Name, g.VpcID, g.OwnerID, g.Description, len(g.Ingress), len(g.Egress))
 		for _, r := range append(append([]*vpc.SGRule(nil), g.Ingress...), g.Egress...) {
 			dir, peer := "ingress", ""
 			if r.Egress {
@@ -143,10 +104,10 @@ func Topology(mem memory.Allocator, m *vpc.Model) []Table {
 			case vpc.PeerGroup:
 				peer = r.RefGroupID
 			}
-			rules.row(g.ID, r.ID, dir, r.Display, int64(r.Proto), int64(r.FromPort), int64(r.ToPort), r.Peer.String(), peer, r.Description)
+			rules.Row(g.ID, r.ID, dir, r.Display, int64(r.Proto), int64(r.FromPort), int64(r.ToPort), r.Peer.String(), peer, r.Description)
 		}
 	}
-	entries := newTable(mem, str("nacl_id"), str("vpc_id"), boolean("is_default"), str("direction"), i64("rule_number"),
+	entries := arrowutil.NewTable(mem, str("nacl_id"), str("vpc_id"), boolean("is_default"), str("direction"), i64("rule_number"),
 		str("action"), str("cidr"), i64("protocol"), i64("from_port"), i64("to_port"), i64("icmp_type"), i64("icmp_code"),
 		i64("shadowed_by"), str("subnets"))
 	for _, id := range slices.Sorted(maps.Keys(m.NACLs)) {
@@ -156,23 +117,23 @@ func Topology(mem memory.Allocator, m *vpc.Model) []Table {
 			es  []vpc.NACLEntry
 		}{{"ingress", n.Inbound}, {"egress", n.Outbound}} {
 			for _, e := range es.es {
-				entries.row(n.ID, n.VpcID, n.IsDefault, es.dir, int64(e.RuleNumber), e.Action.String(), e.Prefix.String(),
+				entries.Row(n.ID, n.VpcID, n.IsDefault, es.dir, int64(e.RuleNumber), e.Action.String(), e.Prefix.String(),
 					int64(e.Proto), int64(e.PortFrom), int64(e.PortTo), int64(e.ICMPType), int64(e.ICMPCode),
 					nullIfZero(int64(e.ShadowedBy)), strings.Join(n.SubnetIDs, ","))
 			}
 		}
 	}
-	findings := newTable(mem, str("severity"), str("file"), str("object"), str("message"))
+	findings := arrowutil.NewTable(mem, str("severity"), str("file"), str("object"), str("message"))
 	for _, f := range m.Findings {
-		findings.row(f.Severity.String(), f.File, f.Object, f.Message)
+		findings.Row(f.Severity.String(), f.File, f.Object, f.Message)
 	}
 	return []Table{
-		{flowschema.TopologySubnetsTable, subnets.record()},
-		{flowschema.TopologyENIsTable, enis.record()},
-		{flowschema.TopologySecurityGroupsTable, groups.record()},
-		{flowschema.TopologySGRulesTable, rules.record()},
-		{flowschema.TopologyNACLEntriesTable, entries.record()},
-		{flowschema.TopologyFindingsTable, findings.record()},
+		{flowschema.TopologySubnetsTable, subnets.Record()},
+		{flowschema.TopologyENIsTable, enis.Record()},
+		{flowschema.TopologySecurityGroupsTable, groups.Record()},
+		{flowschema.TopologySGRulesTable, rules.Record()},
+		{flowschema.TopologyNACLEntriesTable, entries.Record()},
+		{flowschema.TopologyFindingsTable, findings.Record()},
 	}
 }
 
