@@ -125,6 +125,11 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	}{plain(e), e.Action.String()})
 }
 
+// String renders the entry as REPORT.md does: "100 allow tcp 443 0.0.0.0/0".
+func (e *Entry) String() string {
+	return entryText(e.RuleNumber, e.Action, e.Proto, e.Prefix, e.PortFrom, e.PortTo, e.ICMPType, e.ICMPCode)
+}
+
 // NACLEntry returns the entry for a candidate model.
 func (e *Entry) NACLEntry() vpc.NACLEntry {
 	return vpc.NACLEntry{RuleNumber: e.RuleNumber, Egress: e.Egress, Action: e.Action, Prefix: e.Prefix, Proto: e.Proto,
