@@ -227,6 +227,12 @@ func checkRecommendTables(t *testing.T, db, report string) {
 	if !slices.Equal(sum[0], counted[0]) {
 		t.Errorf("recommend_summary (rules, entries, findings, groups, changed) = %v, the tables count %v", sum[0], counted[0])
 	}
+	if v := rows(t, d.SQL(), `SELECT (SELECT count(*) FROM recommend_proposed_rules),
+		(SELECT count(*) FROM recommend_rules WHERE status IN ('proposed', 'kept')),
+		(SELECT count(*) FROM recommend_unproven_rules), (SELECT unproven FROM recommend_summary)`); v[0][0] != v[0][1] || v[0][2] != v[0][3] {
+		t.Errorf("recommend_proposed_rules %s rows (proposed and kept: %s), recommend_unproven_rules %s (summary: %s)",
+			v[0][0], v[0][1], v[0][2], v[0][3])
+	}
 	text, _ := os.ReadFile(report)
 	if want := "| rules proposed | " + sum[0][0] + " |"; !strings.Contains(string(text), want) {
 		t.Errorf("REPORT.md lacks %q", want)

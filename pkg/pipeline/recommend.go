@@ -99,7 +99,8 @@ func Recommend(ctx context.Context, cfg RecommendConfig) (*RecommendResult, erro
 	return &RecommendResult{Recommendation: rec, Current: cur, Candidate: cand, Observations: obs}, nil
 }
 
-// storeRecommendation writes rec's tables (recommend_summary, _rules, _findings) into cfg.DB.
+// storeRecommendation writes rec's tables (recommend_summary, _rules, _findings) and the views over them
+// (results.RecommendViews) into cfg.DB.
 func storeRecommendation(ctx context.Context, cfg RecommendConfig, rec *recommend.Recommendation) error {
 	tables, err := rec.Tables(memory.DefaultAllocator)
 	if err != nil {
@@ -110,6 +111,9 @@ func storeRecommendation(ctx context.Context, cfg RecommendConfig, rec *recommen
 		r := results.Reader(t.Record)
 		defer r.Release()
 		out = append(out, store.Table{Name: t.Name, Reader: r})
+	}
+	for _, v := range results.RecommendViews() {
+		out = append(out, store.Table{Name: v.Name, Query: v.Query})
 	}
 	return store.WriteRun(ctx, cfg.DB, cfg.Run, out...)
 }

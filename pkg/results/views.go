@@ -173,10 +173,10 @@ const cidrExpr = `CASE WHEN NOT contains(a.addr, ':')
 					ELSE string_split(split_part(a.addr, '::', 2), ':') END AS r)))
 	END`
 
-// ViewNames lists the documented views' names.
+// ViewNames lists every documented view's name (AllViews).
 func ViewNames() []string {
 	var names []string
-	for _, v := range Views() {
+	for _, v := range AllViews() {
 		names = append(names, v.Name)
 	}
 	return names
