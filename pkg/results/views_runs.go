@@ -46,7 +46,7 @@ WHERE ` + where + ` ORDER BY rule_type DESC, resource_id, direction, flows DESC,
 	}
 }
 
-// AllViews lists every documented view: analyze's (Views), then audit's and recommend's.
-func AllViews() []View {
-	return append(append(Views(), AuditViews()...), RecommendViews()...)
+// AllViews lists every documented view: analyze's (Views(l)), then audit's and recommend's.
+func AllViews(l FlowLayout) []View {
+	return append(append(Views(l), AuditViews()...), RecommendViews()...)
 }
