@@ -177,6 +177,8 @@ const (
 	FindingQuotaMerge       FindingKind = "quota-merge"             // rule 7: what was merged to fit
 	FindingQuotaExceeded    FindingKind = "quota-exceeded"          // rule 7/8: still over after merging
 	FindingScanner          FindingKind = "scanner"                 // rule 8: a source only ever rejected
+	FindingScannerAdmitted  FindingKind = "scanner-admitted"        // rule 8b: a prober some requests of which were accepted: not learned
+	FindingScannerOnly      FindingKind = "scanner-only-rule"       // rule 8b: a current rule that admitted only probers
 	FindingUnexplainedDeny  FindingKind = "accepted-not-allowed"    // an accepted request the current model denies
 	// FindingCurrentDenyDropped: an explicit deny of the current NACL is not in the proposal (accepted
 	// traffic crossed it, or Options.DropCurrentDenies): what it blocked may now be allowed.
