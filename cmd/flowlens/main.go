@@ -84,7 +84,9 @@ func findingsErrorf(format string, args ...any) error {
 }
 
 func main() {
-	// FLOWLENS_CPUPROFILE=FILE writes a CPU profile of the run (for `go tool pprof`).
+	// FLOWLENS_CPUPROFILE=FILE writes a CPU profile of the run (for `go tool pprof`); FLOWLENS_MEMPROFILE=FILE
+	// a heap profile when it ends (what is still live, and with -sample_index=alloc_space what was allocated).
+	var cpu *os.File
 	if path := os.Getenv("FLOWLENS_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err == nil {
@@ -94,12 +96,24 @@ func main() {
 			fmt.Fprintf(os.Stderr, "flowlens: FLOWLENS_CPUPROFILE: %v\n", err)
 			os.Exit(exitError)
 		}
-		status := run()
-		pprof.StopCPUProfile()
-		f.Close()
-		os.Exit(status)
+		cpu = f
 	}
-	os.Exit(run())
+	status := run()
+	if cpu != nil {
+		pprof.StopCPUProfile()
+		cpu.Close()
+	}
+	if path := os.Getenv("FLOWLENS_MEMPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "flowlens: FLOWLENS_MEMPROFILE: %v\n", err)
+		}
+	}
+	os.Exit(status)
 }
 
 // goMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT is set. Without it the heap of a long analyze

@@ -70,8 +70,7 @@ type Aggregator struct {
 	files              map[string]string
 	cols               colIdx
 	schema             *arrow.Schema
-	pending            []pendingRec
-	npending           int
+	pending            []pendingRow
 	seq                int64 // rows added so far
 	first, last        int64
 	classRecs, classBy [numClasses]int64
@@ -183,8 +182,9 @@ func (a *Aggregator) bind(sc *arrow.Schema) error {
 // steps are rendered as JSON), and in the first records nearly every row brings a new verdict.
 const pendingRows = 1 << 16
 
-// Add classifies the rows of one record of the chained replay. It may keep a reference on rec (released by
-// Result) until the verdicts of its rows are read.
+// Add classifies the rows of one record of the chained replay. Rows whose verdicts are not yet in its copy of
+// the verdict tables are copied (never the record: a row per record would keep every record of a long run)
+// and classified when the tables are read again.
 func (a *Aggregator) Add(rec arrow.Record) error {
 	if a.schema == nil || !a.schema.Equal(rec.Schema()) {
 		if err := a.flush(); err != nil {
@@ -197,33 +197,29 @@ func (a *Aggregator) Add(rec arrow.Record) error {
 	c := &a.cols
 	vids := rec.Column(c.vid).(*array.Uint32).Uint32Values()
 	cvids := rec.Column(c.cvid).(*array.Uint32).Uint32Values()
-	held := false
 	for i := range vids {
+		np, _ := intsOf(rec, c.packets).get(i)
+		nb, _ := intsOf(rec, c.bytes).get(i)
+		seq := a.seq + int64(i)
 		if int(vids[i]) >= len(a.base) || int(cvids[i]) >= len(a.cand) {
-			if !held {
-				rec.Retain()
-				a.pending = append(a.pending, pendingRec{rec: rec, seq: a.seq})
-				held = true
-			}
-			p := &a.pending[len(a.pending)-1]
-			p.rows = append(p.rows, int32(i))
-			a.npending++
+			a.pending = append(a.pending, pendingRow{vid: vids[i], cvid: cvids[i], seq: seq, packets: np, bytes: nb,
+				row: a.readRow(rec, i)})
 			continue
 		}
-		a.addRow(rec, i, a.seq+int64(i))
+		a.add(vids[i], cvids[i], seq, np, nb, rec, i, nil)
 	}
 	a.seq += int64(len(vids))
-	if a.npending >= pendingRows {
+	if len(a.pending) >= pendingRows {
 		return a.flush()
 	}
 	return nil
 }
 
-// pendingRec is a record some of whose rows wait for their verdicts.
-type pendingRec struct {
-	rec  arrow.Record
-	seq  int64 // of row 0
-	rows []int32
+// pendingRow is a row waiting for its verdicts.
+type pendingRow struct {
+	vid, cvid           uint32
+	seq, packets, bytes int64
+	row                 changedRow // as read: not yet turned to the request's direction
 }
 
 // flush reads the verdict tables again and adds the pending rows.
@@ -232,30 +228,20 @@ func (a *Aggregator) flush() error {
 		return nil
 	}
 	a.base, a.cand = readTable(a.baseTab), readTable(a.candTab)
-	defer func() {
-		for _, p := range a.pending {
-			p.rec.Release()
+	defer func() { a.pending = a.pending[:0] }()
+	for i := range a.pending {
+		p := &a.pending[i]
+		if int(p.vid) >= len(a.base) || int(p.cvid) >= len(a.cand) {
+			return fmt.Errorf("audit: verdict id %d/%d not in the verdict tables (%d/%d rows)", p.vid, p.cvid, len(a.base), len(a.cand))
 		}
-		a.pending, a.npending = a.pending[:0], 0
-	}()
-	for _, p := range a.pending {
-		vids := p.rec.Column(a.cols.vid).(*array.Uint32).Uint32Values()
-		cvids := p.rec.Column(a.cols.cvid).(*array.Uint32).Uint32Values()
-		for _, i := range p.rows {
-			if int(vids[i]) >= len(a.base) || int(cvids[i]) >= len(a.cand) {
-				return fmt.Errorf("audit: verdict id %d/%d not in the verdict tables (%d/%d rows)", vids[i], cvids[i], len(a.base), len(a.cand))
-			}
-			a.addRow(p.rec, int(i), p.seq+int64(i))
-		}
+		a.add(p.vid, p.cvid, p.seq, p.packets, p.bytes, nil, 0, &p.row)
 	}
 	return nil
 }
 
-// addRow classifies row i of rec, whose verdicts are known; seq is its position in the input.
-func (a *Aggregator) addRow(rec arrow.Record, i int, seq int64) {
-	c := &a.cols
-	vid := rec.Column(c.vid).(*array.Uint32).Value(i)
-	cvid := rec.Column(c.cvid).(*array.Uint32).Value(i)
+// add classifies one row whose verdicts are known: row i of rec, or the copy read (when rec is nil); seq is
+// its position in the input.
+func (a *Aggregator) add(vid, cvid uint32, seq, np, nb int64, rec arrow.Record, i int, read *changedRow) {
 	k := uint64(vid)<<32 | uint64(cvid)
 	p, ok := a.pairs[k]
 	if !ok {
@@ -266,20 +252,29 @@ func (a *Aggregator) addRow(rec arrow.Record, i int, seq int64) {
 		a.pairs[k] = p
 	}
 	pc := &a.pairList[p]
-	np, _ := intsOf(rec, c.packets).get(i)
-	nb, _ := intsOf(rec, c.bytes).get(i)
+	changed := pc.Class == WouldBreak || pc.Class == NewlyAllowed
+	if !changed {
+		a.count(pc, np, nb)
+		return
+	}
+	var r changedRow
+	if read != nil {
+		r = *read
+	} else {
+		r = a.readRow(rec, i)
+	}
+	if pc.Baseline.Role == "reply" { // the group is the request's direction: a reply's destination is the client
+		r.src, r.dst, r.sport, r.dport = r.dst, r.src, r.dport, r.sport
+	}
 	if pc.Orphaned {
-		a.orphans = append(a.orphans, orphan{row: a.readRow(rec, i), seq: seq, pair: p, packets: np, bytes: nb})
+		a.orphans = append(a.orphans, orphan{row: r, seq: seq, pair: p, packets: np, bytes: nb})
 		return
 	}
 	a.count(pc, np, nb)
-	if pc.Class == WouldBreak || pc.Class == NewlyAllowed {
-		r := a.readRow(rec, i)
-		if pc.Class == WouldBreak && pc.Baseline.Role == "request" {
-			a.brokenRequests[r.conn()] = struct{}{}
-		}
-		a.addChanged(r, seq, pc, np, nb)
+	if pc.Class == WouldBreak && pc.Baseline.Role == "request" {
+		a.brokenRequests[r.conn()] = struct{}{}
 	}
+	a.addChanged(r, seq, pc, np, nb)
 }
 
 func (a *Aggregator) count(pc *PairCount, packets, bytes int64) {
@@ -341,8 +336,8 @@ func (r *changedRow) conn() connKey {
 	return k
 }
 
-// readRow reads row i of rec (the packet's addresses where the log has them), turned to the request's
-// direction when the baseline says it is a reply.
+// readRow reads row i of rec as it was logged (the packet's addresses where the log has them). Its strings
+// are copies: rows outlive their records.
 func (a *Aggregator) readRow(rec arrow.Record, i int) changedRow {
 	c := &a.cols
 	str := func(col int) string {
@@ -353,7 +348,7 @@ func (a *Aggregator) readRow(rec arrow.Record, i int) changedRow {
 		if arr.IsNull(i) {
 			return ""
 		}
-		return arr.ValueStr(i)
+		return strings.Clone(arr.ValueStr(i))
 	}
 	r := changedRow{iface: str(c.iface), src: str(c.pktSrc), dst: str(c.pktDst), file: a.internFile(str(c.file))}
 	if r.src == "" {
@@ -368,10 +363,6 @@ func (a *Aggregator) readRow(rec arrow.Record, i int) changedRow {
 	r.start, _ = intsOf(rec, c.start).get(i)
 	r.end, _ = intsOf(rec, c.end).get(i)
 	r.line, _ = intsOf(rec, c.line).get(i)
-	vid := rec.Column(c.vid).(*array.Uint32).Value(i)
-	if a.base[vid].Role == "reply" { // the group is the request's direction: a reply's destination is the client
-		r.src, r.dst, r.sport, r.dport = r.dst, r.src, r.dport, r.sport
-	}
 	return r
 }
 

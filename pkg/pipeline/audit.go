@@ -244,18 +244,18 @@ func replayTwice(ctx context.Context, d *store.DB, cfg AuditConfig, base, cand *
 	return agg, nil
 }
 
-// readFlows returns the records to audit in input order (source_file, source_line), as the replay met them in
+// readFlowsChunk returns the records f selects in input order (source_file, source_line), as the replay met them in
 // analyze: from flow_records with the strings looked up in Go (readInterned), else from the flows view. DuckDB stores them in runs of consecutive input rows (its writer threads each take whole batches), and
 // go-duckdb holds the whole result in memory anyway, so the rows are read unordered and put in order in Go by
 // slicing the batches into runs of consecutive lines and sorting the runs: measured on 1M records, 0.6 s against 2.6 s for
 // ORDER BY in DuckDB. When the runs overlap (they cannot, unless the file was written otherwise), the query is
 // run again with ORDER BY.
-func readFlows(ctx context.Context, d *store.DB, since, until time.Time) (array.RecordReader, error) {
-	query, args, err := flowsQuery(ctx, d, since, until)
+func readFlowsChunk(ctx context.Context, d *store.DB, f flowFilter, cache *stringsCache) (array.RecordReader, error) {
+	query, args, err := flowsQuery(ctx, d, f)
 	if err != nil {
 		return nil, err
 	}
-	rr, ok, err := readInterned(ctx, d, since, until)
+	rr, ok, err := readInterned(ctx, d, f, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +372,7 @@ func sortRuns(rr array.RecordReader) (out array.RecordReader, ok bool, err error
 
 // flowsQuery is the SELECT of the records to audit: the replay's columns the flows view has (input order is
 // readFlows's).
-func flowsQuery(ctx context.Context, d *store.DB, since, until time.Time) (string, []any, error) {
+func flowsQuery(ctx context.Context, d *store.DB, f flowFilter) (string, []any, error) {
 	rows, err := d.SQL().QueryContext(ctx, `SELECT * FROM `+flowschema.FlowsView+` LIMIT 0`)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", d.Path(), err)
@@ -394,7 +394,7 @@ func flowsQuery(ctx context.Context, d *store.DB, since, until time.Time) (strin
 			sel = append(sel, q)
 		}
 	}
-	where, args := timeFilter(since, until)
+	where, args := f.where()
 	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + flowschema.FlowsView + where
 	return q, args, nil
 }

@@ -45,16 +45,24 @@ func TestAuditReadBack(t *testing.T) {
 	if diff := cmp.Diff(cfg, got); diff != "" {
 		t.Errorf("replay_settings (-analyze +stored):\n%s", diff)
 	}
+	defer func(n int64) { auditChunkLines = n }(auditChunkLines)
 	for _, tc := range []struct {
 		name         string
 		since, until time.Time
+		chunk        int64
 		want         int64
 	}{
-		{name: "all", want: 3000},
-		{name: "ten minutes", since: time.Date(2026, 11, 20, 0, 10, 0, 0, time.UTC), until: time.Date(2026, 11, 20, 0, 20, 0, 0, time.UTC)},
+		{name: "all", chunk: 1 << 20, want: 3000},
+		{name: "ten minutes", since: time.Date(2026, 11, 20, 0, 10, 0, 0, time.UTC), until: time.Date(2026, 11, 20, 0, 20, 0, 0, time.UTC), chunk: 1 << 20},
+		{name: "all, chunks of 97 lines", chunk: 97, want: 3000},
+		{name: "ten minutes, chunks of 97 lines", since: time.Date(2026, 11, 20, 0, 10, 0, 0, time.UTC), until: time.Date(2026, 11, 20, 0, 20, 0, 0, time.UTC), chunk: 97},
+		{name: "nothing", since: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), chunk: 97, want: -1},
 	} {
+		auditChunkLines = tc.chunk
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.want == 0 {
+			if tc.want == -1 {
+				tc.want = 0
+			} else if tc.want == 0 {
 				if err := d.SQL().QueryRow(`SELECT count(*) FROM flows WHERE start >= ? AND start < ?`, tc.since.Unix(),
 					tc.until.Unix()).Scan(&tc.want); err != nil {
 					t.Fatal(err)

@@ -27,7 +27,10 @@ const internedSuffix = "_id"
 // of the CPU of letting DuckDB look them up and convert every string (measured on 1M records: 0.5 against 1.7
 // CPU-s). ok is false when the file does not have that layout (then read the view). The records are in
 // storage order; readFlows orders them.
-func readInterned(ctx context.Context, d *store.DB, since, until time.Time) (rr array.RecordReader, ok bool, err error) {
+//
+// cache, when not nil, keeps flow_strings and its IPv4 numbers from one call to the next (readFlows reads
+// the records in chunks).
+func readInterned(ctx context.Context, d *store.DB, f flowFilter, cache *stringsCache) (rr array.RecordReader, ok bool, err error) {
 	cols, err := viewColumns(ctx, d.SQL(), flowschema.FlowRecordsTable)
 	if err != nil || cols == nil {
 		return nil, false, nil
@@ -54,16 +57,22 @@ func readInterned(ctx context.Context, d *store.DB, since, until time.Time) (rr 
 	if !slices.Contains(cols, flowschema.ColStart) || !slices.Contains(cols, flowschema.ColSourceLine) {
 		return nil, false, nil
 	}
-	strs, err := readStrings(ctx, d)
-	if err != nil {
-		return nil, false, err
+	if cache == nil {
+		cache = &stringsCache{}
 	}
-	where, args := timeFilter(since, until)
+	if cache.strs == nil {
+		if cache.strs, err = readStrings(ctx, d); err != nil {
+			return nil, false, err
+		}
+		cache.ipv4 = ipv4Numbers(cache.strs)
+	}
+	strs := cache.strs
+	where, args := f.where()
 	src, err := d.QueryArrow(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+flowschema.FlowRecordsTable+where, args...)
 	if err != nil {
 		return nil, false, err
 	}
-	lr := &lookupReader{src: src, strs: strs, mem: memory.DefaultAllocator, ipv4: ipv4Numbers(strs)}
+	lr := &lookupReader{src: src, strs: strs, mem: memory.DefaultAllocator, ipv4: cache.ipv4}
 	lr.refs.Store(1)
 	var fields, numbers []arrow.Field
 	for i, f := range src.Schema().Fields() {
@@ -81,6 +90,12 @@ func readInterned(ctx context.Context, d *store.DB, since, until time.Time) (rr 
 	fields = append(fields, numbers...)
 	lr.schema = arrow.NewSchema(fields, nil)
 	return lr, true, nil
+}
+
+// stringsCache holds flow_strings (by id) and each string's IPv4 number, read once.
+type stringsCache struct {
+	strs []string
+	ipv4 []uint32
 }
 
 // ipv4Addrs are the address columns given IPv4 numbers.
@@ -124,15 +139,34 @@ func readStrings(ctx context.Context, d *store.DB) ([]string, error) {
 
 // timeFilter is the WHERE clause of Since <= start < Until.
 func timeFilter(since, until time.Time) (string, []any) {
+	return flowFilter{since: since, until: until}.where()
+}
+
+// flowFilter selects stored records: Since <= start < Until (each when not zero) and, with lines, the lines
+// [lo, hi) of one source file.
+type flowFilter struct {
+	since, until time.Time
+	lines        bool
+	file         string
+	lo, hi       int64
+}
+
+// where is the filter's WHERE clause ("" when it keeps everything) and its arguments.
+func (f flowFilter) where() (string, []any) {
 	var where []string
 	var args []any
-	if !since.IsZero() {
+	if !f.since.IsZero() {
 		where = append(where, store.QuoteIdent(flowschema.ColStart)+" >= ?")
-		args = append(args, since.Unix())
+		args = append(args, f.since.Unix())
 	}
-	if !until.IsZero() {
+	if !f.until.IsZero() {
 		where = append(where, store.QuoteIdent(flowschema.ColStart)+" < ?")
-		args = append(args, until.Unix())
+		args = append(args, f.until.Unix())
+	}
+	if f.lines {
+		where = append(where, "CAST("+store.QuoteIdent(flowschema.ColSourceFile)+" AS VARCHAR) = ?",
+			store.QuoteIdent(flowschema.ColSourceLine)+" >= ?", store.QuoteIdent(flowschema.ColSourceLine)+" < ?")
+		args = append(args, f.file, f.lo, f.hi)
 	}
 	if len(where) == 0 {
 		return "", nil
