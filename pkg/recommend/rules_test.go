@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowlens/flowlens/pkg/vpc"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
 // recommend runs Recommend on the scenario topology.
