@@ -1,0 +1,303 @@
+package recommend
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+// scenarioScript returns the scenario's apply.sh; ids gives some current rules security group rule ids
+// (group id -> ingress rule index -> sgr- id), as describe-security-group-rules would.
+func scenarioScript(t *testing.T, ids map[string]map[int]string) (*Recommendation, []byte) {
+	t.Helper()
+	m := loadScenario(t)
+	rec, err := Recommend(m, scenarioTraffic(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for g, byIndex := range ids {
+		for i, id := range byIndex {
+			m.Groups[g].Ingress[i].ID = id
+		}
+	}
+	var b bytes.Buffer
+	if err := WriteApplyScript(&b, rec, m); err != nil {
+		t.Fatal(err)
+	}
+	return rec, b.Bytes()
+}
+
+func bashPath(t *testing.T) string {
+	t.Helper()
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash on PATH")
+	}
+	return bash
+}
+
+// TestApplyScriptSyntaxAndGolden: the script is valid bash (bash -n checks every command: none is commented
+// out), starts as documented, and is pinned (golden).
+func TestApplyScriptSyntaxAndGolden(t *testing.T) {
+	_, src := scenarioScript(t, map[string]map[int]string{"sg-0web": {2: "sgr-0web22world"}})
+	path := filepath.Join(t.TempDir(), "apply.sh")
+	if err := os.WriteFile(path, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bashPath(t), "-n", path).CombinedOutput(); err != nil {
+		t.Fatalf("bash -n: %v\n%s", err, out)
+	}
+	if !bytes.HasPrefix(src, []byte("#!/usr/bin/env bash\nset -euo pipefail\n")) {
+		t.Errorf("apply.sh does not start with the shebang and set -euo pipefail")
+	}
+	for _, s := range []string{"REVIEW BEFORE RUNNING. Guard: DRY_RUN.", `DRY_RUN="${DRY_RUN:-1}"`} {
+		if !bytes.Contains(src, []byte(s)) {
+			t.Errorf("apply.sh lacks %q", s)
+		}
+	}
+	// every command follows at least one comment line (its reason)
+	lines := strings.Split(string(src), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "run aws ") && (i == 0 || !strings.HasPrefix(lines[i-1], "# ") && !strings.HasPrefix(lines[i-1], "run aws ")) {
+			t.Errorf("line %d has no comment before it: %s", i+1, l)
+		}
+	}
+	golden(t, "apply.sh", src)
+}
+
+// awsCall is one recorded invocation of the fake aws command.
+type awsCall struct {
+	args []string
+}
+
+func (c awsCall) op() string { return c.args[1] }
+
+func (c awsCall) flag(name string) (string, bool) {
+	for i, a := range c.args {
+		if a == name && i+1 < len(c.args) {
+			return c.args[i+1], true
+		}
+	}
+	return "", false
+}
+
+// runScript runs apply.sh with bash, a fake aws first on PATH that records its arguments (NUL-separated, one
+// invocation per line of the record file), and env; it returns the calls and the script's stdout.
+func runScript(t *testing.T, src []byte, env ...string) ([]awsCall, string) {
+	t.Helper()
+	dir := t.TempDir()
+	record := filepath.Join(dir, "calls")
+	fake := "#!/usr/bin/env bash\nprintf '%s\\0' \"$@\" >> " + shellQuote(record) + "\nprintf '\\n' >> " + shellQuote(record) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "aws"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "apply.sh")
+	if err := os.WriteFile(script, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bashPath(t), script)
+	cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("apply.sh: %v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(record)
+	if os.IsNotExist(err) {
+		return nil, stdout.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []awsCall
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		args := strings.Split(strings.TrimSuffix(line, "\x00"), "\x00")
+		calls = append(calls, awsCall{args})
+	}
+	return calls, stdout.String()
+}
+
+// TestApplyScriptDryRunByDefault: run as written, the script calls no aws command and prints each one.
+func TestApplyScriptDryRunByDefault(t *testing.T) {
+	_, src := scenarioScript(t, nil)
+	calls, out := runScript(t, src)
+	if len(calls) != 0 {
+		t.Errorf("the dry run called aws %d time(s): %v", len(calls), calls[0].args)
+	}
+	if n := strings.Count(out, "dry run: aws ec2 "); n != strings.Count(string(src), "\nrun aws ec2 ") || n == 0 {
+		t.Errorf("the dry run printed %d commands, the script has %d", n, strings.Count(string(src), "\nrun aws ec2 "))
+	}
+}
+
+// ipPermissionArg is --ip-permissions as the EC2 API defines it; decoding with DisallowUnknownFields proves
+// that every field name is AWS's.
+type ipPermissionArg struct {
+	IpProtocol    string
+	FromPort      *int32
+	ToPort        *int32
+	IpRanges      []struct{ CidrIp, Description string }
+	Ipv6Ranges    []struct{ CidrIpv6, Description string }
+	PrefixListIds []struct {
+		PrefixListId, Description string
+	}
+	UserIdGroupPairs []struct{ GroupId, Description string }
+}
+
+// TestApplyScriptCommands runs the script with DRY_RUN=0 against a fake aws and checks what aws received:
+// the operations in the gap-free order, --ip-permissions as valid JSON with AWS's field names and exactly
+// one peer, revokes by rule id where the topology had it, and every proposed rule the group lacked authorized.
+func TestApplyScriptCommands(t *testing.T) {
+	rec, src := scenarioScript(t, map[string]map[int]string{"sg-0web": {2: "sgr-0web22world"}})
+	calls, _ := runScript(t, src, "DRY_RUN=0")
+	if len(calls) == 0 {
+		t.Fatal("no aws calls")
+	}
+	phase := map[string]int{"authorize-security-group-ingress": 1, "authorize-security-group-egress": 1,
+		"create-network-acl-entry": 2, "replace-network-acl-entry": 2, "delete-network-acl-entry": 2,
+		"revoke-security-group-ingress": 4, "revoke-security-group-egress": 4}
+	last := 0
+	authorized := map[string]bool{}
+	for i, c := range calls {
+		if c.args[0] != "ec2" || phase[c.op()] == 0 {
+			t.Fatalf("call %d: unexpected %v", i, c.args)
+		}
+		if phase[c.op()] < last {
+			t.Errorf("call %d: %s after a later phase", i, c.op())
+		}
+		last = phase[c.op()]
+		perms, ok := c.flag("--ip-permissions")
+		if !ok {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(perms))
+		dec.DisallowUnknownFields()
+		var ps []ipPermissionArg
+		if err := dec.Decode(&ps); err != nil {
+			t.Fatalf("call %d: --ip-permissions %s: %v", i, perms, err)
+		}
+		if len(ps) != 1 {
+			t.Fatalf("call %d: %d permissions", i, len(ps))
+		}
+		p := ps[0]
+		if n := len(p.IpRanges) + len(p.Ipv6Ranges) + len(p.PrefixListIds) + len(p.UserIdGroupPairs); n != 1 {
+			t.Errorf("call %d: %d peers: %s", i, n, perms)
+		}
+		if (p.FromPort == nil) != (p.IpProtocol == "-1") {
+			t.Errorf("call %d: ports %v for protocol %s", i, p.FromPort, p.IpProtocol)
+		}
+		if strings.HasPrefix(c.op(), "authorize") {
+			g, _ := c.flag("--group-id")
+			authorized[g+" "+strings.TrimPrefix(c.op(), "authorize-security-group-")+" "+permKey(p)] = true
+		}
+	}
+	// every proposed rule the current group lacks was authorized, and no other
+	want := map[string]bool{}
+	m := loadScenario(t)
+	for i := range rec.Groups {
+		for _, egress := range []bool{false, true} {
+			c := groupChange(&rec.Groups[i], m.Groups[rec.Groups[i].ID], egress)
+			for _, r := range c.Authorize() {
+				want[r.GroupID+" "+dirName(egress)+" "+permKey(permOf(r))] = true
+			}
+		}
+	}
+	if diff := cmp.Diff(authorized, want); diff != "" {
+		t.Errorf("authorized (-got +want):\n%s", diff)
+	}
+	revokeByID := slices.IndexFunc(calls, func(c awsCall) bool {
+		id, ok := c.flag("--security-group-rule-ids")
+		return ok && id == "sgr-0web22world" && c.op() == "revoke-security-group-ingress"
+	})
+	if revokeByID < 0 {
+		t.Error("the rule with an id is not revoked by --security-group-rule-ids")
+	}
+}
+
+// permKey renders a permission's protocol, ports and peer.
+func permKey(p ipPermissionArg) string {
+	s := p.IpProtocol
+	if p.FromPort != nil {
+		s += fmt.Sprintf(" %d-%d", *p.FromPort, *p.ToPort)
+	}
+	for _, r := range p.IpRanges {
+		s += " " + r.CidrIp
+	}
+	for _, r := range p.Ipv6Ranges {
+		s += " " + r.CidrIpv6
+	}
+	for _, r := range p.PrefixListIds {
+		s += " " + r.PrefixListId
+	}
+	for _, r := range p.UserIdGroupPairs {
+		s += " " + r.GroupId
+	}
+	return s
+}
+
+// permOf is the permission a proposed rule should be authorized with, built from the rule's fields.
+func permOf(r *Rule) ipPermissionArg {
+	p := ipPermissionArg{IpProtocol: sgProtocol(r.Proto)}
+	if portsChecked(r.Proto) || icmpProto(r.Proto) {
+		from, to := r.FromPort, r.ToPort
+		p.FromPort, p.ToPort = &from, &to
+	}
+	switch {
+	case r.Peer == vpc.PeerCIDR && r.Prefix.Addr().Is4():
+		p.IpRanges = append(p.IpRanges, struct{ CidrIp, Description string }{CidrIp: r.Prefix.String()})
+	case r.Peer == vpc.PeerCIDR:
+		p.Ipv6Ranges = append(p.Ipv6Ranges, struct{ CidrIpv6, Description string }{CidrIpv6: r.Prefix.String()})
+	case r.Peer == vpc.PeerPrefixList:
+		p.PrefixListIds = append(p.PrefixListIds, struct{ PrefixListId, Description string }{PrefixListId: r.PrefixListID})
+	default:
+		p.UserIdGroupPairs = append(p.UserIdGroupPairs, struct{ GroupId, Description string }{GroupId: r.RefGroupID})
+	}
+	return p
+}
+
+func TestIPPermissionsJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    vpc.SGRule
+		desc string
+		want string
+	}{
+		{"tcp cidr", vpc.SGRule{Proto: 6, FromPort: 443, ToPort: 443, Peer: vpc.PeerCIDR, Prefix: netip.MustParsePrefix("0.0.0.0/0")}, "web & api",
+			`[{"IpProtocol":"tcp","FromPort":443,"ToPort":443,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"web & api"}]}]`},
+		{"all protocols v6", vpc.SGRule{Proto: -1, FromPort: -1, ToPort: -1, Peer: vpc.PeerCIDR, Prefix: netip.MustParsePrefix("::/0")}, "",
+			`[{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]`},
+		{"icmp all types", vpc.SGRule{Proto: 1, FromPort: -1, ToPort: -1, Peer: vpc.PeerGroup, RefGroupID: "sg-0app"}, "",
+			`[{"IpProtocol":"icmp","FromPort":-1,"ToPort":-1,"UserIdGroupPairs":[{"GroupId":"sg-0app"}]}]`},
+		{"prefix list", vpc.SGRule{Proto: 17, FromPort: 53, ToPort: 53, Peer: vpc.PeerPrefixList, PrefixListID: "pl-1"}, "dns",
+			`[{"IpProtocol":"udp","FromPort":53,"ToPort":53,"PrefixListIds":[{"Description":"dns","PrefixListId":"pl-1"}]}]`},
+		{"other protocol, ports left out", vpc.SGRule{Proto: 47, FromPort: -1, ToPort: -1, Peer: vpc.PeerCIDR, Prefix: netip.MustParsePrefix("10.0.0.0/8")}, "",
+			`[{"IpProtocol":"47","IpRanges":[{"CidrIp":"10.0.0.0/8"}]}]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ipPermissionsJSON(&tc.r, tc.desc); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	bash := bashPath(t)
+	for _, s := range []string{"plain", "it's", `a "b" $c`, "", "'"} {
+		out, err := exec.Command(bash, "-c", "printf %s "+shellQuote(s)).Output()
+		if err != nil || string(out) != s {
+			t.Errorf("%q: bash read %q (%v)", s, out, err)
+		}
+	}
+}
