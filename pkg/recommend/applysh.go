@@ -160,6 +160,14 @@ func writeNACLSteps(b *bufio.Writer, nacls []naclChange, first, last naclStep, q
 				"# by default: raise it first, or a create fails with NetworkAclEntryLimitExceeded.\n", c.Peak, quota)
 		}
 		for _, o := range ops {
+			for _, g := range c.Gaps {
+				if g.Op == o {
+					fmt.Fprintf(b, "# WARNING: no in-place order avoids a gap here: after the next command, %s (allowed now and by\n"+
+						"# the proposal) is denied until a later command of this NACL restores it (entries change rule numbers;\n"+
+						"# only a free rule number could avoid it): run this NACL's commands together, or renumber the proposal.\n",
+						g.text())
+				}
+			}
 			writeNACLOp(b, c.NACL.ID, o)
 		}
 	}

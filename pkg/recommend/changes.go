@@ -172,6 +172,8 @@ type naclChange struct {
 	// Existing maps a proposed entry to the identical current entry (nothing to do); entries of kept
 	// directions are identical by construction.
 	Existing map[*Entry]*vpc.NACLEntry
+	// Gaps are the moments the order cannot avoid (naclGaps): at most one per direction.
+	Gaps []naclGap
 	// Peak is the largest number of entries a direction holds between the steps, the '*' entries excluded
 	// (the quota check: AWS counts entries per direction).
 	Peak int
@@ -274,5 +276,6 @@ func naclChangeOf(np *NACLProposal, cur *vpc.NACL) naclChange {
 		c.Ops = append(c.Ops, ops...)
 	}
 	slices.SortStableFunc(c.Ops, func(a, b naclOp) int { return cmp.Compare(a.Step, b.Step) })
+	c.Gaps = naclGaps(cur, &c)
 	return c
 }
