@@ -178,8 +178,17 @@ func writeNACLOp(b *bufio.Writer, acl string, o *naclOp) {
 	if o.Egress() {
 		dirFlag = "--egress"
 	}
-	switch o.Kind {
-	case opDelete:
+	switch {
+	case o.Kind == opDelete && o.Temp:
+		comment(b, fmt.Sprintf("delete the temporary copy %s: entry %d is now the proposed one", currentEntryText(o.Old), o.For.RuleNumber))
+		fmt.Fprintf(b, "run aws ec2 delete-network-acl-entry --network-acl-id %s %s --rule-number %d\n", acl, dirFlag, o.Old.RuleNumber)
+		return
+	case o.Kind == opDelete && o.For != nil:
+		comment(b, fmt.Sprintf("delete %s entry %s: moved to entry %d, which exists now", naclWord(o.Egress()),
+			currentEntryText(o.Old), o.For.RuleNumber))
+		fmt.Fprintf(b, "run aws ec2 delete-network-acl-entry --network-acl-id %s %s --rule-number %d\n", acl, dirFlag, o.Old.RuleNumber)
+		return
+	case o.Kind == opDelete:
 		why := "the proposal drops it"
 		if o.Step == 3 && o.Old.Action == vpc.Deny {
 			why = "a deny the proposal drops or changes (a changed deny comes back in step 3, once every allow exists)"
@@ -194,6 +203,11 @@ func writeNACLOp(b *bufio.Writer, acl string, o *naclOp) {
 	if o.Kind == opReplace {
 		verb = "replace-network-acl-entry"
 		what = fmt.Sprintf("replace %s entry %s by %s", naclWord(e.Egress), currentEntryText(o.Old), proposedEntryText(e))
+	}
+	if o.Temp {
+		what = fmt.Sprintf("create %s entry %s: a temporary copy of proposed entry %d, so that its traffic stays allowed "+
+			"while the current entry %d is replaced (deleted again in step 3)", naclWord(e.Egress), proposedEntryText(e),
+			o.For.RuleNumber, o.For.RuleNumber)
 	}
 	comment(b, what)
 	comment(b, basisReason(e.Basis, e.Reason))

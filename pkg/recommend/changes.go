@@ -124,27 +124,38 @@ const (
 // naclStep orders NACL operations so that no traffic that both the current and the proposed entries allow is
 // ever denied in between: entries are first-match in rule-number order and a rule number holds one entry per
 // direction, so an operation may widen (an allow added, a deny removed), narrow, or both. Steps 1-3 only
-// widen; steps 4-7 narrow, and run when every proposed allow already exists:
+// widen; steps 4-7 run when every proposed allow exists (at its number or as a temporary copy) and every
+// deny left is a proposed one, so a packet the proposal allows meets an allow before any deny that matches it:
 //
-//  1. create the proposed allows at free rule numbers (behind or ahead of the current entries: only widens);
+//  1. create the proposed allows at free rule numbers, and a temporary copy of each proposed allow whose
+//     number a different current allow holds, at the nearest free number below it (an allow added anywhere
+//     only widens; below its number, no proposed deny can come between it and the packets it stands for);
 //  2. replace current denies by proposed allows at the same number (widens);
 //  3. delete the current denies the proposal drops, and those a different proposed deny replaces (widens;
 //     the new deny comes back in step 5);
-//  4. replace current allows by different proposed allows, from the highest rule number down: a packet the
-//     old entry let through and the new one does not falls through to a later entry that is already the
-//     proposed one;
+//  4. replace current allows by the different proposed allows at their numbers (from the highest number
+//     down); their temporary copies carry the traffic meanwhile;
 //  5. create the proposed denies (they only match sources that were only ever rejected, or are the current
 //     denies kept);
 //  6. replace current allows by proposed denies;
-//  7. delete the current allows the proposal drops (last: the traffic they carried now has its own entry).
+//  7. delete the current allows the proposal drops, the temporary copies (the traffic they carried now has
+//     its own entry) and the current denies the proposal moves to another number (their new entry exists).
+//
+// Without a free number below an entry (rule numbers are 1..32766) no copy is made; naclGaps then finds
+// the moment a packet is denied and apply.sh warns.
 type naclStep uint8
 
 // naclOp is one NACL operation.
 type naclOp struct {
 	Kind naclOpKind
 	Step naclStep
-	Old  *vpc.NACLEntry // replace and delete: the current entry
-	New  *Entry         // create and replace: the proposed entry
+	Old  *vpc.NACLEntry // replace and delete: the current entry (or the temporary copy)
+	New  *Entry         // create and replace: the proposed entry (or the temporary copy)
+	// Temp marks the create and the delete of a temporary copy of a proposed allow (steps 1 and 7).
+	Temp bool
+	// For is the proposed entry a temporary copy stands for, or the one a current deny moves to (its
+	// delete then waits until step 7).
+	For *Entry
 }
 
 // Egress is the operation's direction.
@@ -220,6 +231,17 @@ func naclChangeOf(np *NACLProposal, cur *vpc.NACL) naclChange {
 		peak := size
 		var ops []naclOp
 		taken := make(map[int]bool)
+		used := make(map[int]bool, len(byNumber)+len(proposed))
+		for n := range byNumber {
+			used[n] = true
+		}
+		movedTo := make(map[naclMatch]*Entry) // proposed denies by what they match: where a current deny moves
+		for i := range proposed {
+			used[proposed[i].RuleNumber] = true
+			if e := &proposed[i]; e.Action == vpc.Deny {
+				movedTo[matchOf(e.NACLEntry())] = e
+			}
+		}
 		for i := range proposed {
 			e := &proposed[i]
 			taken[e.RuleNumber] = true
@@ -236,6 +258,14 @@ func naclChangeOf(np *NACLProposal, cur *vpc.NACL) naclChange {
 			case old.Action == vpc.Deny:
 				ops = append(ops, naclOp{Kind: opDelete, Step: 3, Old: old}, naclOp{Kind: opCreate, Step: 5, New: e})
 			case e.Action == vpc.Allow:
+				if t := freeBelow(e.RuleNumber, used); t > 0 {
+					used[t] = true
+					cp := *e
+					cp.RuleNumber = t
+					cpEntry := cp.NACLEntry()
+					ops = append(ops, naclOp{Kind: opCreate, Step: 1, New: &cp, Temp: true, For: e},
+						naclOp{Kind: opDelete, Step: 7, Old: &cpEntry, Temp: true, For: e})
+				}
 				ops = append(ops, naclOp{Kind: opReplace, Step: 4, Old: old, New: e})
 			default:
 				ops = append(ops, naclOp{Kind: opReplace, Step: 6, Old: old, New: e})
@@ -247,11 +277,15 @@ func naclChangeOf(np *NACLProposal, cur *vpc.NACL) naclChange {
 				if o.Default || taken[o.RuleNumber] {
 					continue
 				}
-				step := naclStep(7)
+				op := naclOp{Kind: opDelete, Step: 7, Old: o}
 				if o.Action == vpc.Deny {
-					step = 3
+					// A deny the proposal drops goes early (it only widens); one the proposal moves to another
+					// number goes after its new entry exists, so that what it blocks is never let in meanwhile.
+					if op.For = movedTo[matchOf(*o)]; op.For == nil {
+						op.Step = 3
+					}
 				}
-				ops = append(ops, naclOp{Kind: opDelete, Step: step, Old: o})
+				ops = append(ops, op)
 			}
 		}
 		slices.SortStableFunc(ops, func(a, b naclOp) int {
@@ -278,4 +312,36 @@ func naclChangeOf(np *NACLProposal, cur *vpc.NACL) naclChange {
 	slices.SortStableFunc(c.Ops, func(a, b naclOp) int { return cmp.Compare(a.Step, b.Step) })
 	c.Gaps = naclGaps(cur, &c)
 	return c
+}
+
+// freeBelow returns the highest rule number below n that used does not hold, 0 when there is none.
+func freeBelow(n int, used map[int]bool) int {
+	for t := n - 1; t >= 1; t-- {
+		if !used[t] {
+			return t
+		}
+	}
+	return 0
+}
+
+// naclMatch is what a NACL entry matches and does, without its rule number: a deny with the same naclMatch
+// at another number is the same deny moved.
+type naclMatch struct {
+	egress             bool
+	action             vpc.RuleAction
+	proto              int16
+	prefix             netip.Prefix
+	from, to           uint16
+	icmpType, icmpCode int16
+}
+
+func matchOf(e vpc.NACLEntry) naclMatch {
+	m := naclMatch{egress: e.Egress, action: e.Action, proto: e.Proto, prefix: e.Prefix.Masked()}
+	switch {
+	case portsChecked(e.Proto):
+		m.from, m.to = e.PortFrom, e.PortTo
+	case icmpProto(e.Proto):
+		m.icmpType, m.icmpCode = e.ICMPType, e.ICMPCode
+	}
+	return m
 }

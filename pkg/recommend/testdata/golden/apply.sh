@@ -104,6 +104,10 @@ run aws ec2 authorize-security-group-egress --group-id sg-0web --ip-permissions 
 # ---- Step 2: NACL entries that only widen: allows added, denies replaced by allows or removed ----
 
 # NACL acl-0default (subnets subnet-0app, subnet-0db)
+# create inbound entry 99 allow icmp 10.0.0.0/24: a temporary copy of proposed entry 100, so that its traffic stays allowed while the current entry 100 is replaced (deleted again in step 3)
+# ephemeral-return: replies to peers in subnet subnet-0pub (10.0.0.0/24); flow logs carry no ICMP type or code: all types allowed
+# evidence: 20 flow(s), 200 packet(s), 20000 byte(s), 1 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:9
+run aws ec2 create-network-acl-entry --network-acl-id acl-0default --ingress --rule-number 99 --protocol 1 --rule-action allow --cidr-block 10.0.0.0/24 --icmp-type-code Type=-1,Code=-1
 # create inbound entry 110 allow tcp 22 10.0.0.0/24
 # subnet: peers in subnet subnet-0pub (10.0.0.0/24)
 # evidence: 40 flow(s), 400 packet(s), 40000 byte(s), 1 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:34
@@ -132,6 +136,10 @@ run aws ec2 create-network-acl-entry --network-acl-id acl-0default --ingress --r
 # ephemeral-return: replies to 1 observed address(es), exactly 52.94.2.30/32; clients used ports 49200-65000: the Windows and IANA ephemeral range 49152-65535
 # evidence: 20 flow(s), 200 packet(s), 20000 byte(s), 1 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:451
 run aws ec2 create-network-acl-entry --network-acl-id acl-0default --ingress --rule-number 170 --protocol 6 --rule-action allow --cidr-block 52.94.2.30/32 --port-range From=49152,To=65535
+# create outbound entry 99 allow icmp 10.0.0.0/24: a temporary copy of proposed entry 100, so that its traffic stays allowed while the current entry 100 is replaced (deleted again in step 3)
+# subnet: peers in subnet subnet-0pub (10.0.0.0/24); flow logs carry no ICMP type or code: all types allowed
+# evidence: 20 flow(s), 200 packet(s), 20000 byte(s), 1 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:9
+run aws ec2 create-network-acl-entry --network-acl-id acl-0default --egress --rule-number 99 --protocol 1 --rule-action allow --cidr-block 10.0.0.0/24 --icmp-type-code Type=-1,Code=-1
 # create outbound entry 110 allow tcp 443 52.94.0.10/32
 # cidr: 1 observed address(es), exactly 52.94.0.10/32
 # evidence: 20 flow(s), 200 packet(s), 20000 byte(s), 1 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:451
@@ -174,6 +182,10 @@ run aws ec2 create-network-acl-entry --network-acl-id acl-0pub --ingress --rule-
 # internet-wide: 25 public address(es) in 25 distinct /24 or /48 networks used this service (threshold 16); opened to all on this port only
 # evidence: 500 flow(s), 5000 packet(s), 500000 byte(s), 25 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:89
 run aws ec2 create-network-acl-entry --network-acl-id acl-0pub --ingress --rule-number 140 --protocol 6 --rule-action allow --cidr-block 0.0.0.0/0 --port-range From=80,To=80
+# create inbound entry 149 allow tcp 443 0.0.0.0/0: a temporary copy of proposed entry 150, so that its traffic stays allowed while the current entry 150 is replaced (deleted again in step 3)
+# internet-wide: 30 public address(es) in 31 distinct /24 or /48 networks used this service (threshold 16); opened to all on this port only
+# evidence: 1200 flow(s), 12000 packet(s), 1200000 byte(s), 30 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:452
+run aws ec2 create-network-acl-entry --network-acl-id acl-0pub --ingress --rule-number 149 --protocol 6 --rule-action allow --cidr-block 0.0.0.0/0 --port-range From=443,To=443
 # create inbound entry 160 allow tcp 443 ::/0
 # internet-wide: 1 public address(es) in 31 distinct /24 or /48 networks used this service (threshold 16); opened to all on this port only
 # evidence: 20 flow(s), 200 packet(s), 20000 byte(s), 1 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:452
@@ -186,6 +198,10 @@ run aws ec2 create-network-acl-entry --network-acl-id acl-0pub --ingress --rule-
 # cidr: 1 observed address(es), exactly 2001:db8:6::1/128; flow logs carry no ICMP type or code: all types allowed
 # evidence: 20 flow(s), 200 packet(s), 20000 byte(s), 1 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:9
 run aws ec2 create-network-acl-entry --network-acl-id acl-0pub --ingress --rule-number 180 --protocol 58 --rule-action allow --ipv6-cidr-block 2001:db8:6::1/128 --icmp-type-code Type=-1,Code=-1
+# create outbound entry 99 allow icmp 10.0.1.0/24: a temporary copy of proposed entry 100, so that its traffic stays allowed while the current entry 100 is replaced (deleted again in step 3)
+# ephemeral-return: replies to peers in subnet subnet-0app (10.0.1.0/24); flow logs carry no ICMP type or code: all types allowed
+# evidence: 20 flow(s), 200 packet(s), 20000 byte(s), 1 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:9
+run aws ec2 create-network-acl-entry --network-acl-id acl-0pub --egress --rule-number 99 --protocol 1 --rule-action allow --cidr-block 10.0.1.0/24 --icmp-type-code Type=-1,Code=-1
 # create outbound entry 110 allow tcp 22 10.0.1.0/24
 # subnet: peers in subnet subnet-0app (10.0.1.0/24)
 # evidence: 40 flow(s), 400 packet(s), 40000 byte(s), 2 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:34
@@ -215,8 +231,12 @@ run aws ec2 replace-network-acl-entry --network-acl-id acl-0default --ingress --
 # subnet: peers in subnet subnet-0pub (10.0.0.0/24); flow logs carry no ICMP type or code: all types allowed
 # evidence: 20 flow(s), 200 packet(s), 20000 byte(s), 1 peer(s), 5 slot(s), 2026-01-01T00:01:00Z .. 2026-01-05T01:00:00Z, e.g. flows.log:9
 run aws ec2 replace-network-acl-entry --network-acl-id acl-0default --egress --rule-number 100 --protocol 1 --rule-action allow --cidr-block 10.0.0.0/24 --icmp-type-code Type=-1,Code=-1
+# delete the temporary copy 99 allow icmp 10.0.0.0/24: entry 100 is now the proposed one
+run aws ec2 delete-network-acl-entry --network-acl-id acl-0default --ingress --rule-number 99
 # delete inbound entry 101 allow all ::/0: the proposal drops it
 run aws ec2 delete-network-acl-entry --network-acl-id acl-0default --ingress --rule-number 101
+# delete the temporary copy 99 allow icmp 10.0.0.0/24: entry 100 is now the proposed one
+run aws ec2 delete-network-acl-entry --network-acl-id acl-0default --egress --rule-number 99
 # delete outbound entry 101 allow all ::/0: the proposal drops it
 run aws ec2 delete-network-acl-entry --network-acl-id acl-0default --egress --rule-number 101
 
@@ -237,6 +257,10 @@ run aws ec2 replace-network-acl-entry --network-acl-id acl-0pub --ingress --rule
 run aws ec2 delete-network-acl-entry --network-acl-id acl-0pub --ingress --rule-number 50
 # delete inbound entry 101 allow all ::/0: the proposal drops it
 run aws ec2 delete-network-acl-entry --network-acl-id acl-0pub --ingress --rule-number 101
+# delete the temporary copy 149 allow tcp 443 0.0.0.0/0: entry 150 is now the proposed one
+run aws ec2 delete-network-acl-entry --network-acl-id acl-0pub --ingress --rule-number 149
+# delete the temporary copy 99 allow icmp 10.0.1.0/24: entry 100 is now the proposed one
+run aws ec2 delete-network-acl-entry --network-acl-id acl-0pub --egress --rule-number 99
 # delete outbound entry 101 allow all ::/0: the proposal drops it
 run aws ec2 delete-network-acl-entry --network-acl-id acl-0pub --egress --rule-number 101
 
