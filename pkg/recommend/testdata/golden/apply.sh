@@ -12,13 +12,14 @@ set -euo pipefail
 #
 # Order (never a gap in service: nothing the proposal allows is closed before its replacement is open):
 #   1. authorize the proposed security-group rules each group lacks (only widens);
-#   2. NACL entries that only widen: allows created at free rule numbers, a current deny whose rule number a
-#      proposed allow takes replaced in place (replace-network-acl-entry), denies the proposal drops deleted;
-#   3. NACL entries that narrow, now that every proposed allow exists: a current allow whose rule number a
-#      different proposed allow takes replaced in place, from the highest number down (a packet the old entry
-#      let through falls through to later entries that are already the proposed ones), then the proposed
-#      denies (they match only sources that were only ever rejected, or are current denies kept), then the
-#      current allows the proposal drops deleted, last;
+#   2. NACL entries that only widen: allows created at free rule numbers, plus a temporary copy of each
+#      proposed allow whose number a different current allow holds (at the nearest free number below it),
+#      a current deny whose number a proposed allow takes replaced in place (replace-network-acl-entry),
+#      denies the proposal drops deleted;
+#   3. NACL entries that narrow, now that every proposed allow exists: current allows replaced in place by
+#      the proposed ones (their temporary copies carry the traffic meanwhile), then the proposed denies (they
+#      match only sources that were only ever rejected, or are current denies kept), then deleted last: the
+#      current allows the proposal drops, the temporary copies, and current denies moved to a new number;
 #   4. revoke the current security-group rules the proposal does not keep.
 # Steps 1 and 2 only widen: stopping after them is safe. Directions kept for lack of evidence are unchanged.
 # Revoking a rule does not cut the connections it admitted while they stay tracked; untracked ones (a

@@ -27,7 +27,8 @@
 # 3. Current rules not in this file are not removed by Terraform if nothing manages them: each group lists
 #    them below ("revoke after apply"). To change without a gap in service, run apply.sh (it adds every
 #    rule before it removes any and replaces NACL entries in place), then import every resource below
-#    (NACL entries import as ACL:RULE_NUMBER:PROTOCOL:EGRESS) so that terraform plan shows no change.
+#    (NACL entries import as ACL:RULE_NUMBER:PROTOCOL:EGRESS): terraform plan then shows only in-place
+#    updates (descriptions and tags of rules that existed before).
 #    A plain terraform apply replaces a NACL entry whose rule number is taken by destroying it first.
 
 # ==== security group sg-0app (app): ingress learned from traffic, egress learned from traffic ====
