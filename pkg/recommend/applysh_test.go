@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -199,7 +200,7 @@ func TestApplyScriptCommands(t *testing.T) {
 		}
 		if strings.HasPrefix(c.op(), "authorize") {
 			g, _ := c.flag("--group-id")
-			authorized[g+" "+strings.TrimPrefix(c.op(), "authorize-security-group-")+" "+permKey(p)] = true
+			authorized[permissionKey(t, g, c.op() == "authorize-security-group-egress", p)] = true
 		}
 	}
 	// every proposed rule the current group lacks was authorized, and no other
@@ -209,7 +210,7 @@ func TestApplyScriptCommands(t *testing.T) {
 		for _, egress := range []bool{false, true} {
 			c := groupChange(&rec.Groups[i], m.Groups[rec.Groups[i].ID], egress)
 			for _, r := range c.Authorize() {
-				want[r.GroupID+" "+dirName(egress)+" "+permKey(permOf(r))] = true
+				want[fmt.Sprintf("%s %+v", r.GroupID, proposedKey(r))] = true
 			}
 		}
 	}
@@ -225,45 +226,34 @@ func TestApplyScriptCommands(t *testing.T) {
 	}
 }
 
-// permKey renders a permission's protocol, ports and peer.
-func permKey(p ipPermissionArg) string {
-	s := p.IpProtocol
-	if p.FromPort != nil {
-		s += fmt.Sprintf(" %d-%d", *p.FromPort, *p.ToPort)
+// permissionKey reads a permission back into the key AWS compares rules by (protocol by name or number,
+// ports, the one peer), prefixed with the group and direction.
+func permissionKey(t *testing.T, group string, egress bool, p ipPermissionArg) string {
+	t.Helper()
+	proto, ok := map[string]int16{"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}[p.IpProtocol]
+	if !ok {
+		n, err := strconv.Atoi(p.IpProtocol)
+		if err != nil {
+			t.Fatalf("IpProtocol %q", p.IpProtocol)
+		}
+		proto = int16(n)
 	}
-	for _, r := range p.IpRanges {
-		s += " " + r.CidrIp
+	from, to := int32(-1), int32(-1)
+	if p.FromPort != nil && p.ToPort != nil {
+		from, to = *p.FromPort, *p.ToPort
 	}
-	for _, r := range p.Ipv6Ranges {
-		s += " " + r.CidrIpv6
-	}
-	for _, r := range p.PrefixListIds {
-		s += " " + r.PrefixListId
-	}
-	for _, r := range p.UserIdGroupPairs {
-		s += " " + r.GroupId
-	}
-	return s
-}
-
-// permOf is the permission a proposed rule should be authorized with, built from the rule's fields.
-func permOf(r *Rule) ipPermissionArg {
-	p := ipPermissionArg{IpProtocol: sgProtocol(r.Proto)}
-	if portsChecked(r.Proto) || icmpProto(r.Proto) {
-		from, to := r.FromPort, r.ToPort
-		p.FromPort, p.ToPort = &from, &to
-	}
+	var k sgKey
 	switch {
-	case r.Peer == vpc.PeerCIDR && r.Prefix.Addr().Is4():
-		p.IpRanges = append(p.IpRanges, struct{ CidrIp, Description string }{CidrIp: r.Prefix.String()})
-	case r.Peer == vpc.PeerCIDR:
-		p.Ipv6Ranges = append(p.Ipv6Ranges, struct{ CidrIpv6, Description string }{CidrIpv6: r.Prefix.String()})
-	case r.Peer == vpc.PeerPrefixList:
-		p.PrefixListIds = append(p.PrefixListIds, struct{ PrefixListId, Description string }{PrefixListId: r.PrefixListID})
+	case len(p.IpRanges) == 1:
+		k = newSGKey(egress, proto, from, to, vpc.PeerCIDR, netip.MustParsePrefix(p.IpRanges[0].CidrIp), "", "")
+	case len(p.Ipv6Ranges) == 1:
+		k = newSGKey(egress, proto, from, to, vpc.PeerCIDR, netip.MustParsePrefix(p.Ipv6Ranges[0].CidrIpv6), "", "")
+	case len(p.PrefixListIds) == 1:
+		k = newSGKey(egress, proto, from, to, vpc.PeerPrefixList, netip.Prefix{}, p.PrefixListIds[0].PrefixListId, "")
 	default:
-		p.UserIdGroupPairs = append(p.UserIdGroupPairs, struct{ GroupId, Description string }{GroupId: r.RefGroupID})
+		k = newSGKey(egress, proto, from, to, vpc.PeerGroup, netip.Prefix{}, "", p.UserIdGroupPairs[0].GroupId)
 	}
-	return p
+	return fmt.Sprintf("%s %+v", group, k)
 }
 
 func TestIPPermissionsJSON(t *testing.T) {
