@@ -40,6 +40,9 @@ func TestRecommend(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(out, "apply.sh")); err == nil && fi.Mode().Perm()&0o100 == 0 {
 		t.Errorf("apply.sh is not executable: %v", fi.Mode())
 	}
+	if script, _ := os.ReadFile(filepath.Join(out, "apply.sh")); strings.Contains(string(script), "WARNING") {
+		t.Errorf("apply.sh warns (a quota passed, or a NACL change with a gap) on the sample")
+	}
 	if bash, err := exec.LookPath("bash"); err == nil {
 		if msg, err := exec.Command(bash, "-n", filepath.Join(out, "apply.sh")).CombinedOutput(); err != nil {
 			t.Errorf("bash -n apply.sh: %v\n%s", err, msg)

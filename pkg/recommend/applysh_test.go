@@ -291,3 +291,37 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyScriptWarnings: the script says when authorize-before-revoke would pass AWS's rule quota and
+// when a NACL change cannot be made without a gap (a swap of rule numbers with no free number below).
+func TestApplyScriptWarnings(t *testing.T) {
+	t.Run("security group quota", func(t *testing.T) {
+		m := loadScenario(t)
+		rec, err := Recommend(m, scenarioTraffic(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Options.MaxRules = 3 // sg-0web ingress: 3 current + 4 new
+		var b bytes.Buffer
+		if err := WriteApplyScript(&b, rec, m); err != nil {
+			t.Fatal(err)
+		}
+		want := "# WARNING: between step 1 and step 4 this direction holds up to 7 rules (3 current + 4 new)"
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no quota warning %q", want)
+		}
+	})
+	t.Run("NACL gap", func(t *testing.T) {
+		n := &vpc.NACL{ID: "acl-t", Inbound: []vpc.NACLEntry{cur(1, vpc.Allow, 6, "0.0.0.0/0", 443, 443), cur(2, vpc.Allow, 6, "10.0.0.0/8", 22, 22)}}
+		rec := &Recommendation{Options: Options{}.withDefaults(), NACLs: []NACLProposal{{ID: "acl-t",
+			Inbound: []Entry{prop(1, vpc.Allow, 6, "10.0.0.0/8", 22, 22), prop(2, vpc.Allow, 6, "0.0.0.0/0", 443, 443)}}}}
+		var b bytes.Buffer
+		if err := WriteApplyScript(&b, rec, &vpc.Model{NACLs: map[string]*vpc.NACL{"acl-t": n}}); err != nil {
+			t.Fatal(err)
+		}
+		want := "# WARNING: no in-place order avoids a gap here: after the next command, tcp port 22 from 10.0.0.0"
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no gap warning %q in\n%s", want, b.String())
+		}
+	})
+}
