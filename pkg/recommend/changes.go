@@ -141,8 +141,13 @@ const (
 //  7. delete the current allows the proposal drops, the temporary copies (the traffic they carried now has
 //     its own entry) and the current denies the proposal moves to another number (their new entry exists).
 //
-// Without a free number below an entry (rule numbers are 1..32766) no copy is made; naclGaps then finds
-// the moment a packet is denied and apply.sh warns.
+// Why 4-7 keep what the proposal allows: take a packet the proposal allows, first matched there by allow a
+// at k. In these steps a exists at k or as its copy below k, and every deny present is a proposed deny at
+// its proposed number, so before a (or its copy) only proposed denies numbered below k can stand, and none
+// of them matches the packet, or the proposal would deny it. Two things fall outside that argument, and
+// naclGaps finds them (apply.sh then warns): no free number below an entry (rule numbers are 1..32766), so no
+// copy; and a current deny moved to another number, kept at its old number until its new entry exists
+// (never letting in meanwhile what it blocks), which can sit ahead of an allow that is behind its new number.
 type naclStep uint8
 
 // naclOp is one NACL operation.
