@@ -210,7 +210,7 @@ func TestApplyScriptCommands(t *testing.T) {
 		for _, egress := range []bool{false, true} {
 			c := groupChange(&rec.Groups[i], m.Groups[rec.Groups[i].ID], egress)
 			for _, r := range c.Authorize() {
-				want[fmt.Sprintf("%s %+v", r.GroupID, proposedKey(r))] = true
+				want[r.GroupID+" "+keyText(proposedKey(r))] = true
 			}
 		}
 	}
@@ -253,7 +253,7 @@ func permissionKey(t *testing.T, group string, egress bool, p ipPermissionArg) s
 	default:
 		k = newSGKey(egress, proto, from, to, vpc.PeerGroup, netip.Prefix{}, "", p.UserIdGroupPairs[0].GroupId)
 	}
-	return fmt.Sprintf("%s %+v", group, k)
+	return group + " " + keyText(k)
 }
 
 func TestIPPermissionsJSON(t *testing.T) {
@@ -324,4 +324,155 @@ func TestApplyScriptWarnings(t *testing.T) {
 			t.Errorf("no gap warning %q in\n%s", want, b.String())
 		}
 	})
+}
+
+// TestApplyScriptReachesProposal replays what the fake aws received on a model of the current rules, as AWS
+// would (an authorize of a rule that exists, a create at a taken rule number or a revoke, replace or delete of
+// something missing fails), and checks that the result is exactly the proposal.
+func TestApplyScriptReachesProposal(t *testing.T) {
+	rec, src := scenarioScript(t, map[string]map[int]string{"sg-0web": {2: "sgr-0web22world"}})
+	m := loadScenario(t)
+	m.Groups["sg-0web"].Ingress[2].ID = "sgr-0web22world"
+	calls, _ := runScript(t, src, "DRY_RUN=0")
+
+	sgs := map[string]bool{}     // "GROUP {key}" of every rule
+	byID := map[string]string{}  // sgr- id -> its key
+	nacls := map[string]string{} // "ACL egress NUMBER" -> what the entry matches and does
+	naclKey := func(acl string, egress bool, num int) string { return fmt.Sprintf("%s %t %d", acl, egress, num) }
+	for _, g := range m.Groups {
+		for _, rs := range [][]*vpc.SGRule{g.Ingress, g.Egress} {
+			for _, r := range rs {
+				k := g.ID + " " + keyText(currentKey(r))
+				sgs[k], byID[r.ID] = true, k
+			}
+		}
+	}
+	for _, n := range m.NACLs {
+		for _, es := range [][]vpc.NACLEntry{n.Inbound, n.Outbound} {
+			for _, e := range es {
+				if !e.Default {
+					nacls[naclKey(n.ID, e.Egress, e.RuleNumber)] = matchText(matchOf(e))
+				}
+			}
+		}
+	}
+	for i, c := range calls {
+		group, _ := c.flag("--group-id")
+		egress := strings.HasSuffix(c.op(), "-egress") || slices.Contains(c.args, "--egress")
+		var sgKeyOf string
+		if perms, ok := c.flag("--ip-permissions"); ok {
+			var ps []ipPermissionArg
+			if err := json.Unmarshal([]byte(perms), &ps); err != nil {
+				t.Fatal(err)
+			}
+			sgKeyOf = permissionKey(t, group, egress, ps[0])
+		}
+		switch op := c.op(); op {
+		case "authorize-security-group-ingress", "authorize-security-group-egress":
+			if sgs[sgKeyOf] {
+				t.Errorf("call %d: InvalidPermission.Duplicate: %s", i, sgKeyOf)
+			}
+			sgs[sgKeyOf] = true
+		case "revoke-security-group-ingress", "revoke-security-group-egress":
+			if id, ok := c.flag("--security-group-rule-ids"); ok {
+				sgKeyOf = byID[id]
+			}
+			if !sgs[sgKeyOf] {
+				t.Errorf("call %d: revoking a rule that does not exist: %v", i, c.args)
+			}
+			delete(sgs, sgKeyOf)
+		default:
+			acl, _ := c.flag("--network-acl-id")
+			numText, _ := c.flag("--rule-number")
+			num, _ := strconv.Atoi(numText)
+			k := naclKey(acl, egress, num)
+			_, exists := nacls[k]
+			if exists != (op != "create-network-acl-entry") {
+				t.Errorf("call %d: %s of rule %d, which exists: %v", i, op, num, exists)
+			}
+			if op == "delete-network-acl-entry" {
+				delete(nacls, k)
+				continue
+			}
+			nacls[k] = matchText(matchOf(entryOfCall(t, c, egress, num)))
+		}
+	}
+
+	want := map[string]bool{}
+	for _, g := range m.Groups {
+		if i := slices.IndexFunc(rec.Groups, func(gp GroupProposal) bool { return gp.ID == g.ID }); i >= 0 {
+			for _, rs := range [][]Rule{rec.Groups[i].Ingress, rec.Groups[i].Egress} {
+				for j := range rs {
+					want[g.ID + " " + keyText(proposedKey(&rs[j]))] = true
+				}
+			}
+		}
+	}
+	if diff := cmp.Diff(sgs, want); diff != "" {
+		t.Errorf("security-group rules after apply.sh (-got +want):\n%s", diff)
+	}
+	wantNACL := map[string]string{}
+	for _, np := range rec.NACLs {
+		for _, es := range [][]Entry{np.Inbound, np.Outbound} {
+			for _, e := range es {
+				wantNACL[naclKey(np.ID, e.Egress, e.RuleNumber)] = matchText(matchOf(e.NACLEntry()))
+			}
+		}
+	}
+	if diff := cmp.Diff(nacls, wantNACL); diff != "" {
+		t.Errorf("NACL entries after apply.sh (-got +want):\n%s", diff)
+	}
+}
+
+// entryOfCall reads a create- or replace-network-acl-entry call's flags as the EC2 API does.
+func entryOfCall(t *testing.T, c awsCall, egress bool, num int) vpc.NACLEntry {
+	t.Helper()
+	e := vpc.NACLEntry{RuleNumber: num, Egress: egress, ICMPType: -1, ICMPCode: -1}
+	proto, _ := c.flag("--protocol")
+	if proto == "all" {
+		proto = "-1"
+	}
+	n, err := strconv.Atoi(proto)
+	if err != nil {
+		t.Fatalf("--protocol %q", proto)
+	}
+	e.Proto = int16(n)
+	switch action, _ := c.flag("--rule-action"); action {
+	case "allow":
+		e.Action = vpc.Allow
+	case "deny":
+		e.Action = vpc.Deny
+	default:
+		t.Fatalf("--rule-action %q", action)
+	}
+	cidr, ok := c.flag("--cidr-block")
+	if !ok {
+		cidr, _ = c.flag("--ipv6-cidr-block")
+	}
+	e.Prefix = netip.MustParsePrefix(cidr)
+	if pr, ok := c.flag("--port-range"); ok {
+		if _, err := fmt.Sscanf(pr, "From=%d,To=%d", &e.PortFrom, &e.PortTo); err != nil {
+			t.Fatalf("--port-range %q: %v", pr, err)
+		}
+	}
+	if tc, ok := c.flag("--icmp-type-code"); ok {
+		if _, err := fmt.Sscanf(tc, "Type=%d,Code=%d", &e.ICMPType, &e.ICMPCode); err != nil {
+			t.Fatalf("--icmp-type-code %q: %v", tc, err)
+		}
+	}
+	return e
+}
+
+// keyText and matchText render keys readably in diffs (netip values print their internals under %+v).
+func keyText(k sgKey) string {
+	peer := k.id
+	if k.prefix.IsValid() {
+		peer = k.prefix.String()
+	}
+	return fmt.Sprintf("egress=%t proto=%d ports=%d-%d %s %s", k.egress, k.proto, k.from, k.to, k.peer, peer)
+}
+
+func matchText(m naclMatch) string {
+	return fmt.Sprintf("egress=%t %s proto=%d %s ports=%d-%d icmp=%d/%d", m.egress, m.action, m.proto, m.prefix, m.from, m.to,
+		m.icmpType, m.icmpCode)
 }
