@@ -31,6 +31,9 @@ import (
 // Revoking a rule does not cut the connections it let in while they are tracked [CT], but it cuts untracked
 // ones (a 0.0.0.0/0 rule in both directions on all ports), which is one more reason step 4 comes last.
 func WriteApplyScript(w io.Writer, rec *Recommendation, current *vpc.Model) error {
+	if current == nil {
+		return fmt.Errorf("recommend: apply.sh: no current topology")
+	}
 	b := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	var sgs []sgChange

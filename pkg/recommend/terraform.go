@@ -33,6 +33,9 @@ const (
 // created; the header lists the terraform import commands). Resource names are built from the group's name,
 // the direction, protocol, ports and peer ("web_tcp_443_from_internet"), unique in the file.
 func WriteTerraform(w io.Writer, rec *Recommendation, current *vpc.Model) error {
+	if current == nil {
+		return fmt.Errorf("recommend: main.tf: no current topology")
+	}
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
 	names := newTFNamer()

@@ -301,3 +301,26 @@ func TestSanitizeDescription(t *testing.T) {
 		})
 	}
 }
+
+// TestTerraformDescriptionIsLiteral: a description with HCL template characters ("${", "%{": AWS allows $ and
+// {) stays a literal string, and one over AWS's limit is cut, in the parsed main.tf.
+func TestTerraformDescriptionIsLiteral(t *testing.T) {
+	for _, tc := range []struct{ name, desc, want string }{
+		{"interpolation", "flowlens ${var.x} and %{if true}", "flowlens ${var.x} and {if true}"},
+		{"too long", strings.Repeat("x", 300), strings.Repeat("x", 255)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Rule{GroupID: "sg-1", Proto: 6, FromPort: 443, ToPort: 443, Peer: vpc.PeerCIDR,
+				Prefix: netip.MustParsePrefix("0.0.0.0/0"), Description: tc.desc, Basis: BasisInternetWide}
+			rec := &Recommendation{Groups: []GroupProposal{{ID: "sg-1", Name: "web", Ingress: []Rule{r}}}}
+			var b bytes.Buffer
+			if err := WriteTerraform(&b, rec, &vpc.Model{}); err != nil {
+				t.Fatal(err)
+			}
+			res := parseTerraform(t, b.Bytes())
+			if len(res) != 1 || res[0].attrs["description"].AsString() != tc.want {
+				t.Errorf("got %v, want description %q", res, tc.want)
+			}
+		})
+	}
+}
