@@ -403,7 +403,7 @@ func TestApplyScriptReachesProposal(t *testing.T) {
 		if i := slices.IndexFunc(rec.Groups, func(gp GroupProposal) bool { return gp.ID == g.ID }); i >= 0 {
 			for _, rs := range [][]Rule{rec.Groups[i].Ingress, rec.Groups[i].Egress} {
 				for j := range rs {
-					want[g.ID + " " + keyText(proposedKey(&rs[j]))] = true
+					want[g.ID+" "+keyText(proposedKey(&rs[j]))] = true
 				}
 			}
 		}
