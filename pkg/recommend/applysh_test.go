@@ -191,6 +191,13 @@ func TestApplyScriptCommands(t *testing.T) {
 		if len(ps) != 1 {
 			t.Fatalf("call %d: %d permissions", i, len(ps))
 		}
+		var raw any
+		if err := json.Unmarshal([]byte(perms), &raw); err != nil {
+			t.Fatal(err)
+		}
+		if bad := nonAWSKeys(raw, ""); len(bad) > 0 {
+			t.Errorf("call %d: keys that are not the EC2 API's (exact case): %v", i, bad)
+		}
 		p := ps[0]
 		if n := len(p.IpRanges) + len(p.Ipv6Ranges) + len(p.PrefixListIds) + len(p.UserIdGroupPairs); n != 1 {
 			t.Errorf("call %d: %d peers: %s", i, n, perms)
@@ -224,6 +231,37 @@ func TestApplyScriptCommands(t *testing.T) {
 	if revokeByID < 0 {
 		t.Error("the rule with an id is not revoked by --security-group-rule-ids")
 	}
+}
+
+// awsKeys are the IpPermission field names, exact case, under their parent ("" for the permission itself).
+var awsKeys = map[string][]string{
+	"":                 {"IpProtocol", "FromPort", "ToPort", "IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs"},
+	"IpRanges":         {"CidrIp", "Description"},
+	"Ipv6Ranges":       {"CidrIpv6", "Description"},
+	"PrefixListIds":    {"PrefixListId", "Description"},
+	"UserIdGroupPairs": {"GroupId", "UserId", "VpcId", "VpcPeeringConnectionId", "Description"},
+}
+
+// nonAWSKeys returns the object keys in v (decoded JSON) that awsKeys does not allow where they stand
+// (encoding/json matches field names case-insensitively, so the struct decode alone would not see "cidrIp").
+func nonAWSKeys(v any, parent string) []string {
+	var bad []string
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			bad = append(bad, nonAWSKeys(e, parent)...)
+		}
+	case map[string]any:
+		for k, e := range x {
+			if !slices.Contains(awsKeys[parent], k) {
+				bad = append(bad, parent+"."+k)
+			}
+			if _, nested := awsKeys[k]; nested {
+				bad = append(bad, nonAWSKeys(e, k)...)
+			}
+		}
+	}
+	return bad
 }
 
 // permissionKey reads a permission back into the key AWS compares rules by (protocol by name or number,
