@@ -39,6 +39,8 @@ func WriteTerraform(w io.Writer, rec *Recommendation, current *vpc.Model) error 
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
 	names := newTFNamer()
+	// The header lists the imports of the resources below it: resources are named and collected as writers
+	// first (in the Recommendation's order, which fixes the names' deduplication), then written.
 	var imports []string
 	var blocks []func()
 
