@@ -45,7 +45,8 @@ func WriteApplyScript(w io.Writer, rec *Recommendation, current *vpc.Model) erro
 	}
 	var nacls []naclChange
 	for i := range rec.NACLs {
-		nacls = append(nacls, naclChangeOf(&rec.NACLs[i], current.NACLs[rec.NACLs[i].ID]))
+		cur := current.NACLs[rec.NACLs[i].ID]
+		nacls = append(nacls, naclChangeOf(&rec.NACLs[i], cur).withGaps(cur))
 	}
 
 	writeApplyHeader(b, rec)

@@ -188,7 +188,7 @@ type naclChange struct {
 	// Existing maps a proposed entry to the identical current entry (nothing to do); entries of kept
 	// directions are identical by construction.
 	Existing map[*Entry]*vpc.NACLEntry
-	// Gaps are the moments the order cannot avoid (naclGaps): at most one per direction.
+	// Gaps are the moments the order cannot avoid, at most one per direction: set by withGaps (naclGaps).
 	Gaps []naclGap
 	// Peak is the largest number of entries a direction holds between the steps, the '*' entries excluded
 	// (the quota check: AWS counts entries per direction).
@@ -315,7 +315,6 @@ func naclChangeOf(np *NACLProposal, cur *vpc.NACL) naclChange {
 		c.Ops = append(c.Ops, ops...)
 	}
 	slices.SortStableFunc(c.Ops, func(a, b naclOp) int { return cmp.Compare(a.Step, b.Step) })
-	c.Gaps = naclGaps(cur, &c)
 	return c
 }
 
@@ -349,4 +348,10 @@ func matchOf(e vpc.NACLEntry) naclMatch {
 		m.icmpType, m.icmpCode = e.ICMPType, e.ICMPCode
 	}
 	return m
+}
+
+// withGaps returns c with Gaps filled (naclGaps against cur, the NACL c was computed from).
+func (c naclChange) withGaps(cur *vpc.NACL) naclChange {
+	c.Gaps = naclGaps(cur, &c)
+	return c
 }

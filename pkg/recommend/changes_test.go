@@ -107,7 +107,7 @@ func TestNACLChangeOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := &vpc.NACL{ID: "acl-t", Inbound: tc.current}
-			c := naclChangeOf(&NACLProposal{ID: "acl-t", Inbound: tc.proposed}, n)
+			c := naclChangeOf(&NACLProposal{ID: "acl-t", Inbound: tc.proposed}, n).withGaps(n)
 			if diff := cmp.Diff(opNames(c.Ops), tc.want); diff != "" {
 				t.Errorf("ops (-got +want)\n%s", diff)
 			}
@@ -131,7 +131,7 @@ func TestScenarioNACLChangeHasNoGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range rec.NACLs {
-		c := naclChangeOf(&rec.NACLs[i], m.NACLs[rec.NACLs[i].ID])
+		c := naclChangeOf(&rec.NACLs[i], m.NACLs[rec.NACLs[i].ID]).withGaps(m.NACLs[rec.NACLs[i].ID])
 		for _, g := range c.Gaps {
 			t.Errorf("%s: %s denied after %v", rec.NACLs[i].ID, g.text(), opNames([]naclOp{*g.Op}))
 		}
