@@ -142,7 +142,7 @@ run() {
     printf '\n'
   fi
 }
-`, unixText(rec.Window.Start), unixText(rec.Window.End))
+`, rfc3339(rec.Window.Start), rfc3339(rec.Window.End))
 }
 
 // writeNACLSteps writes the operations of naclStep first..last of every NACL; quota > 0 adds the warning of
