@@ -23,8 +23,13 @@ func recommendCommand() *command {
 				"its flows and rule_hits), learns from the requests the log ACCEPTED (replies need no security-group rule)\n"+
 				"and proposes for every security group and NACL the smallest rule set that still allows them, each rule\n"+
 				"with its evidence. Writes into DIR: "+pipeline.RecommendSGFile+" and "+pipeline.RecommendNACLFile+" (AWS CLI\n"+
-				"describe-* JSON: they load back with flowlens topology and are a policy for flowlens audit) and\n"+
-				pipeline.RecommendReportFile+" (current vs proposed rules, findings, unproven rules, exposure, learning rate).\n\n"+
+				"describe-* JSON: they load back with flowlens topology and are a policy for flowlens audit),\n"+
+				pipeline.RecommendReportFile+" (current vs proposed rules, findings, unproven rules, exposure, learning rate),\n"+
+				pipeline.RecommendTFFile+" (Terraform: one aws_vpc_security_group_ingress_rule / _egress_rule per peer and port\n"+
+				"range, aws_network_acl_rule per entry, evidence in descriptions and comments, import commands) and\n"+
+				pipeline.RecommendApplyFile+" (the AWS CLI commands from the current rules to the proposed ones, adding before\n"+
+				"removing so that nothing is closed before its replacement is open; a dry run that only prints them\n"+
+				"unless run with DRY_RUN=0).\n\n"+
 				"The recommendation is also stored in the DuckDB file (tables recommend_summary, recommend_rules,\n"+
 				"recommend_findings; a later recommend replaces them) for flowlens sql and flowlens report.\n\n"+
 				"Exit status: 0 done, 1 error, 2 usage.",
@@ -83,8 +88,10 @@ func recommendCommand() *command {
 			fmt.Fprintf(env.stdout, "NACLs changed            %d of %d (%d entries proposed)\n", s.NACLsChanged, s.NACLs, s.EntriesPropose)
 			fmt.Fprintf(env.stdout, "findings                 %d (%d scanners)\n", s.Findings, s.Scanners)
 			fmt.Fprintf(env.stdout, "exposure cut (IPv4)      %.2f%%\n", 100*s.ExposureCutV4)
-			fmt.Fprintf(env.stdout, "\nwrote %s/{%s,%s,%s}; check it with\n  flowlens audit --db %s --policy %s\n", out,
-				pipeline.RecommendSGFile, pipeline.RecommendNACLFile, pipeline.RecommendReportFile, cfg.DB, out)
+			fmt.Fprintf(env.stdout, "\nwrote %s/{%s,%s,%s,%s,%s}; check it with\n  flowlens audit --db %s --policy %s\n"+
+				"then apply it with %s/%s (a dry run unless DRY_RUN=0) or Terraform (%s/%s)\n", out,
+				pipeline.RecommendSGFile, pipeline.RecommendNACLFile, pipeline.RecommendReportFile, pipeline.RecommendTFFile,
+				pipeline.RecommendApplyFile, cfg.DB, out, out, pipeline.RecommendApplyFile, out, pipeline.RecommendTFFile)
 			return nil
 		},
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,8 +14,8 @@ import (
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
-// TestRecommend analyzes the bundled sample, recommends from it and checks the output end to end: the three
-// files exist, the JSON loads back with the sample's subnets and interfaces without fatal findings, -o json is
+// TestRecommend analyzes the bundled sample, recommends from it and checks the output end to end: the five
+// files exist (apply.sh executable and valid bash), the JSON loads back with the sample's subnets and interfaces without fatal findings, -o json is
 // the recommendation, and audit of the proposal against the traffic it was learned from breaks nothing and newly
 // allows only the known fix (see knownNewlyAllowed).
 func TestRecommend(t *testing.T) {
@@ -33,9 +34,20 @@ func TestRecommend(t *testing.T) {
 			t.Errorf("table output lacks %q:\n%s", want, stdout)
 		}
 	}
-	for _, name := range []string{"security-groups.json", "network-acls.json", "REPORT.md"} {
+	for _, name := range []string{"security-groups.json", "network-acls.json", "REPORT.md", "main.tf", "apply.sh"} {
 		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(out, "apply.sh")); err == nil && fi.Mode().Perm()&0o100 == 0 {
+		t.Errorf("apply.sh is not executable: %v", fi.Mode())
+	}
+	if script, _ := os.ReadFile(filepath.Join(out, "apply.sh")); strings.Contains(string(script), "WARNING") {
+		t.Errorf("apply.sh warns (a quota passed, or a NACL change with a gap) on the sample")
+	}
+	if bash, err := exec.LookPath("bash"); err == nil {
+		if msg, err := exec.Command(bash, "-n", filepath.Join(out, "apply.sh")).CombinedOutput(); err != nil {
+			t.Errorf("bash -n apply.sh: %v\n%s", err, msg)
 		}
 	}
 	report, _ := os.ReadFile(filepath.Join(out, "REPORT.md"))

@@ -123,16 +123,20 @@ const (
 	RecommendSGFile     = "security-groups.json"
 	RecommendNACLFile   = "network-acls.json"
 	RecommendReportFile = "REPORT.md"
+	RecommendTFFile     = "main.tf"
+	RecommendApplyFile  = "apply.sh"
 )
 
 // WriteRecommendation writes the candidate's security groups and NACLs as AWS CLI JSON (describe-security-groups,
-// describe-network-acls) and REPORT.md into dir (created if missing). Each file is written to a temporary name
-// and renamed, so a failed run leaves no half-written file.
+// describe-network-acls), REPORT.md, main.tf (the proposed rules as Terraform resources) and apply.sh (the
+// AWS CLI commands from the current rules to the proposed ones, executable, dry run unless DRY_RUN=0) into
+// dir (created if missing). Each file is written to a temporary name and renamed, so a failed run leaves no
+// half-written file.
 func WriteRecommendation(dir string, res *RecommendResult) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	var sg, nacl, rep bytes.Buffer
+	var sg, nacl, rep, tf, sh bytes.Buffer
 	if err := recommend.WriteSecurityGroups(&sg, res.Candidate); err != nil {
 		return err
 	}
@@ -142,13 +146,21 @@ func WriteRecommendation(dir string, res *RecommendResult) error {
 	if err := recommend.WriteReport(&rep, res.Recommendation, res.Current); err != nil {
 		return err
 	}
+	if err := recommend.WriteTerraform(&tf, res.Recommendation, res.Current); err != nil {
+		return err
+	}
+	if err := recommend.WriteApplyScript(&sh, res.Recommendation, res.Current); err != nil {
+		return err
+	}
 	for _, f := range []struct {
 		name string
 		b    []byte
-	}{{RecommendSGFile, sg.Bytes()}, {RecommendNACLFile, nacl.Bytes()}, {RecommendReportFile, rep.Bytes()}} {
+		perm os.FileMode
+	}{{RecommendSGFile, sg.Bytes(), 0o644}, {RecommendNACLFile, nacl.Bytes(), 0o644}, {RecommendReportFile, rep.Bytes(), 0o644},
+		{RecommendTFFile, tf.Bytes(), 0o644}, {RecommendApplyFile, sh.Bytes(), 0o755}} {
 		path := filepath.Join(dir, f.name)
 		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, f.b, 0o644); err != nil {
+		if err := os.WriteFile(tmp, f.b, f.perm); err != nil {
 			return err
 		}
 		if err := os.Rename(tmp, path); err != nil {

@@ -1,0 +1,428 @@
+package recommend
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
+)
+
+// Terraform resource types main.tf writes (AWS provider v5 shapes). aws_vpc_security_group_ingress_rule and
+// _egress_rule hold one peer and one port range each (the provider's current best practice; they must not be
+// mixed with inline ingress/egress blocks of aws_security_group or with aws_security_group_rule on the same
+// group, or rules conflict and are overwritten). aws_network_acl_rule is one NACL entry (not to be mixed with
+// inline ingress/egress blocks of aws_network_acl).
+const (
+	TFIngressRule = "aws_vpc_security_group_ingress_rule"
+	TFEgressRule  = "aws_vpc_security_group_egress_rule"
+	TFNACLRule    = "aws_network_acl_rule"
+)
+
+// WriteTerraform writes rec as Terraform (recommend's main.tf), formatted canonically (hclwrite): for every
+// group and NACL of rec, one resource per proposed rule or entry, directions kept for lack of evidence
+// included (their current rules, with a comment saying so), so that the file is the complete rule set of
+// each group and NACL. Groups and NACLs are referred to by id: they exist, only their rules are managed.
+// current is the topology rec was made from: it says which resources exist already (imported rather than
+// created; the header lists the terraform import commands). Resource names are built from the group's name,
+// the direction, protocol, ports and peer ("web_tcp_443_from_internet"), unique in the file.
+func WriteTerraform(w io.Writer, rec *Recommendation, current *vpc.Model) error {
+	if current == nil {
+		return fmt.Errorf("recommend: main.tf: no current topology")
+	}
+	f := hclwrite.NewEmptyFile()
+	body := f.Body()
+	names := newTFNamer()
+	// The header lists the imports of the resources below it: resources are named and collected as writers
+	// first (in the Recommendation's order, which fixes the names' deduplication), then written.
+	var imports []string
+	var blocks []func()
+
+	for i := range rec.Groups {
+		gp := &rec.Groups[i]
+		blocks = append(blocks, func() {
+			writeComment(body, fmt.Sprintf("==== security group %s (%s): ingress %s, egress %s ====", gp.ID, gp.Name,
+				learnedOrKept(gp.KeptIngress), learnedOrKept(gp.KeptEgress)))
+			body.AppendNewline()
+		})
+		for _, egress := range []bool{false, true} {
+			c := groupChange(gp, current.Groups[gp.ID], egress)
+			for j := range c.Proposed {
+				r := &c.Proposed[j]
+				typ := TFIngressRule
+				if egress {
+					typ = TFEgressRule
+				}
+				name := names.unique(ruleResourceName(gp, r))
+				if old := c.Existing[j]; old != nil {
+					imports = append(imports, importLine(typ, name, old))
+				}
+				blocks = append(blocks, func() { writeSGResource(body, typ, name, gp, r, c.Kept, c.Existing[j]) })
+			}
+			if len(c.Revoke) > 0 && !c.Kept {
+				blocks = append(blocks, func() { writeRevokeNote(body, gp, egress, c.Revoke) })
+			}
+		}
+	}
+	for i := range rec.NACLs {
+		np := &rec.NACLs[i]
+		ch := naclChangeOf(np, current.NACLs[np.ID])
+		blocks = append(blocks, func() {
+			writeComment(body, fmt.Sprintf("==== network ACL %s (subnets %s): inbound %s, outbound %s ====", np.ID,
+				strings.Join(np.SubnetIDs, ", "), learnedOrKept(np.KeptInbound), learnedOrKept(np.KeptOutbound)))
+			body.AppendNewline()
+		})
+		for _, es := range [][]Entry{np.Inbound, np.Outbound} {
+			for j := range es {
+				e := &es[j]
+				name := names.unique(entryResourceName(e))
+				if old := ch.Existing[e]; old != nil {
+					imports = append(imports, fmt.Sprintf("terraform import %s.%s %s", TFNACLRule, name, naclImportID(e)))
+				}
+				kept := np.KeptInbound
+				if e.Egress {
+					kept = np.KeptOutbound
+				}
+				blocks = append(blocks, func() { writeNACLResource(body, name, e, kept, ch.Existing[e] != nil) })
+			}
+		}
+	}
+
+	writeTFHeader(body, rec, imports)
+	for _, b := range blocks {
+		b()
+	}
+	_, err := w.Write(f.Bytes())
+	return err
+}
+
+func learnedOrKept(kept bool) string {
+	if kept {
+		return "kept (no evidence)"
+	}
+	return "learned from traffic"
+}
+
+// importLine is the terraform import command that adopts the current rule old as resource typ.name. The
+// provider imports these resources by security group rule id (sgr-...); a rule loaded from
+// describe-security-groups has none, so the line says where to find it.
+func importLine(typ, name string, old *vpc.SGRule) string {
+	id := old.ID
+	if !strings.HasPrefix(id, "sgr-") {
+		id = "<the sgr- id of " + old.GroupID + " " + dirName(old.Egress) + " " + old.Display + ">"
+	}
+	return "terraform import " + typ + "." + name + " " + id
+}
+
+// naclImportID is the id aws_network_acl_rule imports by: NETWORK_ACL_ID:RULE_NUMBER:PROTOCOL:EGRESS.
+func naclImportID(e *Entry) string {
+	return fmt.Sprintf("%s:%d:%d:%t", e.NACLID, e.RuleNumber, e.Proto, e.Egress)
+}
+
+func writeTFHeader(body *hclwrite.Body, rec *Recommendation, imports []string) {
+	lines := []string{
+		"Generated by flowlens recommend: least-privilege rules learned from the accepted requests of",
+		rfc3339(rec.Window.Start) + " to " + rfc3339(rec.Window.End) + ". Review before applying: REPORT.md says why each",
+		"rule is there; apply.sh is the same change as ordered AWS CLI commands.",
+		"",
+		"Only RULES are managed here: the security groups and network ACLs exist and are referred to by id. For",
+		"each of them the rules below are the complete set: a direction without traffic in the window keeps its",
+		"current rules (marked \"kept: no evidence\"), never an empty set that would isolate it.",
+		"",
+		"Before the first plan:",
+		"1. Nothing else may manage these groups' rules or these NACLs' entries (the AWS provider overwrites",
+		"   rules managed twice): delete the inline ingress/egress blocks of their aws_security_group and",
+		"   aws_network_acl resources (delete the blocks; an empty list would remove every rule), and take their",
+		"   aws_security_group_rule / aws_network_acl_rule resources out of the state without destroying them:",
+		"   terraform state rm ADDRESS, or a removed { from = ADDRESS  lifecycle { destroy = false } } block.",
+		"2. Import the rules that exist already, so that Terraform adopts them instead of failing on a duplicate",
+		"   (InvalidPermission.Duplicate, NetworkAclEntryAlreadyExists):",
+	}
+	if len(imports) == 0 {
+		lines = append(lines, "     (none: no proposed rule exists yet)")
+	}
+	for _, l := range imports {
+		lines = append(lines, "     "+l)
+	}
+	lines = append(lines,
+		"   Security group rule ids (sgr-...): aws ec2 describe-security-group-rules --filters Name=group-id,Values=GROUP.",
+		"3. Current rules not in this file are not removed by Terraform if nothing manages them: each group lists",
+		"   them below (\"revoke after apply\"). To change without a gap in service, run apply.sh (it adds every",
+		"   rule before it removes any and replaces NACL entries in place), then import every resource below",
+		"   (NACL entries import as ACL:RULE_NUMBER:PROTOCOL:EGRESS): terraform plan then shows only in-place",
+		"   updates (descriptions and tags of rules that existed before).",
+		"   A plain terraform apply replaces a NACL entry whose rule number is taken by destroying it first.",
+	)
+	writeComment(body, lines...)
+	body.AppendNewline()
+}
+
+func writeSGResource(body *hclwrite.Body, typ, name string, gp *GroupProposal, r *Rule, kept bool, existing *vpc.SGRule) {
+	var why []string
+	switch {
+	case kept:
+		why = append(why, "kept: no evidence in the window; the current rule "+ruleRef(existing)+" unchanged")
+	default:
+		why = append(why, basisReason(r.Basis, r.Reason))
+		why = append(why, "evidence: "+evidenceText(r.Evidence, r.Peers))
+		if existing != nil {
+			why = append(why, "exists now as "+ruleRef(existing)+": import it (header)")
+		}
+	}
+	writeComment(body, why...)
+	b := body.AppendNewBlock("resource", []string{typ, name}).Body()
+	b.SetAttributeValue("security_group_id", cty.StringVal(gp.ID))
+	b.SetAttributeValue("ip_protocol", cty.StringVal(sgProtocol(r.Proto)))
+	// The provider takes no ports for ip_protocol -1 (or protocols without ports); ICMP's type and code go in
+	// from_port and to_port, -1 for all.
+	if portsChecked(r.Proto) || icmpProto(r.Proto) {
+		b.SetAttributeValue("from_port", cty.NumberIntVal(int64(r.FromPort)))
+		b.SetAttributeValue("to_port", cty.NumberIntVal(int64(r.ToPort)))
+	}
+	switch {
+	case r.Peer == vpc.PeerCIDR && r.Prefix.Addr().Is4():
+		b.SetAttributeValue("cidr_ipv4", cty.StringVal(r.Prefix.Masked().String()))
+	case r.Peer == vpc.PeerCIDR:
+		b.SetAttributeValue("cidr_ipv6", cty.StringVal(r.Prefix.Masked().String()))
+	case r.Peer == vpc.PeerPrefixList:
+		b.SetAttributeValue("prefix_list_id", cty.StringVal(r.PrefixListID))
+	default:
+		b.SetAttributeValue("referenced_security_group_id", cty.StringVal(r.RefGroupID))
+	}
+	if d := sanitizeDescription(r.Description); d != "" {
+		b.SetAttributeValue("description", cty.StringVal(d))
+	}
+	b.SetAttributeValue("tags", cty.ObjectVal(map[string]cty.Value{
+		"Name":           cty.StringVal(name),
+		"flowlens-basis": cty.StringVal(r.Basis.String()),
+	}))
+	body.AppendNewline()
+}
+
+// writeRevokeNote lists, as a comment, the current rules of a group direction the proposal does not keep.
+func writeRevokeNote(body *hclwrite.Body, gp *GroupProposal, egress bool, revoke []*vpc.SGRule) {
+	lines := []string{fmt.Sprintf("%s (%s) %s: current rules not in the proposal; revoke after apply (apply.sh step 4):",
+		gp.ID, gp.Name, dirName(egress))}
+	for _, r := range revoke {
+		lines = append(lines, "  "+ruleRef(r))
+	}
+	writeComment(body, lines...)
+	body.AppendNewline()
+}
+
+func writeNACLResource(body *hclwrite.Body, name string, e *Entry, kept, exists bool) {
+	switch {
+	case kept:
+		writeComment(body, "kept: no evidence in the window; the current entry "+strconv.Itoa(e.RuleNumber)+" unchanged")
+	default:
+		why := []string{basisReason(e.Basis, e.Reason)}
+		if e.Evidence.Flows > 0 {
+			why = append(why, "evidence: "+evidenceText(e.Evidence, e.Peers))
+		}
+		if exists {
+			why = append(why, "exists now: import it (header)")
+		}
+		writeComment(body, why...)
+	}
+	b := body.AppendNewBlock("resource", []string{TFNACLRule, name}).Body()
+	b.SetAttributeValue("network_acl_id", cty.StringVal(e.NACLID))
+	b.SetAttributeValue("rule_number", cty.NumberIntVal(int64(e.RuleNumber)))
+	b.SetAttributeValue("egress", cty.BoolVal(e.Egress))
+	// The provider stores the protocol as its number ("6"); writing the number avoids a diff after import.
+	b.SetAttributeValue("protocol", cty.StringVal(strconv.Itoa(int(e.Proto))))
+	b.SetAttributeValue("rule_action", cty.StringVal(e.Action.String()))
+	if e.Prefix.Addr().Is4() {
+		b.SetAttributeValue("cidr_block", cty.StringVal(e.Prefix.Masked().String()))
+	} else {
+		b.SetAttributeValue("ipv6_cidr_block", cty.StringVal(e.Prefix.Masked().String()))
+	}
+	switch {
+	case portsChecked(e.Proto):
+		b.SetAttributeValue("from_port", cty.NumberIntVal(int64(e.PortFrom)))
+		b.SetAttributeValue("to_port", cty.NumberIntVal(int64(e.PortTo)))
+	case icmpProto(e.Proto):
+		b.SetAttributeValue("icmp_type", cty.NumberIntVal(int64(e.ICMPType)))
+		b.SetAttributeValue("icmp_code", cty.NumberIntVal(int64(e.ICMPCode)))
+	}
+	body.AppendNewline()
+}
+
+// writeComment appends "# line" comments; each line is made one line (a newline would end the comment).
+func writeComment(body *hclwrite.Body, lines ...string) {
+	var ts hclwrite.Tokens
+	for _, l := range lines {
+		l = strings.TrimRight("# "+oneLine(l), " ")
+		ts = append(ts, &hclwrite.Token{Type: hclsyntax.TokenComment, Bytes: []byte(l + "\n")})
+	}
+	body.AppendUnstructuredTokens(ts)
+}
+
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+// ruleRef names a current rule: "sgr-0abc (tcp 22 from 0.0.0.0/0)", or its rendering alone when the input
+// gave no rule id.
+func ruleRef(r *vpc.SGRule) string {
+	if r == nil {
+		return "(unknown)"
+	}
+	if strings.HasPrefix(r.ID, "sgr-") {
+		return r.ID + " (" + r.Display + ")"
+	}
+	return r.Display
+}
+
+// MaxDescription is AWS's limit on a security-group rule description, in characters.
+const MaxDescription = 255
+
+// sanitizeDescription makes s a valid security-group rule description: AWS allows a-z, A-Z, 0-9, spaces
+// and ._-:/()#,@[]+=&;{}!$* only, at most 255 characters. Other characters become spaces (runs of spaces
+// collapse); the result is trimmed and cut to the limit.
+func sanitizeDescription(s string) string {
+	var b strings.Builder
+	space := false
+	for _, c := range s {
+		ok := c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.ContainsRune("._-:/()#,@[]+=&;{}!$*", c))
+		if !ok || c == ' ' {
+			if !space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		b.WriteRune(c)
+	}
+	out := strings.TrimRight(b.String(), " ")
+	if len(out) > MaxDescription {
+		out = strings.TrimRight(out[:MaxDescription], " ")
+	}
+	return out
+}
+
+// tfNamer hands out resource names, unique in one file: a name met again gets _2, _3, ... in the order
+// resources are written, which is the Recommendation's (deterministic) order.
+type tfNamer struct{ used map[string]bool }
+
+func newTFNamer() *tfNamer { return &tfNamer{used: make(map[string]bool)} }
+
+func (n *tfNamer) unique(base string) string {
+	name := base
+	for i := 2; n.used[name]; i++ {
+		name = base + "_" + strconv.Itoa(i)
+	}
+	n.used[name] = true
+	return name
+}
+
+// tfIdent makes parts one Terraform identifier: lower case letters, digits and single underscores, starting
+// with a letter (Terraform names may start with a letter or an underscore; a letter reads better).
+func tfIdent(parts ...string) string {
+	var b strings.Builder
+	under := false
+	for _, c := range strings.ToLower(strings.Join(parts, "_")) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			if under && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			under = false
+			b.WriteRune(c)
+			continue
+		}
+		under = true
+	}
+	s := b.String()
+	if s == "" || s[0] < 'a' {
+		s = "r_" + s
+	}
+	return s
+}
+
+// ruleResourceName is "GROUP_SERVICE_from_PEER" for ingress, "GROUP_SERVICE_to_PEER" for egress.
+func ruleResourceName(gp *GroupProposal, r *Rule) string {
+	group := gp.Name
+	if group == "" {
+		group = gp.ID
+	}
+	way := "from"
+	if r.Egress {
+		way = "to"
+	}
+	var peer string
+	switch {
+	case r.Peer == vpc.PeerCIDR:
+		peer = prefixLabel(r.Prefix)
+	case r.Peer == vpc.PeerPrefixList:
+		peer = r.PrefixListID
+	case r.RefGroupID == gp.ID:
+		peer = "self"
+	case r.RefGroupName != "":
+		peer = r.RefGroupName
+	default:
+		peer = r.RefGroupID
+	}
+	return tfIdent(group, serviceLabel(r.Proto, r.FromPort, r.ToPort), way, peer)
+}
+
+// entryResourceName is "ACL_in_RULE_ACTION_SERVICE_from_PEER" ("out" and "to" for outbound entries).
+func entryResourceName(e *Entry) string {
+	dir, way := "in", "from"
+	if e.Egress {
+		dir, way = "out", "to"
+	}
+	from, to := int32(e.PortFrom), int32(e.PortTo)
+	if icmpProto(e.Proto) {
+		from, to = int32(e.ICMPType), int32(e.ICMPCode)
+	}
+	return tfIdent(e.NACLID, dir, strconv.Itoa(e.RuleNumber), e.Action.String(), serviceLabel(e.Proto, from, to), way,
+		prefixLabel(e.Prefix))
+}
+
+// serviceLabel is "tcp_443", "tcp_8080_8083", "tcp_all" (0-65535), "icmp" (all types), "icmp_8" (type 8),
+// "all" (every protocol) or "proto_47".
+func serviceLabel(proto int16, from, to int32) string {
+	switch {
+	case proto == vpc.ProtoAll:
+		return "all"
+	case portsChecked(proto):
+		switch {
+		case from == 0 && to == 65535:
+			return protoName(proto) + "_all"
+		case from == to:
+			return protoName(proto) + "_" + strconv.Itoa(int(from))
+		}
+		return protoName(proto) + "_" + strconv.Itoa(int(from)) + "_" + strconv.Itoa(int(to))
+	case icmpProto(proto):
+		switch {
+		case from == -1:
+			return protoName(proto)
+		case to == -1:
+			return protoName(proto) + "_" + strconv.Itoa(int(from))
+		}
+		return protoName(proto) + "_" + strconv.Itoa(int(from)) + "_" + strconv.Itoa(int(to))
+	}
+	return "proto_" + strconv.Itoa(int(proto))
+}
+
+// prefixLabel is "internet" for 0.0.0.0/0, "internet_v6" for ::/0, the address alone for a single host, else
+// the prefix (tfIdent turns its dots, colons and slash into underscores).
+func prefixLabel(p netip.Prefix) string {
+	p = p.Masked()
+	switch {
+	case p.Bits() == 0 && p.Addr().Is4():
+		return "internet"
+	case p.Bits() == 0:
+		return "internet_v6"
+	case p.IsSingleIP():
+		return p.Addr().String()
+	}
+	return p.String()
+}
