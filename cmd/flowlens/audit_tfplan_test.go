@@ -67,14 +67,14 @@ func TestAuditTerraformPlan(t *testing.T) {
 		t.Errorf("groups (-policy +plan):\n%s", diff)
 	}
 	for _, g := range got.Groups {
-		if g.Resource == webGroup && g.File != "aws_security_group.web" {
-			t.Errorf("group %d decided by %s: file %q, want the resource address", g.ID, g.Resource, g.File)
+		if g.TerraformAddress != "aws_security_group.web" || g.File != filepath.Join("testdata", "tfplan", "web-no-https-v4.json") {
+			t.Errorf("group %d decided by %s: terraform address %q, file %q; want aws_security_group.web in the plan file", g.ID, g.Resource, g.TerraformAddress, g.File)
 		}
 	}
 	if !slices.Contains(got.Candidate.GroupsReplaced, webGroup) {
 		t.Errorf("candidate groups replaced = %v", got.Candidate.GroupsReplaced)
 	}
-	if !strings.Contains(strings.Join(got.Candidate.Findings, "\n"), "ignored (not a security group, rule or network ACL): aws_s3_bucket.logs") {
+	if !strings.Contains(strings.Join(got.Candidate.Findings, "\n"), "ignored (not a security group, rule, network ACL or interface of the topology): aws_s3_bucket.logs") {
 		t.Errorf("candidate findings = %q", got.Candidate.Findings)
 	}
 

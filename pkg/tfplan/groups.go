@@ -1,7 +1,9 @@
 package tfplan
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -12,7 +14,12 @@ import (
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
-func (b *builder) setGroup(addr, id string, after, unknown map[string]any, created bool) {
+// setGroup sets the inline rules of group id from a planned aws_security_group or
+// aws_default_security_group. created: the plan creates the group (it is added to the model). replace: a
+// direction the values leave out has no rules (a created group: Terraform removes AWS's default egress
+// rule; a default group: Terraform removes every rule it does not list); otherwise a direction left out
+// keeps its rules. The baseline rules that no planned rule equals are recorded as removed by addr.
+func (b *builder) setGroup(addr, id string, after, unknown map[string]any, created, replace bool) {
 	g := b.m.Groups[id]
 	if g == nil {
 		if !created {
@@ -23,16 +30,14 @@ func (b *builder) setGroup(addr, id string, after, unknown map[string]any, creat
 		b.m.Groups[id] = g
 	}
 	for _, dir := range []string{"ingress", "egress"} {
-		if unknown[dir] == true {
-			// A created group whose configuration has no inline blocks: Terraform creates it without rules
-			// (it removes AWS's default egress rule); separate rule resources add theirs.
-			if !created {
-				b.unresolved(addr, "%s rules are unknown until apply", dir)
-				continue
-			}
+		if unknown[dir] == true && !created {
+			// A created group whose configuration has no inline blocks is created without rules (below);
+			// separate rule resources add theirs.
+			b.unresolved(addr, "%s rules are unknown until apply", dir)
+			continue
 		}
 		blocks, ok := after[dir].([]any)
-		if !ok && !created {
+		if !ok && !replace {
 			continue
 		}
 		var rules []*vpc.SGRule
@@ -43,7 +48,7 @@ func (b *builder) setGroup(addr, id string, after, unknown map[string]any, creat
 				u, _ = us[i].(map[string]any)
 			}
 			if anyTrue(u) {
-				b.unresolved(addr, "an %s block has values unknown until apply (references in inline blocks are not resolved yet)", dir)
+				b.unresolved(addr, "an %s block has values unknown until apply (references in inline blocks are not resolved)", dir)
 				continue
 			}
 			rs, err := sgRules(id, dir == "egress", m, str(m, "protocol"), num(m, "from_port"), num(m, "to_port"),
@@ -57,12 +62,70 @@ func (b *builder) setGroup(addr, id string, after, unknown map[string]any, creat
 			}
 			rules = append(rules, rs...)
 		}
+		old := &g.Ingress
 		if dir == "egress" {
-			g.Egress = rules
-		} else {
-			g.Ingress = rules
+			old = &g.Egress
+		}
+		for _, r := range *old {
+			if !slices.ContainsFunc(rules, func(n *vpc.SGRule) bool { return sameRule(r, n) }) {
+				b.r.RemovedRules[r.ID] = addr
+			}
+		}
+		*old = rules
+	}
+}
+
+// removeGroup deletes a group of the topology; keepAttached restores it when AWS would refuse.
+func (b *builder) removeGroup(addr, id string) {
+	if g := b.m.Groups[id]; g != nil {
+		b.gone[id] = goneGroup{g: g, addr: addr}
+	}
+	delete(b.m.Groups, id)
+	b.r.Removed = append(b.r.Removed, id)
+}
+
+// defaultGroup applies an aws_default_security_group: Terraform adopts the VPC's default group (it never
+// creates or deletes one) and makes its rules exactly the inline ones, removing every rule it does not list.
+// The group is the one of the plan's id (before or after), else the topology's group named "default" in the
+// planned vpc_id. Destroying the resource only removes it from Terraform's state: AWS keeps the group and
+// its rules, so the candidate does too.
+func (b *builder) defaultGroup(rc *tfjson.ResourceChange, before, after, unknown map[string]any) {
+	a := rc.Change.Actions
+	if a.Delete() {
+		return
+	}
+	id := cmp.Or(str(after, "id"), str(before, "id"))
+	if id == "" {
+		vpcID := cmp.Or(str(after, "vpc_id"), str(before, "vpc_id"))
+		if vpcID == "" {
+			b.unresolved(rc.Address, "vpc_id is unknown until apply: the default group cannot be told")
+			return
+		}
+		for gid, g := range b.m.Groups {
+			if g != nil && g.VpcID == vpcID && g.Name == "default" {
+				id = gid
+			}
+		}
+		if id == "" {
+			b.r.Ignored = append(b.r.Ignored, rc.Address) // a VPC the topology does not have
+			return
 		}
 	}
+	if b.m.Groups[id] == nil {
+		b.r.Ignored = append(b.r.Ignored, rc.Address)
+		return
+	}
+	if a.Create() {
+		// Adoption: a direction the configuration gives no blocks is computed (unknown) in the plan, and
+		// Terraform leaves it empty.
+		after, unknown = maps.Clone(after), maps.Clone(unknown)
+		for _, dir := range []string{"ingress", "egress"} {
+			if unknown[dir] == true {
+				after[dir], unknown[dir] = []any{}, nil
+			}
+		}
+	}
+	b.setGroup(rc.Address, id, after, unknown, false, true)
 }
 
 func (b *builder) addRules(rc *tfjson.ResourceChange, after, unknown map[string]any) {
@@ -151,6 +214,7 @@ func (b *builder) removeRules(rc *tfjson.ResourceChange, before map[string]any) 
 			b.unresolved(rc.Address, "deletes %s %q of %s, which the topology does not have", dirName(want.Egress), want.Display, gid)
 			continue
 		}
+		b.r.RemovedRules[(*list)[i].ID] = rc.Address
 		*list = slices.Delete(slices.Clone(*list), i, i+1)
 		b.r.deleted[gid] = rc.Address
 	}

@@ -168,9 +168,9 @@ func TestCandidate(t *testing.T) {
 			},
 		},
 		{
-			name:    "unsupported resources listed as ignored",
+			name:    "unsupported resources listed as ignored, no-ops and reads skipped",
 			fixture: "ignored.json",
-			ignored: []string{"aws_instance.web[0]", "aws_s3_bucket.logs"},
+			ignored: []string{"aws_s3_bucket.logs"},
 			sg:      []sgCheck{{vpc.Ingress, tcp(app, db, 5432), true, true, ""}},
 		},
 		{

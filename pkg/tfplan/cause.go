@@ -1,0 +1,126 @@
+package tfplan
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Decision is what Cause reads of one replay's verdict for a record (the columns of replay's verdict table).
+type Decision struct {
+	Action string // ACCEPT or REJECT
+	// Layer (nacl-inbound, nacl-outbound, sg-inbound, sg-outbound, ...), Rule and Resource decide a REJECT.
+	Layer, Rule, Resource string
+	// SGRule is the id of the security group rule that allowed the packet (or conntrack, ...); NACL and
+	// NACLRule the NACL the packet met and its deciding entry.
+	SGRule, NACL, NACLRule string
+}
+
+// Cause names the resource address of the planned change that makes the candidate decide a record of
+// interface iface differently from the baseline, or "" when no change of the plan explains it:
+//
+//   - accepted before, rejected now at a NACL: the planned entry that now decides (a new or moved deny), else
+//     the resource that moved the interface's subnet to another NACL, else the resource that removed the entry
+//     that allowed it before, else the NACL's first changed resource (Addresses);
+//   - rejected now at the security groups: the resource that removed the rule that allowed it before, else the
+//     one that changed the interface's groups, else the groups' first changed resource;
+//   - rejected before, accepted now: at the layer that rejected it, the planned entry or rule that now allows
+//     it, else the resource that moved the subnet or changed the interface's groups, else the resource that
+//     removed the deny entry that decided before, else the first changed resource of the NACL or groups.
+//
+// Cause is safe for concurrent use (it only reads the Result).
+func (r *Result) Cause(iface string, base, cand Decision) string {
+	switch {
+	case base.Action == "ACCEPT" && cand.Action == "REJECT":
+		return r.rejectCause(iface, base, cand)
+	case base.Action == "REJECT" && cand.Action == "ACCEPT":
+		return r.admitCause(iface, base, cand)
+	}
+	return ""
+}
+
+func (r *Result) rejectCause(iface string, base, cand Decision) string {
+	switch {
+	case strings.HasPrefix(cand.Layer, "nacl-"):
+		egress := cand.Layer == "nacl-outbound"
+		if a := r.Entries[entryKey(cand.Resource, egress, cand.Rule)]; a != "" {
+			return a
+		}
+		if a := r.subnetOf(iface); a != "" && base.NACL != cand.Resource {
+			return a
+		}
+		if a := r.RemovedEntries[entryKey(base.NACL, egress, base.NACLRule)]; a != "" {
+			return a
+		}
+		return r.first(cand.Resource)
+	case strings.HasPrefix(cand.Layer, "sg-"):
+		if a := r.RemovedRules[base.SGRule]; a != "" {
+			return a
+		}
+		if a := r.Interfaces[iface]; a != "" {
+			return a
+		}
+		return r.first(cand.Resource)
+	}
+	return ""
+}
+
+func (r *Result) admitCause(iface string, base, cand Decision) string {
+	switch {
+	case strings.HasPrefix(base.Layer, "nacl-"):
+		egress := base.Layer == "nacl-outbound"
+		if a := r.Entries[entryKey(cand.NACL, egress, cand.NACLRule)]; a != "" {
+			return a
+		}
+		if a := r.subnetOf(iface); a != "" && cand.NACL != base.Resource {
+			return a
+		}
+		if a := r.RemovedEntries[entryKey(base.Resource, egress, base.Rule)]; a != "" {
+			return a
+		}
+		if a := r.first(cand.NACL); a != "" {
+			return a
+		}
+		return r.first(base.Resource)
+	case strings.HasPrefix(base.Layer, "sg-"):
+		if a := r.ruleAddr[cand.SGRule]; a != "" {
+			return a
+		}
+		if a := r.Interfaces[iface]; a != "" {
+			return a
+		}
+		return r.first(base.Resource)
+	}
+	return ""
+}
+
+// RuleAddress is the address of the planned resource that wrote the candidate's rule with this id (the
+// candidate replay's sg_rule), "" when the plan did not touch it.
+func (r *Result) RuleAddress(id string) string { return r.ruleAddr[id] }
+
+// subnetOf is the address that moved the subnet of interface iface to another NACL.
+func (r *Result) subnetOf(iface string) string {
+	if e := r.Model.ENIs[iface]; e != nil {
+		return r.Subnets[e.SubnetID]
+	}
+	return ""
+}
+
+// first is the first changed resource (Addresses) of the groups or NACL in ids (verdict_resource: ids
+// joined by ",").
+func (r *Result) first(ids string) string {
+	if ids == "" {
+		return ""
+	}
+	addrs := r.addresses()
+	for _, id := range strings.Split(ids, ",") {
+		if a := addrs[id]; a != "" {
+			return a
+		}
+	}
+	return ""
+}
+
+func entryKey(nacl string, egress bool, rule string) EntryKey {
+	n, _ := strconv.Atoi(rule)
+	return EntryKey{NACL: nacl, Egress: egress, RuleNumber: n}
+}
