@@ -53,9 +53,9 @@ const MaxRecords = 1_000_000
 // use.
 type Aggregator struct {
 	// Attribute, when set before the first Add, names the change that causes a would-break or newly-allowed
-	// record logged at interface iface with these verdicts (a Terraform resource address; "" when unknown):
-	// it becomes the record's Decider.Address.
-	Attribute func(iface string, base, cand *Verdict) string
+	// record logged at interface iface, between addresses src and dst (the packet's), with these verdicts (a
+	// Terraform resource address; "" when unknown): it becomes the record's Decider.Address.
+	Attribute func(iface, src, dst string, base, cand *Verdict) string
 
 	model              *vpc.Model // the candidate: interfaces and groups name identities
 	baseTab, candTab   func() arrow.Record
@@ -317,7 +317,7 @@ func (a *Aggregator) addChanged(rec arrow.Record, i int, seq int64, pc *PairCoun
 		}
 		d := Decider{Layer: v.Layer, Rule: v.Rule, Resource: v.Resource, Cause: v.Cause, Role: pc.Baseline.Role}
 		if a.Attribute != nil {
-			d.Address = a.Attribute(str(c.iface), &pc.Baseline, &pc.Candidate)
+			d.Address = a.Attribute(str(c.iface), src, dst, &pc.Baseline, &pc.Candidate)
 		}
 		g.deciders[d]++
 	}

@@ -157,7 +157,7 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 
 	mem := memory.DefaultAllocator
 	rcfg.Admit = replay.AdmitModel
-	var attribute func(iface string, base, cand *audit.Verdict) string
+	var attribute func(iface, src, dst string, base, cand *audit.Verdict) string
 	if planRes != nil {
 		attribute = planAttribution(planRes)
 	}
@@ -197,7 +197,7 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 // replayTwice reads the stored flows from d and replays them through base and cand in one pass, the
 // candidate's replay chained on the baseline's, into an Aggregator.
 func replayTwice(ctx context.Context, d *store.DB, cfg AuditConfig, base, cand *vpc.Model, rcfg replay.Config,
-	mem memory.Allocator, attribute func(iface string, base, cand *audit.Verdict) string) (*audit.Aggregator, error) {
+	mem memory.Allocator, attribute func(iface, src, dst string, base, cand *audit.Verdict) string) (*audit.Aggregator, error) {
 	in, err := readFlows(ctx, d, cfg.Since, cfg.Until)
 	if err != nil {
 		return nil, err

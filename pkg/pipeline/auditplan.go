@@ -59,13 +59,13 @@ func planCandidate(base *vpc.Model, plan *tfjson.Plan) (*tfplan.Result, *vpc.Ove
 
 // planAttribution is the audit's Aggregator.Attribute for a plan's candidate: the address of the planned
 // change behind each changed record (tfplan.Result.Cause).
-func planAttribution(r *tfplan.Result) func(iface string, base, cand *audit.Verdict) string {
+func planAttribution(r *tfplan.Result) func(iface, src, dst string, base, cand *audit.Verdict) string {
 	decision := func(v *audit.Verdict) tfplan.Decision {
 		return tfplan.Decision{Action: v.Action, Layer: v.Layer, Rule: v.Rule, Resource: v.Resource, SGRule: v.SGRule,
 			NACL: v.NACL, NACLRule: v.NACLRule}
 	}
-	return func(iface string, base, cand *audit.Verdict) string {
-		return r.Cause(iface, decision(base), decision(cand))
+	return func(iface, src, dst string, base, cand *audit.Verdict) string {
+		return r.Cause(tfplan.Record{Interface: iface, Src: src, Dst: dst}, decision(base), decision(cand))
 	}
 }
 

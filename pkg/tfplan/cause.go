@@ -1,9 +1,15 @@
 package tfplan
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 )
+
+// Record is the record Cause explains: the interface that logged it and the packet's addresses.
+type Record struct {
+	Interface, Src, Dst string
+}
 
 // Decision is what Cause reads of one replay's verdict for a record (the columns of replay's verdict table).
 type Decision struct {
@@ -15,37 +21,39 @@ type Decision struct {
 	SGRule, NACL, NACLRule string
 }
 
-// Cause names the resource address of the planned change that makes the candidate decide a record of
-// interface iface differently from the baseline, or "" when no change of the plan explains it:
+// Cause names the resource address of the planned change that makes the candidate decide record rec
+// differently from the baseline, or "" when no change of the plan explains it:
 //
 //   - accepted before, rejected now at a NACL: the planned entry that now decides (a new or moved deny), else
 //     the resource that moved the interface's subnet to another NACL, else the resource that removed the entry
 //     that allowed it before, else the NACL's first changed resource (Addresses);
 //   - rejected now at the security groups: the resource that removed the rule that allowed it before, else the
-//     one that changed the interface's groups, else the groups' first changed resource;
+//     one that changed the interface's groups, else the one that changed the other end's groups (a rule
+//     referencing a group matches its members), else the groups' first changed resource;
 //   - rejected before, accepted now: at the layer that rejected it, the planned entry or rule that now allows
-//     it, else the resource that moved the subnet or changed the interface's groups, else the resource that
-//     removed the deny entry that decided before, else the first changed resource of the NACL or groups.
+//     it, else the resource that moved the subnet or changed the groups of the interface (or the other end's),
+//     else the resource that removed the deny entry that decided before, else the first changed resource of
+//     the NACL or groups.
 //
 // Cause is safe for concurrent use (it only reads the Result).
-func (r *Result) Cause(iface string, base, cand Decision) string {
+func (r *Result) Cause(rec Record, base, cand Decision) string {
 	switch {
 	case base.Action == "ACCEPT" && cand.Action == "REJECT":
-		return r.rejectCause(iface, base, cand)
+		return r.rejectCause(rec, base, cand)
 	case base.Action == "REJECT" && cand.Action == "ACCEPT":
-		return r.admitCause(iface, base, cand)
+		return r.admitCause(rec, base, cand)
 	}
 	return ""
 }
 
-func (r *Result) rejectCause(iface string, base, cand Decision) string {
+func (r *Result) rejectCause(rec Record, base, cand Decision) string {
 	switch {
 	case strings.HasPrefix(cand.Layer, "nacl-"):
 		egress := cand.Layer == "nacl-outbound"
 		if a := r.Entries[entryKey(cand.Resource, egress, cand.Rule)]; a != "" {
 			return a
 		}
-		if a := r.subnetOf(iface); a != "" && base.NACL != cand.Resource {
+		if a := r.subnetOf(rec.Interface); a != "" && base.NACL != cand.Resource {
 			return a
 		}
 		if a := r.RemovedEntries[entryKey(base.NACL, egress, base.NACLRule)]; a != "" {
@@ -56,7 +64,7 @@ func (r *Result) rejectCause(iface string, base, cand Decision) string {
 		if a := r.RemovedRules[base.SGRule]; a != "" {
 			return a
 		}
-		if a := r.Interfaces[iface]; a != "" {
+		if a := r.members(rec); a != "" {
 			return a
 		}
 		return r.first(cand.Resource)
@@ -64,14 +72,14 @@ func (r *Result) rejectCause(iface string, base, cand Decision) string {
 	return ""
 }
 
-func (r *Result) admitCause(iface string, base, cand Decision) string {
+func (r *Result) admitCause(rec Record, base, cand Decision) string {
 	switch {
 	case strings.HasPrefix(base.Layer, "nacl-"):
 		egress := base.Layer == "nacl-outbound"
 		if a := r.Entries[entryKey(cand.NACL, egress, cand.NACLRule)]; a != "" {
 			return a
 		}
-		if a := r.subnetOf(iface); a != "" && cand.NACL != base.Resource {
+		if a := r.subnetOf(rec.Interface); a != "" && cand.NACL != base.Resource {
 			return a
 		}
 		if a := r.RemovedEntries[entryKey(base.Resource, egress, base.Rule)]; a != "" {
@@ -85,7 +93,7 @@ func (r *Result) admitCause(iface string, base, cand Decision) string {
 		if a := r.ruleAddr[cand.SGRule]; a != "" {
 			return a
 		}
-		if a := r.Interfaces[iface]; a != "" {
+		if a := r.members(rec); a != "" {
 			return a
 		}
 		return r.first(base.Resource)
@@ -96,6 +104,24 @@ func (r *Result) admitCause(iface string, base, cand Decision) string {
 // RuleAddress is the address of the planned resource that wrote the candidate's rule with this id (the
 // candidate replay's sg_rule), "" when the plan did not touch it.
 func (r *Result) RuleAddress(id string) string { return r.ruleAddr[id] }
+
+// members is the address that changed the groups of the record's interface, else of the interface at its
+// other end.
+func (r *Result) members(rec Record) string {
+	if a := r.Interfaces[rec.Interface]; a != "" {
+		return a
+	}
+	for _, s := range []string{rec.Src, rec.Dst} {
+		if addr, err := netip.ParseAddr(s); err == nil {
+			if e := r.Model.ENIByAddr(addr); e != nil && e.ID != rec.Interface {
+				if a := r.Interfaces[e.ID]; a != "" {
+					return a
+				}
+			}
+		}
+	}
+	return ""
+}
 
 // subnetOf is the address that moved the subnet of interface iface to another NACL.
 func (r *Result) subnetOf(iface string) string {

@@ -115,6 +115,7 @@ func (b *builder) defaultGroup(rc *tfjson.ResourceChange, before, after, unknown
 		b.r.Ignored = append(b.r.Ignored, rc.Address)
 		return
 	}
+	b.idOf[rc.Address] = id // references to the adopted group resolve to it
 	if a.Create() {
 		// Adoption: a direction the configuration gives no blocks is computed (unknown) in the plan, and
 		// Terraform leaves it empty.

@@ -72,7 +72,10 @@ func (b *builder) setNACL(addr, id string, after, unknown map[string]any, create
 		}
 		*old = entries
 	}
-	if unknown["subnet_ids"] == true {
+	// subnet_ids unknown as a whole on a created NACL: not configured (computed from the association
+	// resources), or naming only subnets this plan creates; unknown elements are subnets this plan creates.
+	// Neither is a subnet of the topology.
+	if unknown["subnet_ids"] == true && !created {
 		b.unresolved(addr, "subnet_ids are unknown until apply")
 	} else if ids, ok := after["subnet_ids"].([]any); ok {
 		want := map[string]bool{}
@@ -134,6 +137,7 @@ func (b *builder) defaultNACL(rc *tfjson.ResourceChange, before, after, unknown 
 		b.r.Ignored = append(b.r.Ignored, rc.Address) // a VPC the topology does not have
 		return
 	}
+	b.idOf[rc.Address] = id // references to the adopted NACL resolve to it
 	after, unknown = maps.Clone(after), maps.Clone(unknown)
 	for _, dir := range []string{"ingress", "egress"} {
 		if unknown[dir] == true && rc.Change.Actions.Create() { // adoption without blocks: no entries

@@ -86,19 +86,25 @@ func indexKey(idx any) string {
 	return ""
 }
 
-// refTarget resolves one configuration reference of rc ("aws_security_group.app.id") to the id of a group or
-// NACL the plan creates. ok false with a reason when the reference names such a resource but not one
-// instance of it; ok false without a reason when it names nothing the plan creates.
-func (b *builder) refTarget(rc *tfjson.ResourceChange, ref string) (id string, ok bool, reason string) {
+// refTarget resolves one configuration reference of rc to the id of a group or NACL the plan creates.
+// "aws_security_group.app.id" names that resource, or the same-key instance when it has instances;
+// "aws_security_group.app["k"].id" that instance. A dynamic index (aws_security_group.app[each.key].id)
+// hides the attribute: Terraform lists only "aws_security_group.app" and "each.key", so a bare resource is
+// taken as its same-key instance's id only when dynamic (the expression references each.key or
+// count.index) and the resource has instances; the attribute resolved must hold an id, which no other
+// attribute of a group or NACL is. ok false with a reason when the reference names a resource of the plan
+// with instances but not one instance of it; ok false without a reason when it names nothing the plan
+// creates.
+func (b *builder) refTarget(rc *tfjson.ResourceChange, ref string, dynamic bool) (id string, ok bool, reason string) {
 	base, isID := strings.CutSuffix(ref, ".id")
-	if !isID {
+	if !isID && (!dynamic || strings.HasSuffix(base, "]") || strings.Count(base, ".") != 1) {
 		return "", false, ""
 	}
 	abs := base
 	if rc.ModuleAddress != "" {
 		abs = rc.ModuleAddress + "." + base
 	}
-	if id, ok := b.idOf[abs]; ok {
+	if id, ok := b.idOf[abs]; ok && isID {
 		return id, true, ""
 	}
 	if strings.HasSuffix(base, "]") { // an explicit instance the plan does not create
@@ -152,9 +158,10 @@ func (b *builder) refIDs(rc *tfjson.ResourceChange, attr string) ([]string, erro
 	if e == nil {
 		return nil, fmt.Errorf("%s is unknown until apply and the plan's configuration has no expression for it", attr)
 	}
+	dynamic := slices.ContainsFunc(e.References, func(r string) bool { return r == "each.key" || r == "count.index" })
 	var ids []string
 	for _, r := range e.References { // "aws_security_group.app.id" (Terraform also lists "aws_security_group.app")
-		id, ok, reason := b.refTarget(rc, r)
+		id, ok, reason := b.refTarget(rc, r, dynamic)
 		if reason != "" {
 			return nil, fmt.Errorf("%s is unknown until apply and its reference %s cannot be resolved: %s", attr, r, reason)
 		}
