@@ -34,7 +34,7 @@ const (
 
 // summary is what a fixture's Result says, in comparable form.
 type summary struct {
-	Rules          []string          // "RULE-ID DISPLAY <- ADDRESS" of Result.Rules, sorted
+	Rules          []string // "RULE-ID DISPLAY <- ADDRESS" of Result.Rules, sorted
 	Entries        map[EntryKey]string
 	RemovedRules   map[string]string
 	RemovedEntries map[EntryKey]string
