@@ -196,3 +196,59 @@ func TestFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestCause: the address Cause names for a changed record, on the fixtures, from the verdicts the two replays
+// would give it.
+func TestCause(t *testing.T) {
+	accept := func(nacl, naclRule, sgRule string) Decision {
+		return Decision{Action: "ACCEPT", NACL: nacl, NACLRule: naclRule, SGRule: sgRule}
+	}
+	reject := func(layer, rule, resource string) Decision {
+		return Decision{Action: "REJECT", Layer: layer, Rule: rule, Resource: resource}
+	}
+	const (
+		web1, bastion, app1, db1, db2 = "10.20.1.10", "10.20.3.10", "10.20.2.10", "10.20.4.10", "10.20.4.11"
+		eniApp1                       = "eni-07631aec07b5e8fa5"
+	)
+	tests := []struct {
+		name, fixture string
+		rec           Record
+		base, cand    Decision
+		want          string
+	}{
+		{"a planned deny entry now decides", "module_for_each.json", Record{eniWeb1, bastion, web1},
+			accept(aclWeb, "130", sgWeb+"/ingress/2"), reject("nacl-inbound", "45", aclWeb), "module.net.aws_network_acl_rule.public_in[3]"},
+		{"a planned rule now allows", "module_for_each.json", Record{eniDB1, db1, "3.5.0.139"},
+			Decision{Action: "REJECT", Layer: "sg-outbound", Rule: "implicit-deny", Resource: sgDB}, accept(aclDef, "100", sgDB+"/egress/0"),
+			`module.net.aws_vpc_security_group_egress_rule.db_out["https"]`},
+		{"the allowing entry was rewritten by the default NACL", "default_nacl.json", Record{eniBast, "203.0.113.33", bastion},
+			accept(aclDef, "100", sgBastion+"/ingress/0"), reject("nacl-inbound", "32767", aclDef), "aws_default_network_acl.default"},
+		{"the subnet moved to a NACL of the plan", "nacl_association.json", Record{eniDB1, "10.20.2.11", db1},
+			accept(aclDef, "100", sgDB+"/ingress/0"), reject("nacl-inbound", "32767", "tf:aws_network_acl.db"), "aws_network_acl_association.db"},
+		{"the other end left the referenced group", "interface_groups.json", Record{eniApp1, app1, db2},
+			accept(aclApp, "100", sgApp+"/egress/0"), reject("sg-outbound", "implicit-deny", sgApp), `aws_network_interface.db["b"]`},
+		{"the interface left the group", "interface_groups.json", Record{eniDB2, app1, db2},
+			accept(aclDef, "100", sgDB+"/ingress/0"), reject("sg-inbound", "implicit-deny", sgDefault), `aws_network_interface.db["b"]`},
+		{"the adopted default group's rule now allows", "default_sg.json", Record{eniDB1, db1, "3.5.0.139"},
+			reject("sg-outbound", "implicit-deny", sgDB), accept(aclDef, "100", sgDefault+"/egress/0"), "aws_default_security_group.default"},
+		{"the removed rule allowed it", "removed_rule.json", Record{eniApp1, bastion, app1},
+			accept(aclApp, "110", sgApp+"/ingress/1"), reject("sg-inbound", "implicit-deny", sgApp), "aws_security_group_rule.app_ssh"},
+		{"unchanged class", "removed_rule.json", Record{eniApp1, bastion, app1},
+			accept(aclApp, "110", sgApp+"/ingress/1"), accept(aclApp, "110", sgApp+"/ingress/1"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := ReadFile(filepath.Join("testdata", tt.fixture))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Candidate(baseline(t), plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Cause(tt.rec, tt.base, tt.cand); got != tt.want {
+				t.Errorf("Cause = %q, want %q (removed rules %v)", got, tt.want, r.RemovedRules)
+			}
+		})
+	}
+}
