@@ -35,8 +35,9 @@ func auditCommand() *command {
 				"the traffic that would break (accepted now, rejected by the candidate) and that would be newly allowed,\n"+
 				"grouped by source -> destination : service with the rule that decides, coverage and exposure; writes\n"+
 				"audit_summary, audit_verdicts, audit_groups and audit_records into the same file.\n"+
-				"With --terraform-plan the candidate is that topology with a Terraform plan's security group, rule and\n"+
-				"network ACL changes applied (terraform show -json PLANFILE); findings name the resource addresses.\n\n"+
+				"With --terraform-plan the candidate is that topology with a Terraform plan's security group, rule,\n"+
+				"network ACL, NACL association and interface group changes applied (terraform show -json PLANFILE);\n"+
+				"every group names the resource address that causes it; --strict fails on changes it cannot represent.\n\n"+
 				"Exit status: 0 when would-break records are at most --fail-on, 1 when more (or on an error), 2 usage,\n"+
 				"3 fatal findings in the candidate topology, or with --strict a plan change that cannot be represented.",
 				"# audit a hand-edited copy of the current export",
