@@ -1,6 +1,7 @@
 package tfplan
 
 import (
+	"cmp"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -37,66 +38,31 @@ type Decision struct {
 //
 // Cause is safe for concurrent use (it only reads the Result).
 func (r *Result) Cause(rec Record, base, cand Decision) string {
+	// The layer that changed its mind, the NACL entry that decides now and the one that decided before, the
+	// rule that allows now and the one that allowed before, and the groups involved.
+	var layer, groups, ruleNow, ruleBefore string
+	var now, before EntryKey
 	switch {
 	case base.Action == "ACCEPT" && cand.Action == "REJECT":
-		return r.rejectCause(rec, base, cand)
+		layer, groups, ruleBefore = cand.Layer, cand.Resource, base.SGRule
+		now = entryKey(cand.Resource, cand.Layer == "nacl-outbound", cand.Rule)
+		before = entryKey(base.NACL, now.Egress, base.NACLRule)
 	case base.Action == "REJECT" && cand.Action == "ACCEPT":
-		return r.admitCause(rec, base, cand)
+		layer, groups, ruleNow = base.Layer, base.Resource, cand.SGRule
+		before = entryKey(base.Resource, base.Layer == "nacl-outbound", base.Rule)
+		now = entryKey(cand.NACL, before.Egress, cand.NACLRule)
+	default:
+		return ""
 	}
-	return ""
-}
-
-func (r *Result) rejectCause(rec Record, base, cand Decision) string {
 	switch {
-	case strings.HasPrefix(cand.Layer, "nacl-"):
-		egress := cand.Layer == "nacl-outbound"
-		if a := r.Entries[entryKey(cand.Resource, egress, cand.Rule)]; a != "" {
-			return a
+	case strings.HasPrefix(layer, "nacl-"):
+		moved := ""
+		if now.NACL != before.NACL {
+			moved = r.subnetOf(rec.Interface)
 		}
-		if a := r.subnetOf(rec.Interface); a != "" && base.NACL != cand.Resource {
-			return a
-		}
-		if a := r.RemovedEntries[entryKey(base.NACL, egress, base.NACLRule)]; a != "" {
-			return a
-		}
-		return r.first(cand.Resource)
-	case strings.HasPrefix(cand.Layer, "sg-"):
-		if a := r.RemovedRules[base.SGRule]; a != "" {
-			return a
-		}
-		if a := r.members(rec); a != "" {
-			return a
-		}
-		return r.first(cand.Resource)
-	}
-	return ""
-}
-
-func (r *Result) admitCause(rec Record, base, cand Decision) string {
-	switch {
-	case strings.HasPrefix(base.Layer, "nacl-"):
-		egress := base.Layer == "nacl-outbound"
-		if a := r.Entries[entryKey(cand.NACL, egress, cand.NACLRule)]; a != "" {
-			return a
-		}
-		if a := r.subnetOf(rec.Interface); a != "" && cand.NACL != base.Resource {
-			return a
-		}
-		if a := r.RemovedEntries[entryKey(base.Resource, egress, base.Rule)]; a != "" {
-			return a
-		}
-		if a := r.first(cand.NACL); a != "" {
-			return a
-		}
-		return r.first(base.Resource)
-	case strings.HasPrefix(base.Layer, "sg-"):
-		if a := r.ruleAddr[cand.SGRule]; a != "" {
-			return a
-		}
-		if a := r.members(rec); a != "" {
-			return a
-		}
-		return r.first(base.Resource)
+		return cmp.Or(r.Entries[now], moved, r.RemovedEntries[before], r.first(now.NACL), r.first(before.NACL))
+	case strings.HasPrefix(layer, "sg-"):
+		return cmp.Or(r.ruleAddr[ruleNow], r.RemovedRules[ruleBefore], r.members(rec), r.first(groups))
 	}
 	return ""
 }

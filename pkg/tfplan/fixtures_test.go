@@ -2,7 +2,6 @@ package tfplan
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -178,15 +177,7 @@ func TestFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
-			base := baseline(t)
-			plan, err := ReadFile(filepath.Join("testdata", tt.fixture))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Candidate(base, plan)
-			if err != nil {
-				t.Fatalf("Candidate: %v", err)
-			}
+			_, r := candidateOf(t, tt.fixture)
 			if diff := cmp.Diff(tt.want, summarize(r), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}
@@ -238,14 +229,7 @@ func TestCause(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan, err := ReadFile(filepath.Join("testdata", tt.fixture))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Candidate(baseline(t), plan)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, r := candidateOf(t, tt.fixture)
 			if got := r.Cause(tt.rec, tt.base, tt.cand); got != tt.want {
 				t.Errorf("Cause = %q, want %q (removed rules %v)", got, tt.want, r.RemovedRules)
 			}

@@ -129,16 +129,26 @@ func (b *builder) defaultGroup(rc *tfjson.ResourceChange, before, after, unknown
 	b.setGroup(rc.Address, id, after, unknown, false, true)
 }
 
-func (b *builder) addRules(rc *tfjson.ResourceChange, after, unknown map[string]any) {
+// groupOf resolves security_group_id of rc to a group of the candidate; nil when it has none (reported).
+func (b *builder) groupOf(rc *tfjson.ResourceChange, after, unknown map[string]any) *vpc.SecurityGroup {
 	gid, ok := b.ref(rc, after, unknown, "security_group_id")
 	if !ok {
-		return
+		return nil
 	}
 	g := b.m.Groups[gid]
 	if g == nil {
 		b.unresolved(rc.Address, "security group %s is neither in the topology nor created by the plan", gid)
+	}
+	return g
+}
+
+func (b *builder) addRules(rc *tfjson.ResourceChange, after, unknown map[string]any) {
+	g := b.groupOf(rc, after, unknown)
+	if g == nil {
 		return
 	}
+	gid := g.ID
+	var ok bool
 	var rs []*vpc.SGRule
 	var err error
 	if rc.Type == "aws_security_group_rule" {

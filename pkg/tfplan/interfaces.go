@@ -60,7 +60,8 @@ func (b *builder) interfaceGroups(rc *tfjson.ResourceChange, before, after, unkn
 }
 
 // attachGroup applies an aws_network_interface_sg_attachment: creating it adds the group to the interface
-// (when it is not there already), destroying it removes the group.
+// (when it is not there already), destroying it removes the group. Attaching a group the plan deletes is
+// unresolved (the group is not in the candidate).
 func (b *builder) attachGroup(rc *tfjson.ResourceChange, before, after, unknown map[string]any) {
 	a := rc.Change.Actions
 	if a.Delete() || a.Replace() {
@@ -79,15 +80,11 @@ func (b *builder) attachGroup(rc *tfjson.ResourceChange, before, after, unknown 
 		b.r.Ignored = append(b.r.Ignored, rc.Address)
 		return
 	}
-	gid, ok := b.ref(rc, after, unknown, "security_group_id")
-	if !ok {
+	g := b.groupOf(rc, after, unknown)
+	if g == nil {
 		return
 	}
-	if b.m.Groups[gid] == nil && b.gone[gid].g == nil {
-		b.unresolved(rc.Address, "security group %s is neither in the topology nor created by the plan", gid)
-		return
-	}
-	if !slices.Contains(eni.GroupIDs, gid) {
+	if gid := g.ID; !slices.Contains(eni.GroupIDs, gid) {
 		eni.GroupIDs = append(slices.Clone(eni.GroupIDs), gid)
 		b.member(eni.ID, rc.Address)
 	}

@@ -167,13 +167,8 @@ func (b *builder) associate(rc *tfjson.ResourceChange, before, after, unknown ma
 		b.r.Ignored = append(b.r.Ignored, rc.Address)
 		return
 	}
-	id, ok := b.ref(rc, after, unknown, "network_acl_id")
-	if !ok {
-		return
-	}
-	n := b.m.NACLs[id]
+	n := b.naclOf(rc, after, unknown)
 	if n == nil {
-		b.unresolved(rc.Address, "network ACL %s is neither in the topology nor created by the plan", id)
 		return
 	}
 	sn.NACL, sn.NACLExplicit = n, true
@@ -226,16 +221,25 @@ func naclEntry(m map[string]any, egress bool, numKey, actionKey string) (vpc.NAC
 	return e, nil
 }
 
-func (b *builder) addEntry(rc *tfjson.ResourceChange, after, unknown map[string]any) {
+// naclOf resolves network_acl_id of rc to a NACL of the candidate; nil when it has none (reported).
+func (b *builder) naclOf(rc *tfjson.ResourceChange, after, unknown map[string]any) *vpc.NACL {
 	id, ok := b.ref(rc, after, unknown, "network_acl_id")
 	if !ok {
-		return
+		return nil
 	}
 	n := b.m.NACLs[id]
 	if n == nil {
 		b.unresolved(rc.Address, "network ACL %s is neither in the topology nor created by the plan", id)
+	}
+	return n
+}
+
+func (b *builder) addEntry(rc *tfjson.ResourceChange, after, unknown map[string]any) {
+	n := b.naclOf(rc, after, unknown)
+	if n == nil {
 		return
 	}
+	id := n.ID
 	e, err := naclEntry(after, after["egress"] == true, "rule_number", "rule_action")
 	if err != nil {
 		b.unresolved(rc.Address, "%v", err)
