@@ -78,9 +78,12 @@ func TestAuditTerraformPlan(t *testing.T) {
 		t.Errorf("candidate findings = %q", got.Candidate.Findings)
 	}
 
-	// One candidate at a time.
+	// One candidate at a time; --strict is about plans.
 	if status, _, _ := runCLI(t, "", "audit", "--db", db, "--policy", no443, "--terraform-plan", "x.json"); status != exitUsage {
 		t.Errorf("--policy with --terraform-plan: status %d, want %d", status, exitUsage)
+	}
+	if status, _, _ := runCLI(t, "", "audit", "--db", db, "--policy", no443, "--strict"); status != exitUsage {
+		t.Errorf("--policy with --strict: status %d, want %d", status, exitUsage)
 	}
 }
 
