@@ -116,10 +116,12 @@ var supported = map[string]int{
 }
 
 type builder struct {
-	m     *vpc.Model
-	r     *Result
-	plan  *tfjson.Plan
-	idOf  map[string]string // resource address -> id (known or synthesized) of created groups and NACLs
+	m    *vpc.Model
+	r    *Result
+	plan *tfjson.Plan
+	// idOf maps resource addresses to the ids of the groups and NACLs the plan creates (known, or
+	// synthesized "tf:ADDRESS") or adopts (aws_default_security_group, aws_default_network_acl).
+	idOf  map[string]string
 	exprs map[string]map[string]*tfjson.Expression
 	// gone holds the groups the plan deletes, by id, with the address that deletes them: restored when
 	// AWS would refuse the deletion (Attached).
@@ -150,7 +152,9 @@ func Candidate(base *vpc.Model, plan *tfjson.Plan) (*Result, error) {
 	}
 	var changes []*tfjson.ResourceChange
 	for _, rc := range plan.ResourceChanges {
-		if rc == nil || rc.Change == nil || rc.Mode != tfjson.ManagedResourceMode || rc.DeposedKey != "" {
+		// A deposed object (left by an earlier failed create_before_destroy) is deleted by its before.id like
+		// any other object.
+		if rc == nil || rc.Change == nil || rc.Mode != tfjson.ManagedResourceMode {
 			continue
 		}
 		if _, ok := supported[rc.Type]; !ok {
