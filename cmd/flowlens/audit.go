@@ -107,11 +107,12 @@ func runAudit(ctx context.Context, env *cmdEnv, cfg pipeline.AuditConfig, output
 		}
 		return findingsErrorf("the candidate has %d fatal topology findings (listed above); fix the policy or pass --allow-fatal-topology", len(fe.Findings))
 	}
-	if errors.Is(err, pipeline.ErrUnresolvedPlan) {
-		for _, f := range rep.Candidate.Findings {
-			fmt.Fprintf(env.stderr, "candidate: %s\n", f)
+	var ue *pipeline.UnresolvedPlanError
+	if errors.As(err, &ue) {
+		for _, u := range ue.Unresolved {
+			fmt.Fprintf(env.stderr, "unresolved: %s\n", u)
 		}
-		return findingsErrorf("--strict: %v", err)
+		return findingsErrorf("--strict: %s has %d changes the candidate cannot represent (listed above); nothing was replayed", ue.Plan, len(ue.Unresolved))
 	}
 	if err != nil {
 		return err

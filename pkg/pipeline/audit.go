@@ -63,9 +63,25 @@ var replayColumns = []string{flowschema.ColInterfaceID, flowschema.ColSrcAddr, f
 
 var textColumns = []string{flowschema.ColAction, flowschema.ColLogStatus, flowschema.ColFlowDirection}
 
-// ErrUnresolvedPlan is returned (wrapped, with the report) under AuditConfig.Strict when the Terraform plan has
-// changes the candidate cannot represent.
-var ErrUnresolvedPlan = errors.New("the Terraform plan has changes the candidate cannot represent (--strict)")
+// ErrUnresolvedPlan is what an *UnresolvedPlanError is (errors.Is).
+var ErrUnresolvedPlan = errors.New("the Terraform plan has changes the candidate cannot represent")
+
+// UnresolvedPlanError is returned, with the report and before any replay, under AuditConfig.Strict when the
+// Terraform plan has changes the candidate cannot represent.
+type UnresolvedPlanError struct {
+	Plan       string
+	Unresolved []tfplan.Unresolved
+}
+
+func (e *UnresolvedPlanError) Error() string {
+	var list []string
+	for _, u := range e.Unresolved {
+		list = append(list, u.String())
+	}
+	return fmt.Sprintf("%s: %v: %s", e.Plan, ErrUnresolvedPlan, strings.Join(list, "; "))
+}
+
+func (e *UnresolvedPlanError) Is(target error) bool { return target == ErrUnresolvedPlan }
 
 // ErrEmptyPolicy is returned when the policy holds no security group, rule or network ACL.
 var ErrEmptyPolicy = errors.New("the policy holds no security group, security-group rule or network ACL " +
@@ -148,11 +164,7 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 		return rep, fmt.Errorf("candidate policy: %w", err)
 	}
 	if cfg.Strict && planRes != nil && len(planRes.Unresolved) > 0 {
-		var list []string
-		for _, u := range planRes.Unresolved {
-			list = append(list, u.String())
-		}
-		return rep, fmt.Errorf("%s: %w: %s", cfg.TerraformPlan, ErrUnresolvedPlan, strings.Join(list, "; "))
+		return rep, &UnresolvedPlanError{Plan: cfg.TerraformPlan, Unresolved: planRes.Unresolved}
 	}
 
 	mem := memory.DefaultAllocator
