@@ -237,6 +237,37 @@ func TestResourceTypes(t *testing.T) {
 			},
 		},
 		{
+			name: "inline blocks: one unknown group element resolved from the direction's references; unknown CIDRs keep an existing group's rules",
+			plan: func(t *testing.T) *Result {
+				block := func(groups, cidrs string) string {
+					return `{"cidr_blocks": ` + cidrs + `, "ipv6_cidr_blocks": [], "prefix_list_ids": [], "security_groups": ` + groups +
+						`, "self": false, "protocol": "tcp", "from_port": 443, "to_port": 443}`
+				}
+				return planOf(t, list(
+					change("aws_security_group.lb", "", "aws_security_group", "lb", "", "create", `null`,
+						`{"name": "lb", "vpc_id": `+vpcID+`}`, `{"id": true, "ingress": true, "egress": true}`),
+					change("aws_security_group.api", "", "aws_security_group", "api", "", "create", `null`,
+						`{"name": "api", "vpc_id": `+vpcID+`, "ingress": [`+block(`[null]`, `[]`)+`, `+block(`[]`, `["10.0.0.0/8"]`)+`], "egress": []}`,
+						`{"id": true, "ingress": [{"security_groups": [true]}, {}], "egress": []}`),
+					change("aws_security_group.web", "", "aws_security_group", "web", "", "update", `{"id": "`+sgWeb+`"}`,
+						`{"id": "`+sgWeb+`", "ingress": [`+block(`[]`, `[null]`)+`]}`, `{"ingress": [{"cidr_blocks": [true]}]}`)),
+					list(`{"address": "aws_security_group.api", "mode": "managed", "type": "aws_security_group", "name": "api",
+						"expressions": {"ingress": {"references": ["aws_security_group.lb.id", "aws_security_group.lb"]}}}`), "")
+			},
+			checks: func(t *testing.T, r *Result) {
+				api := r.Model.Groups["tf:aws_security_group.api"]
+				if len(api.Ingress) != 2 || api.Ingress[0].RefGroupID != "tf:aws_security_group.lb" || api.Ingress[1].Prefix.String() != "10.0.0.0/8" {
+					t.Errorf("api ingress = %v", api.Ingress)
+				}
+				if web := r.Model.Groups[sgWeb]; len(web.Ingress) != 4 || len(r.RemovedRules) != 0 {
+					t.Errorf("web ingress = %v, removed %v; want the current 4 kept", web.Ingress, r.RemovedRules)
+				}
+				if want := "aws_security_group.web: an ingress block has values other than security_groups unknown until apply"; unresolvedOf(r) != want {
+					t.Errorf("unresolved:\n%s\nwant\n%s", unresolvedOf(r), want)
+				}
+			},
+		},
+		{
 			name: "count: a dynamic index maps to the same-key instance; a key the referenced resource lacks is unresolved",
 			plan: func(t *testing.T) *Result {
 				group := func(i string) string {

@@ -241,14 +241,14 @@ func (b *builder) apply(rc *tfjson.ResourceChange) {
 	case "aws_security_group":
 		switch {
 		case a.Update():
-			b.setGroup(rc.Address, str(before, "id"), after, unknown, false, false)
+			b.setGroup(rc, str(before, "id"), after, unknown, false, false)
 		case del:
 			b.removeGroup(rc.Address, str(before, "id"))
 			if create { // a new id: the new group is named by address
-				b.setGroup(rc.Address, b.idOf[rc.Address], after, unknown, true, true)
+				b.setGroup(rc, b.idOf[rc.Address], after, unknown, true, true)
 			}
 		case create:
-			b.setGroup(rc.Address, b.idOf[rc.Address], after, unknown, true, true)
+			b.setGroup(rc, b.idOf[rc.Address], after, unknown, true, true)
 		}
 	case "aws_default_security_group":
 		b.defaultGroup(rc, before, after, unknown)
