@@ -294,6 +294,49 @@ func TestResourceTypes(t *testing.T) {
 			},
 		},
 		{
+			name: "a module output and a module variable are followed to the group they name (a for_each module: same key)",
+			plan: func(t *testing.T) *Result {
+				group := func(addr, module, name, index string) string {
+					return change(addr, module, "aws_security_group", name, index, "create", `null`,
+						`{"name": "g", "vpc_id": `+vpcID+`}`, `{"id": true, "ingress": true, "egress": true}`)
+				}
+				rule := func(addr, module, name string) string {
+					return change(addr, module, "aws_vpc_security_group_ingress_rule", name, "", "create", `null`,
+						`{"ip_protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_ipv4": "10.0.0.0/8"}`,
+						`{"id": true, "security_group_id": true}`)
+				}
+				return planOf(t, list(
+					group("module.sg.aws_security_group.this", "module.sg", "this", ""),
+					rule("aws_vpc_security_group_ingress_rule.root", "", "root"),
+					group(`aws_security_group.svc["cache"]`, "", "svc", `"cache"`),
+					group(`aws_security_group.svc["queue"]`, "", "svc", `"queue"`),
+					rule(`module.svc["cache"].aws_vpc_security_group_ingress_rule.in`, `module.svc["cache"]`, "in"),
+					rule(`module.svc["queue"].aws_vpc_security_group_ingress_rule.in`, `module.svc["queue"]`, "in")),
+					list(`{"address": "aws_vpc_security_group_ingress_rule.root", "mode": "managed", "type": "aws_vpc_security_group_ingress_rule",
+						"name": "root", "expressions": {"security_group_id": {"references": ["module.sg.group_id", "module.sg"]}}}`),
+					`{"sg": {"module": {"outputs": {"group_id": {"expression": {"references": ["aws_security_group.this.id", "aws_security_group.this"]}}}}},
+					  "svc": {"expressions": {"group_id": {"references": ["aws_security_group.svc", "each.key"]}},
+					    "module": {"resources": [{"address": "aws_vpc_security_group_ingress_rule.in", "mode": "managed",
+					      "type": "aws_vpc_security_group_ingress_rule", "name": "in",
+					      "expressions": {"security_group_id": {"references": ["var.group_id"]}}}]}}}`)
+			},
+			checks: func(t *testing.T, r *Result) {
+				for id, want := range map[string]string{
+					"tf:module.sg.aws_security_group.this": "aws_vpc_security_group_ingress_rule.root",
+					`tf:aws_security_group.svc["cache"]`:   `module.svc["cache"].aws_vpc_security_group_ingress_rule.in`,
+					`tf:aws_security_group.svc["queue"]`:   `module.svc["queue"].aws_vpc_security_group_ingress_rule.in`,
+				} {
+					g := r.Model.Groups[id]
+					if g == nil || len(g.Ingress) != 1 || r.Rules[g.Ingress[0]] != want {
+						t.Errorf("%s = %+v, want one rule of %s", id, g, want)
+					}
+				}
+				if r.Unresolved != nil {
+					t.Errorf("unresolved: %v", r.Unresolved)
+				}
+			},
+		},
+		{
 			name: "nested module instances: references resolve inside the same module instance",
 			plan: func(t *testing.T) *Result {
 				const mod = `module.env["prod"].module.sg`
@@ -332,6 +375,17 @@ func TestAddressKeys(t *testing.T) {
 	} {
 		if got := stripKeys(in); got != want {
 			t.Errorf("stripKeys(%s) = %s, want %s", in, got, want)
+		}
+	}
+	for in, want := range map[string][3]any{
+		`module.net`:                      {"", "module.net", nil},
+		`module.a["x"].module.b[0]`:       {`module.a["x"]`, `module.a["x"].module.b`, float64(0)},
+		`module.a["x.module.y"].module.b`: {`module.a["x.module.y"]`, `module.a["x.module.y"].module.b`, nil},
+		`module.svc["cache"]`:             {"", "module.svc", "cache"},
+	} {
+		parent, call, key := splitModule(in)
+		if got := [3]any{parent, call, key}; got != want {
+			t.Errorf("splitModule(%s) = %q, want %q", in, got, want)
 		}
 	}
 	for _, c := range []struct {
