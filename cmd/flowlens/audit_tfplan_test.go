@@ -183,7 +183,10 @@ func TestAuditTerraformPlanFixtures(t *testing.T) {
 	var sarif struct {
 		Runs []struct {
 			Results []struct {
-				RuleID    string `json:"ruleId"`
+				RuleID  string `json:"ruleId"`
+				Message struct {
+					Text string `json:"text"`
+				} `json:"message"`
 				Locations []struct {
 					PhysicalLocation struct {
 						ArtifactLocation struct{ URI string }    `json:"artifactLocation"`
@@ -209,6 +212,9 @@ func TestAuditTerraformPlanFixtures(t *testing.T) {
 	var locs []loc
 	for _, r := range sarif.Runs[0].Results {
 		l := r.Locations[0]
+		if !strings.HasSuffix(r.Message.Text, "; caused by "+l.LogicalLocations[0].Name) {
+			t.Errorf("SARIF message %q does not name %s", r.Message.Text, l.LogicalLocations[0].Name)
+		}
 		locs = append(locs, loc{r.RuleID, l.PhysicalLocation.ArtifactLocation.URI, l.PhysicalLocation.Region.StartLine,
 			l.LogicalLocations[0].Name, l.LogicalLocations[0].FullyQualifiedName, l.LogicalLocations[1].Name})
 	}

@@ -135,7 +135,9 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 		loc.LogicalLocations = []sarifLogical{{Name: g.Resource, FullyQualifiedName: g.Resource, Kind: kind}}
 		if g.TerraformAddress != "" {
 			// A Terraform plan's finding is located at the resource that causes it, first; the group or
-			// NACL it is about follows.
+			// NACL it is about follows. The message names it too: code scanning shows the message even when
+			// the plan file is not in the repository.
+			res.Message.Text += "; caused by " + g.TerraformAddress
 			loc.LogicalLocations = append([]sarifLogical{{Name: g.TerraformAddress, FullyQualifiedName: g.TerraformAddress,
 				Kind: "resource"}}, loc.LogicalLocations...)
 			res.Properties["terraform_address"] = g.TerraformAddress
