@@ -43,7 +43,11 @@ func (b *builder) setNACL(addr, id string, after, unknown map[string]any, create
 	}
 	for _, dir := range []string{"ingress", "egress"} {
 		if unknown[dir] == true {
-			b.unresolved(addr, "%s entries are unknown until apply", dir)
+			// A created NACL whose configuration has no inline entries is created with the '*' entries
+			// only (Compile adds them); separate aws_network_acl_rule resources add theirs.
+			if !created {
+				b.unresolved(addr, "%s entries are unknown until apply; the current ones are kept", dir)
+			}
 			continue
 		}
 		blocks, ok := after[dir].([]any)

@@ -148,6 +148,28 @@ func TestResourceTypes(t *testing.T) {
 			},
 		},
 		{
+			name: "aws_network_acl created without inline entries: only its separate rules",
+			plan: func(t *testing.T) *Result {
+				return planOf(t, list(
+					change("aws_network_acl.new", "", "aws_network_acl", "new", "", "create", `null`,
+						`{"vpc_id": `+vpcID+`}`, `{"id": true, "ingress": true, "egress": true, "subnet_ids": true}`),
+					change("aws_network_acl_rule.in", "", "aws_network_acl_rule", "in", "", "create", `null`,
+						`{"rule_number": 100, "egress": false, "protocol": "tcp", "rule_action": "allow", "cidr_block": "10.0.0.0/8", "from_port": 443, "to_port": 443}`,
+						`{"id": true, "network_acl_id": true}`)),
+					list(`{"address": "aws_network_acl_rule.in", "mode": "managed", "type": "aws_network_acl_rule", "name": "in",
+						"expressions": {"network_acl_id": {"references": ["aws_network_acl.new.id", "aws_network_acl.new"]}}}`), "")
+			},
+			checks: func(t *testing.T, r *Result) {
+				n := r.Model.NACLs["tf:aws_network_acl.new"]
+				if n == nil || len(n.Inbound) != 3 || n.Inbound[0].RuleNumber != 100 || len(n.Outbound) != 2 || r.Unresolved != nil {
+					t.Errorf("NACL %+v, unresolved %v", n, r.Unresolved)
+				}
+				if r.Entries[EntryKey{"tf:aws_network_acl.new", false, 100}] != "aws_network_acl_rule.in" {
+					t.Errorf("Entries = %v", r.Entries)
+				}
+			},
+		},
+		{
 			name: "aws_network_acl destroyed: its subnet back on the default NACL, moved by its address",
 			plan: func(t *testing.T) *Result {
 				return planOf(t, list(change("aws_network_acl.app", "", "aws_network_acl", "app", "", "delete",
