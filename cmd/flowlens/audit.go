@@ -35,18 +35,19 @@ func auditCommand() *command {
 				"the traffic that would break (accepted now, rejected by the candidate) and that would be newly allowed,\n"+
 				"grouped by source -> destination : service with the rule that decides, coverage and exposure; writes\n"+
 				"audit_summary, audit_verdicts, audit_groups and audit_records into the same file.\n"+
-				"With --terraform-plan the candidate is that topology with a Terraform plan's security group, rule and\n"+
-				"network ACL changes applied (terraform show -json PLANFILE); findings name the resource addresses.\n\n"+
+				"With --terraform-plan the candidate is that topology with a Terraform plan's security group, rule,\n"+
+				"network ACL, NACL association and interface group changes applied (terraform show -json PLANFILE);\n"+
+				"every group names the resource address that causes it; --strict fails on changes it cannot represent.\n\n"+
 				"Exit status: 0 when would-break records are at most --fail-on, 1 when more (or on an error), 2 usage,\n"+
-				"3 fatal findings in the candidate topology.",
+				"3 fatal findings in the candidate topology, or with --strict a plan change that cannot be represented.",
 				"# audit a hand-edited copy of the current export",
 				"flowlens audit --db flowlens.duckdb --policy policy/",
 				"# a CI gate: SARIF for code scanning, fail when anything recorded in the last week would break",
 				"flowlens audit --db flows.duckdb --policy policy/ --since 2026-11-13 -o sarif > audit.sarif",
 				"# the policy is the whole truth: groups and NACLs it leaves out are removed; tolerate 10 broken records",
 				"flowlens audit --db flows.duckdb --policy recommended/ --authoritative --fail-on 10 -o markdown",
-				"# a Terraform change before it is applied",
-				"terraform show -json tfplan > plan.json && flowlens audit --db flows.duckdb --terraform-plan plan.json")
+				"# a Terraform change before it is applied; --strict: fail on any change the candidate cannot represent",
+				"terraform show -json tfplan > plan.json && flowlens audit --db flows.duckdb --terraform-plan plan.json --strict")
 			fs.StringVar(&cfg.DB, "db", DefaultDB, "DuckDB `FILE` written by analyze (the audit_* tables are written into it)")
 			fs.StringVar(&cfg.TerraformPlan, "terraform-plan", "", "candidate from a Terraform plan: `PLAN.json` is terraform show -json output; its security group and network ACL changes are applied to the analyzed topology (instead of --policy)")
 			fs.StringArrayVar(&cfg.Policy, "policy", nil, "candidate policy: AWS CLI JSON file or directory (`PATH`) of security groups, rules and network ACLs (repeatable; required)")
@@ -54,6 +55,7 @@ func auditCommand() *command {
 			fs.StringVar(&until, "until", "", "audit the records starting before `TIME`")
 			fs.Int64Var(&cfg.FailOn, "fail-on", 0, "exit with status 1 when more than `N` recorded records would break")
 			fs.BoolVar(&cfg.Authoritative, "authoritative", false, "the policy holds every group (NACL) there is: remove the current ones it leaves out (each kind only when the policy has some)")
+			fs.BoolVar(&cfg.Strict, "strict", false, "with --terraform-plan: exit with status 3, before replaying, when the plan has changes the candidate cannot represent (unresolved references, deletions AWS would refuse)")
 			fs.BoolVar(&cfg.AllowFatal, "allow-fatal-topology", false, "audit even when the candidate has fatal topology findings")
 			fs.StringVarP(&output, "output", "o", "table", "report `FORMAT`: "+strings.Join(audit.Formats, ", "))
 			if err := parseFlags(fs, args); err != nil {
@@ -69,6 +71,8 @@ func auditCommand() *command {
 				return usageErrorf("--policy and --terraform-plan are two candidates: give one")
 			case cfg.Authoritative && cfg.TerraformPlan != "":
 				return usageErrorf("--authoritative applies to --policy only")
+			case cfg.Strict && cfg.TerraformPlan == "":
+				return usageErrorf("--strict applies to --terraform-plan only")
 			case cfg.DB == "":
 				return usageErrorf("--db must name a file")
 			case !slices.Contains(audit.Formats, output):
@@ -102,6 +106,13 @@ func runAudit(ctx context.Context, env *cmdEnv, cfg pipeline.AuditConfig, output
 			fmt.Fprintf(env.stderr, "candidate: %s\n", f.Error())
 		}
 		return findingsErrorf("the candidate has %d fatal topology findings (listed above); fix the policy or pass --allow-fatal-topology", len(fe.Findings))
+	}
+	var ue *pipeline.UnresolvedPlanError
+	if errors.As(err, &ue) {
+		for _, u := range ue.Unresolved {
+			fmt.Fprintf(env.stderr, "unresolved: %s\n", u)
+		}
+		return findingsErrorf("--strict: %s has %d changes the candidate cannot represent (listed above); nothing was replayed", ue.Plan, len(ue.Unresolved))
 	}
 	if err != nil {
 		return err

@@ -57,6 +57,11 @@ const MaxRecords = 1_000_000
 // Aggregator classifies the records of a chained replay and groups the changed ones. Not safe for concurrent
 // use.
 type Aggregator struct {
+	// Attribute, when set before the first Add, names the change that causes a would-break or newly-allowed
+	// record logged at interface iface, between addresses src and dst (the packet's), with these verdicts (a
+	// Terraform resource address; "" when unknown): it becomes the record's Decider.Address.
+	Attribute func(iface, src, dst string, base, cand *Verdict) string
+
 	model              *vpc.Model // the candidate: interfaces and groups name identities
 	baseTab, candTab   func() arrow.Record
 	base, cand         []Verdict
@@ -394,7 +399,11 @@ func (a *Aggregator) addChanged(r changedRow, seq int64, pc *PairCount, packets,
 		if pc.Class == NewlyAllowed {
 			v = &pc.Baseline
 		}
-		g.deciders[Decider{Layer: v.Layer, Rule: v.Rule, Resource: v.Resource, Cause: v.Cause, Role: pc.Baseline.Role}]++
+		d := Decider{Layer: v.Layer, Rule: v.Rule, Resource: v.Resource, Cause: v.Cause, Role: pc.Baseline.Role}
+		if a.Attribute != nil {
+			d.Address = a.Attribute(r.iface, src, dst, &pc.Baseline, &pc.Candidate)
+		}
+		g.deciders[d]++
 	}
 	if len(a.records) < MaxRecords {
 		a.records = append(a.records, recordRef{file: file, line: line, acc: int32(gi)})

@@ -112,7 +112,7 @@ func flowRecord(mem memory.Allocator, rows []row) arrow.Record {
 // TestAggregatorGroups feeds records with known verdicts and checks the groups: identities (security groups of
 // the interface that owns an address, else the /24), replies folded into their request's group and counted as
 // orphaned, more than MaxExternalPeers external networks of one service merged, the first examples, the
-// deciding rule and the sentence, coverage, and the audit_records rows.
+// deciding rule and the sentence, the cause's address (Attribute), coverage, and the audit_records rows.
 func TestAggregatorGroups(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -157,6 +157,13 @@ func TestAggregatorGroups(t *testing.T) {
 	rec := flowRecord(mem, rows)
 	defer rec.Release()
 	a := NewAggregator(model, func() arrow.Record { return verdictTable(mem, base) }, func() arrow.Record { return verdictTable(mem, cand) })
+	// The cause of each changed record (a Terraform plan's): the web group's rejections.
+	a.Attribute = func(iface, src, dst string, b, c *Verdict) string {
+		if iface == webENI && (src == web || dst == web) && b.Action == accept && c.Layer == "sg-inbound" {
+			return "aws_security_group.web"
+		}
+		return ""
+	}
 	// Two halves: the first rows wait for the verdict tables, the rest find them read.
 	for _, part := range []arrow.Record{rec.NewSlice(0, 5), rec.NewSlice(5, rec.NumRows())} {
 		err := a.Add(part)
@@ -176,20 +183,21 @@ func TestAggregatorGroups(t *testing.T) {
 		Networks                 int
 		Examples                 []string
 		Explanation, File        string
+		Address                  string
 	}
 	var got []brief
 	for _, g := range res.Groups {
 		got = append(got, brief{g.ID, g.Class, g.Source.String(), g.Destination.String(), g.Service, g.Records, g.OrphanedReplies,
-			g.Networks, g.Examples, g.Explanation, g.File})
+			g.Networks, g.Examples, g.Explanation, g.File, g.TerraformAddress})
 	}
 	want := []brief{
 		{1, "would-break", "external IPv4 (7 /24 networks)", webSG + " (shop-web)", "tcp/443", 14, 7, 7,
 			[]string{"f.log:2", "f.log:3", "f.log:4"},
-			"no inbound rule of " + webSG + " (shop-web) allows tcp/443 from external IPv4 (7 /24 networks)", "policy/sg.json"},
+			"no inbound rule of " + webSG + " (shop-web) allows tcp/443 from external IPv4 (7 /24 networks)", "policy/sg.json", "aws_security_group.web"},
 		{2, "would-break", "203.0.113.0/24", webSG + " (shop-web)", "tcp/80", 1, 0, 0, []string{"f.log:16"},
-			"no inbound rule of " + webSG + " (shop-web) allows tcp/80 from 203.0.113.0/24", "policy/sg.json"},
+			"no inbound rule of " + webSG + " (shop-web) allows tcp/80 from 203.0.113.0/24", "policy/sg.json", "aws_security_group.web"},
 		{3, "newly-allowed", "198.51.100.0/24", webSG + " (shop-web)", "tcp/443", 1, 0, 0, []string{"f.log:17"},
-			"inbound entry 50 of acl-0a1b2c3d4e5f62001 denied tcp/443 from 198.51.100.0/24; the candidate admits it", ""},
+			"inbound entry 50 of acl-0a1b2c3d4e5f62001 denied tcp/443 from 198.51.100.0/24; the candidate admits it", "", ""},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("groups (-want +got):\n%s", diff)

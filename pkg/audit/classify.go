@@ -39,6 +39,9 @@ type Verdict struct {
 	SGRule string // sg_rule: a rule id, conntrack, conntrack-assumed, no-security-group
 	// The deciding layer of a REJECT: verdict_layer, verdict_rule, verdict_resource, verdict_cause.
 	Layer, Rule, Resource, Cause string
+	// NACL and NACLRule are the NACL the packet met and its deciding entry (nacl_id, nacl_rule; "" when the
+	// peer is in the subnet).
+	NACL, NACLRule string
 }
 
 // logged is the action the log gave the record ("" when none), read from the verdict's agreement.
@@ -72,10 +75,12 @@ func ReadVerdicts(rec arrow.Record) []Verdict {
 	}
 	action, agrees, role, sg := col(flowschema.ColModelAction), col(flowschema.ColModelAgrees), col(flowschema.ColFlowRole), col(flowschema.ColSGRule)
 	layer, rule, res, cause := col(flowschema.ColVerdictLayer), col(flowschema.ColVerdictRule), col(flowschema.ColVerdictResource), col(flowschema.ColVerdictCause)
+	nacl, naclRule := col(flowschema.ColNACLID), col(flowschema.ColNACLRule)
 	out := make([]Verdict, rec.NumRows())
 	for i := range out {
 		out[i] = Verdict{Action: get(action, i), Agrees: get(agrees, i), Role: get(role, i), SGRule: get(sg, i),
-			Layer: get(layer, i), Rule: get(rule, i), Resource: get(res, i), Cause: get(cause, i)}
+			Layer: get(layer, i), Rule: get(rule, i), Resource: get(res, i), Cause: get(cause, i),
+			NACL: get(nacl, i), NACLRule: get(naclRule, i)}
 	}
 	return out
 }

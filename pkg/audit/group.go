@@ -42,7 +42,10 @@ type Decider struct {
 	Resource string `json:"resource"`
 	Cause    string `json:"cause"`
 	Role     string `json:"role"` // of the rejected record: request or reply
-	Records  int64  `json:"records"`
+	// Address is the resource address of the change that causes these records to change class, when the
+	// candidate comes from a Terraform plan and the change is known (Aggregator.Attribute).
+	Address string `json:"terraform_address,omitempty"`
+	Records int64  `json:"records"`
 }
 
 // Group is the would-break or newly-allowed records of one source identity to one destination identity on one
@@ -74,6 +77,9 @@ type Group struct {
 	Resource string `json:"resource,omitempty"`
 	File     string `json:"file,omitempty"`
 	Line     int    `json:"line,omitempty"`
+	// TerraformAddress is the resource address of the change that causes the group: the Address of its
+	// deciders with the most records that have one ("" when the candidate is not a Terraform plan).
+	TerraformAddress string `json:"terraform_address,omitempty"`
 }
 
 // Totals counts records of one class.
@@ -244,8 +250,14 @@ func (a *Aggregator) group(g *groupAcc, policyFiles map[string]string) Group {
 	}
 	slices.SortFunc(out.Deciders, func(x, y Decider) int {
 		return cmp.Or(cmp.Compare(y.Records, x.Records), cmp.Compare(x.Layer, y.Layer), cmp.Compare(x.Resource, y.Resource),
-			cmp.Compare(x.Rule, y.Rule), cmp.Compare(x.Role, y.Role))
+			cmp.Compare(x.Rule, y.Rule), cmp.Compare(x.Role, y.Role), cmp.Compare(x.Address, y.Address))
 	})
+	for _, d := range out.Deciders {
+		if d.Address != "" {
+			out.TerraformAddress = d.Address
+			break
+		}
+	}
 	out.Explanation = a.explain(&out)
 	if len(out.Deciders) > 0 {
 		ids := strings.Split(out.Deciders[0].Resource, ",")

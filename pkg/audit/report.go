@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -208,6 +209,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 				fmt.Fprintf(b, "   %s %s rule %s (%s, %s): %s records\n", d.Layer, d.Resource, d.Rule, d.Cause, d.Role, count(d.Records))
 			}
 			fmt.Fprintf(b, "   %s\n", g.Explanation)
+			if g.TerraformAddress != "" {
+				fmt.Fprintf(b, "   caused by %s\n", g.TerraformAddress)
+			}
 			fmt.Fprintf(b, "   e.g. %s\n", strings.Join(g.Examples, ", "))
 		}
 	}
@@ -247,12 +251,24 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if class == NewlyAllowed {
 			title = "Newly allowed"
 		}
-		fmt.Fprintf(b, "\n### %s\n\n| # | source | destination | service | records | bytes | seen | rejected by | why | examples |\n|---:|---|---|---|---:|---:|---|---|---|---|\n", title)
+		// A Terraform plan's report names the resource that causes each group in a column of its own.
+		tf := slices.ContainsFunc(gs, func(g Group) bool { return g.TerraformAddress != "" })
+		head, rule := "", ""
+		if tf {
+			head, rule = " terraform resource |", "---|"
+		}
+		fmt.Fprintf(b, "\n### %s\n\n| # | source | destination | service | records | bytes | seen | rejected by |%s why | examples |\n|---:|---|---|---|---:|---:|---|---|%s---|---|\n", title, head, rule)
 		for _, g := range gs {
 			by := ""
 			if len(g.Deciders) > 0 {
 				d := g.Deciders[0]
 				by = fmt.Sprintf("%s `%s` rule `%s`", d.Layer, d.Resource, d.Rule)
+			}
+			if tf {
+				by += " | "
+				if g.TerraformAddress != "" {
+					by += "`" + mdEscape(g.TerraformAddress) + "`"
+				}
 			}
 			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s – %s | %s | %s | %s |\n", g.ID, mdEscape(g.Source.String()),
 				mdEscape(g.Destination.String()), g.Service, count(g.Records)+orphans(Totals{OrphanedReplies: g.OrphanedReplies}),

@@ -98,7 +98,8 @@ type sarifLogical struct {
 
 // WriteSARIF renders the report as SARIF 2.1.0: one result per group, ruleId "would-break" (level error) or
 // "newly-allowed" (level warning), located at the policy file and line of the group or NACL that decides (Locate)
-// with that id as a logical location.
+// with that id as a logical location; a group with a TerraformAddress has that address as its first logical
+// location (name and fullyQualifiedName) and as property terraform_address.
 func (r *Report) WriteSARIF(w io.Writer) error {
 	rule := func(id, short, full, level string) sarifRule {
 		s := sarifRule{ID: id, ShortDescription: sarifMessage{short}, FullDescription: sarifMessage{full}}
@@ -132,6 +133,15 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 			kind = "security-group"
 		}
 		loc.LogicalLocations = []sarifLogical{{Name: g.Resource, FullyQualifiedName: g.Resource, Kind: kind}}
+		if g.TerraformAddress != "" {
+			// A Terraform plan's finding is located at the resource that causes it, first; the group or
+			// NACL it is about follows. The message names it too: code scanning shows the message even when
+			// the plan file is not in the repository.
+			res.Message.Text += "; caused by " + g.TerraformAddress
+			loc.LogicalLocations = append([]sarifLogical{{Name: g.TerraformAddress, FullyQualifiedName: g.TerraformAddress,
+				Kind: "resource"}}, loc.LogicalLocations...)
+			res.Properties["terraform_address"] = g.TerraformAddress
+		}
 		res.Locations = []sarifLocation{loc}
 		run.Results = append(run.Results, res)
 	}
@@ -190,6 +200,9 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		fmt.Fprintf(&b, "examples: %s\n", strings.Join(g.Examples, ", "))
 		if g.File != "" {
 			fmt.Fprintf(&b, "policy: %s:%d (%s)\n", g.File, g.Line, g.Resource)
+		}
+		if g.TerraformAddress != "" {
+			fmt.Fprintf(&b, "terraform resource: %s\n", g.TerraformAddress)
 		}
 		return b.String()
 	}

@@ -57,7 +57,8 @@ func Tables(mem memory.Allocator, rep *Report, res *Result) ([]Table, error) {
 	groups := arrowutil.NewTable(mem, i64("group_id"), str("class"), str("source_kind"), str("source"), str("source_name"),
 		str("destination_kind"), str("destination"), str("destination_name"), str("service"), i64("records"),
 		i64("orphaned_replies"), i64("packets"), i64("bytes"), ts("first_seen"), ts("last_seen"), str("layer"), str("resource"),
-		str("rule"), str("cause"), str("explanation"), str("examples"), str("policy_file"), i64("policy_line"))
+		str("rule"), str("cause"), str("explanation"), str("examples"), str("policy_file"), i64("policy_line"),
+		str("terraform_address"))
 	for _, g := range rep.Groups {
 		var d Decider
 		if len(g.Deciders) > 0 {
@@ -66,7 +67,7 @@ func Tables(mem memory.Allocator, rep *Report, res *Result) ([]Table, error) {
 		groups.Row(int64(g.ID), g.Class, g.Source.Kind, g.Source.ID, null(g.Source.Name), g.Destination.Kind, g.Destination.ID,
 			null(g.Destination.Name), g.Service, g.Records, g.OrphanedReplies, g.Packets, g.Bytes, g.FirstSeen.Unix(),
 			g.LastSeen.Unix(), null(d.Layer), null(d.Resource), null(d.Rule), null(d.Cause), g.Explanation,
-			strings.Join(g.Examples, ","), null(g.File), int64(g.Line))
+			strings.Join(g.Examples, ","), null(g.File), int64(g.Line), null(g.TerraformAddress))
 	}
 
 	class := map[int]string{}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -42,6 +43,9 @@ type AuditConfig struct {
 	AllowFatal bool
 	// FailOn is the report's gate (audit.Report.FailOn).
 	FailOn int64
+	// Strict fails the audit (ErrUnresolvedPlan, before any replay) when the Terraform plan has changes the
+	// candidate cannot represent (tfplan.Result.Unresolved).
+	Strict bool
 	// Run is recorded in flowlens_runs.
 	Run store.Run
 	// Progress, if not nil, is called every ProgressInterval, from another goroutine, with the records
@@ -58,6 +62,26 @@ var replayColumns = []string{flowschema.ColInterfaceID, flowschema.ColSrcAddr, f
 	flowschema.ColRejectReason, flowschema.ColSourceFile, flowschema.ColSourceLine}
 
 var textColumns = []string{flowschema.ColAction, flowschema.ColLogStatus, flowschema.ColFlowDirection}
+
+// ErrUnresolvedPlan is what an *UnresolvedPlanError is (errors.Is).
+var ErrUnresolvedPlan = errors.New("the Terraform plan has changes the candidate cannot represent")
+
+// UnresolvedPlanError is returned, with the report and before any replay, under AuditConfig.Strict when the
+// Terraform plan has changes the candidate cannot represent.
+type UnresolvedPlanError struct {
+	Plan       string
+	Unresolved []tfplan.Unresolved
+}
+
+func (e *UnresolvedPlanError) Error() string {
+	var list []string
+	for _, u := range e.Unresolved {
+		list = append(list, u.String())
+	}
+	return fmt.Sprintf("%s: %v: %s", e.Plan, ErrUnresolvedPlan, strings.Join(list, "; "))
+}
+
+func (e *UnresolvedPlanError) Is(target error) bool { return target == ErrUnresolvedPlan }
 
 // ErrEmptyPolicy is returned when the policy holds no security group, rule or network ACL.
 var ErrEmptyPolicy = errors.New("the policy holds no security group, security-group rule or network ACL " +
@@ -83,10 +107,14 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	}
 	var policy map[string][]byte
 	var plan *tfjson.Plan
+	var planJSON []byte
 	var err error
 	if cfg.TerraformPlan != "" {
-		if plan, err = tfplan.ReadFile(cfg.TerraformPlan); err != nil {
+		if planJSON, err = os.ReadFile(cfg.TerraformPlan); err != nil {
 			return nil, err
+		}
+		if plan, err = tfplan.Parse(planJSON); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.TerraformPlan, err)
 		}
 	} else if policy, _, err = vpc.ReadPaths(cfg.Policy...); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
@@ -108,8 +136,10 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	var cand *vpc.Model
 	var over *vpc.OverlayReport
 	var planNotes []string
+	var planRes *tfplan.Result
 	if plan != nil {
-		cand, over, planNotes = planCandidate(base, plan)
+		planRes, over, planNotes = planCandidate(base, plan)
+		cand = planRes.Model
 	} else {
 		cand, over = vpc.LoadOverlay(files, policy, cfg.Authoritative)
 		if over.Empty() {
@@ -133,10 +163,17 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	if err := cand.FatalError(); err != nil && !cfg.AllowFatal {
 		return rep, fmt.Errorf("candidate policy: %w", err)
 	}
+	if cfg.Strict && planRes != nil && len(planRes.Unresolved) > 0 {
+		return rep, &UnresolvedPlanError{Plan: cfg.TerraformPlan, Unresolved: planRes.Unresolved}
+	}
 
 	mem := memory.DefaultAllocator
 	rcfg.Admit = replay.AdmitModel
-	agg, err := replayTwice(ctx, d, cfg, base, cand, rcfg, mem)
+	var attribute func(iface, src, dst string, base, cand *audit.Verdict) string
+	if planRes != nil {
+		attribute = planAttribution(planRes)
+	}
+	agg, err := replayTwice(ctx, d, cfg, base, cand, rcfg, mem, attribute)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +187,9 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	rep.Exposure = audit.NewExposureChange(audit.MeasureExposure(base), audit.MeasureExposure(cand))
 	rep.Apply(res)
 	rep.Locate(policy)
+	if plan != nil {
+		locatePlan(rep, cfg.TerraformPlan, planJSON)
+	}
 	tables, err := audit.Tables(mem, rep, res)
 	if err != nil {
 		return nil, err
@@ -169,51 +209,10 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	return rep, nil
 }
 
-// planCandidate builds the candidate of a Terraform plan (tfplan.Candidate on a clone of base) and says what
-// it changed in the OverlayReport's terms, Files naming resource addresses; the notes are the plan's
-// unresolved changes and ignored resources, for the report's candidate findings.
-func planCandidate(base *vpc.Model, plan *tfjson.Plan) (*vpc.Model, *vpc.OverlayReport, []string) {
-	r, _ := tfplan.Candidate(base, plan) // the error is FatalError, checked by the caller
-	over := &vpc.OverlayReport{Files: r.Addresses()}
-	for id := range over.Files {
-		_, g := base.Groups[id]
-		_, n := base.NACLs[id]
-		_, cg := r.Model.Groups[id]
-		switch {
-		case g:
-			over.GroupsReplaced = append(over.GroupsReplaced, id)
-		case n:
-			over.NACLsReplaced = append(over.NACLsReplaced, id)
-		case cg:
-			over.GroupsAdded = append(over.GroupsAdded, id)
-		default:
-			over.NACLsAdded = append(over.NACLsAdded, id)
-		}
-	}
-	for _, id := range r.Removed {
-		if _, g := base.Groups[id]; g {
-			over.GroupsRemoved = append(over.GroupsRemoved, id)
-		} else {
-			over.NACLsRemoved = append(over.NACLsRemoved, id)
-		}
-	}
-	for _, l := range [][]string{over.GroupsReplaced, over.GroupsAdded, over.NACLsReplaced, over.NACLsAdded} {
-		slices.Sort(l)
-	}
-	var notes []string
-	for _, u := range r.Unresolved {
-		notes = append(notes, "terraform plan: "+u.String()+" (unresolved: left out of the candidate)")
-	}
-	if len(r.Ignored) > 0 {
-		notes = append(notes, "terraform plan: ignored (not a security group, rule or network ACL): "+strings.Join(r.Ignored, ", "))
-	}
-	return r.Model, over, notes
-}
-
 // replayTwice reads the stored flows from d and replays them through base and cand in one pass, the
 // candidate's replay chained on the baseline's, into an Aggregator.
 func replayTwice(ctx context.Context, d *store.DB, cfg AuditConfig, base, cand *vpc.Model, rcfg replay.Config,
-	mem memory.Allocator) (*audit.Aggregator, error) {
+	mem memory.Allocator, attribute func(iface, src, dst string, base, cand *audit.Verdict) string) (*audit.Aggregator, error) {
 	in, err := readFlows(ctx, d, cfg.Since, cfg.Until)
 	if err != nil {
 		return nil, err
@@ -231,6 +230,7 @@ func replayTwice(ctx context.Context, d *store.DB, cfg AuditConfig, base, cand *
 	}
 	defer candRd.Release()
 	agg := audit.NewAggregator(cand, baseRd.Verdicts, candRd.Verdicts)
+	agg.Attribute = attribute
 	stopProgress := watchProgress(cfg.Progress, counted.progress)
 	defer stopProgress()
 	for candRd.Next() {

@@ -10,7 +10,7 @@ const (
 	ViewRecommendUnproven = "recommend_unproven_rules"
 	auditGroupColumns     = `source_kind, source, source_name, destination_kind, destination, destination_name, service,
 	records, orphaned_replies, packets, bytes, first_seen, last_seen, layer, resource, rule, cause, explanation,
-	policy_file, policy_line, examples`
+	policy_file, policy_line, terraform_address, examples`
 	recommendRuleColumns = `rule_type, resource_id, resource_name, direction, status, rule, basis, reason, peers,
 	flows, packets, bytes, first_seen, last_seen, distinct_windows, example`
 )

@@ -1,7 +1,9 @@
 package tfplan
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -12,7 +14,16 @@ import (
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
-func (b *builder) setGroup(addr, id string, after, unknown map[string]any, created bool) {
+// setGroup sets the inline rules of group id from a planned aws_security_group or
+// aws_default_security_group rc. created: the plan creates the group (it is added to the model). replace: a
+// direction the values leave out has no rules (a created group: Terraform removes AWS's default egress
+// rule; a default group: Terraform removes every rule it does not list); otherwise a direction left out
+// keeps its rules. The baseline rules that no planned rule equals are recorded as removed by rc's address.
+// A block whose values are unknown until apply is resolved by inlineGroups when it can be; otherwise it is
+// reported, and the direction keeps its current rules (an existing group: leaving the block out would
+// remove a rule the plan may keep) or goes without that block (a created group).
+func (b *builder) setGroup(rc *tfjson.ResourceChange, id string, after, unknown map[string]any, created, replace bool) {
+	addr := rc.Address
 	g := b.m.Groups[id]
 	if g == nil {
 		if !created {
@@ -23,58 +34,198 @@ func (b *builder) setGroup(addr, id string, after, unknown map[string]any, creat
 		b.m.Groups[id] = g
 	}
 	for _, dir := range []string{"ingress", "egress"} {
-		if unknown[dir] == true {
-			// A created group whose configuration has no inline blocks: Terraform creates it without rules
-			// (it removes AWS's default egress rule); separate rule resources add theirs.
-			if !created {
-				b.unresolved(addr, "%s rules are unknown until apply", dir)
-				continue
-			}
-		}
-		blocks, ok := after[dir].([]any)
-		if !ok && !created {
+		if unknown[dir] == true && !created {
+			// A created group whose configuration has no inline blocks is created without rules (below);
+			// separate rule resources add theirs.
+			b.unresolved(addr, "%s rules are unknown until apply; the current ones are kept", dir)
 			continue
 		}
+		blocks, ok := after[dir].([]any)
+		if !ok && !replace {
+			continue
+		}
+		marks, _ := unknown[dir].([]any)
+		refs, skip := b.inlineGroups(rc, dir, blocks, marks)
+		complete := len(skip) == 0
 		var rules []*vpc.SGRule
 		for i, blk := range blocks {
-			m, _ := blk.(map[string]any)
-			var u map[string]any
-			if us, ok := unknown[dir].([]any); ok && i < len(us) {
-				u, _ = us[i].(map[string]any)
-			}
-			if anyTrue(u) {
-				b.unresolved(addr, "an %s block has values unknown until apply (references in inline blocks are not resolved yet)", dir)
+			if skip[i] {
 				continue
+			}
+			m, _ := blk.(map[string]any)
+			groups := strs(m, "security_groups")
+			if r, ok := refs[i]; ok {
+				groups = append(groups, r)
 			}
 			rs, err := sgRules(id, dir == "egress", m, str(m, "protocol"), num(m, "from_port"), num(m, "to_port"),
-				strs(m, "cidr_blocks"), strs(m, "ipv6_cidr_blocks"), strs(m, "prefix_list_ids"), strs(m, "security_groups"), m["self"] == true)
+				strs(m, "cidr_blocks"), strs(m, "ipv6_cidr_blocks"), strs(m, "prefix_list_ids"), groups, m["self"] == true)
 			if err != nil {
 				b.unresolved(addr, "%s block: %v", dir, err)
+				complete = false
 				continue
-			}
-			for _, r := range rs {
-				b.r.Rules[r] = addr
 			}
 			rules = append(rules, rs...)
 		}
-		if dir == "egress" {
-			g.Egress = rules
-		} else {
-			g.Ingress = rules
+		if !complete && !created {
+			continue
 		}
+		for _, r := range rules {
+			b.r.Rules[r] = addr
+		}
+		old := &g.Ingress
+		if dir == "egress" {
+			old = &g.Egress
+		}
+		for _, r := range *old {
+			if !slices.ContainsFunc(rules, func(n *vpc.SGRule) bool { return sameRule(r, n) }) {
+				b.r.RemovedRules[r.ID] = addr
+			}
+		}
+		*old = rules
 	}
 }
 
-func (b *builder) addRules(rc *tfjson.ResourceChange, after, unknown map[string]any) {
+// inlineGroups resolves the inline blocks of direction dir whose values are unknown until apply: it returns
+// the group id a resolved block gains (by block index) and the blocks that cannot be resolved (reported; the
+// caller leaves them out). Only security_groups may be unknown, and only when the whole direction has one
+// unknown element and the configuration's references of dir name exactly one group this plan creates: the
+// configuration gives one expression for all the blocks of a direction, so with more unknown elements
+// which reference fills which block cannot be told.
+func (b *builder) inlineGroups(rc *tfjson.ResourceChange, dir string, blocks, marks []any) (gain map[int]string, skip map[int]bool) {
+	var holes []int // blocks with unknown security_groups elements
+	total := 0
+	skip = map[int]bool{}
+	for i := range blocks {
+		var u map[string]any
+		if i < len(marks) {
+			u, _ = marks[i].(map[string]any)
+		}
+		if !anyTrue(u) {
+			continue
+		}
+		n, onlyGroups := unknownGroups(u)
+		if !onlyGroups {
+			b.unresolved(rc.Address, "an %s block has values other than security_groups unknown until apply", dir)
+			skip[i] = true
+			continue
+		}
+		holes = append(holes, i)
+		total += n
+	}
+	if total == 0 {
+		return nil, skip
+	}
+	ids, err := b.refIDs(rc, dir)
+	if err == nil && (total != 1 || len(ids) != 1) {
+		err = fmt.Errorf("%s blocks have %d security_groups elements unknown until apply and their references name %d groups this plan creates", dir, total, len(ids))
+	}
+	if err != nil {
+		b.unresolved(rc.Address, "%v", err)
+		for _, h := range holes {
+			skip[h] = true
+		}
+		return nil, skip
+	}
+	return map[int]string{holes[0]: ids[0]}, skip
+}
+
+// unknownGroups counts the unknown elements of an inline block's security_groups (its after_unknown marks
+// u); onlyGroups is false when another value of the block is unknown, or security_groups as a whole.
+func unknownGroups(u map[string]any) (n int, onlyGroups bool) {
+	for k, v := range u {
+		if k != "security_groups" {
+			if anyTrue(v) {
+				return 0, false
+			}
+			continue
+		}
+		l, ok := v.([]any)
+		if !ok {
+			return 0, v != true
+		}
+		for _, x := range l {
+			if x == true {
+				n++
+			}
+		}
+	}
+	return n, true
+}
+
+// removeGroup deletes a group of the topology; keepAttached restores it when AWS would refuse.
+func (b *builder) removeGroup(addr, id string) {
+	if g := b.m.Groups[id]; g != nil {
+		b.gone[id] = goneGroup{g: g, addr: addr}
+	}
+	delete(b.m.Groups, id)
+	b.r.Removed = append(b.r.Removed, id)
+}
+
+// defaultGroup applies an aws_default_security_group: Terraform adopts the VPC's default group (it never
+// creates or deletes one) and makes its rules exactly the inline ones, removing every rule it does not list.
+// The group is the one of the plan's id (before or after), else the topology's group named "default" in the
+// planned vpc_id. Destroying the resource only removes it from Terraform's state: AWS keeps the group and
+// its rules, so the candidate does too.
+func (b *builder) defaultGroup(rc *tfjson.ResourceChange, before, after, unknown map[string]any) {
+	a := rc.Change.Actions
+	if a.Delete() {
+		return
+	}
+	id := cmp.Or(str(after, "id"), str(before, "id"))
+	if id == "" {
+		vpcID := cmp.Or(str(after, "vpc_id"), str(before, "vpc_id"))
+		if vpcID == "" {
+			b.unresolved(rc.Address, "vpc_id is unknown until apply: the default group cannot be told")
+			return
+		}
+		for gid, g := range b.m.Groups {
+			if g != nil && g.VpcID == vpcID && g.Name == "default" {
+				id = gid
+			}
+		}
+		if id == "" {
+			b.r.Ignored = append(b.r.Ignored, rc.Address) // a VPC the topology does not have
+			return
+		}
+	}
+	if b.m.Groups[id] == nil {
+		b.r.Ignored = append(b.r.Ignored, rc.Address)
+		return
+	}
+	b.idOf[rc.Address] = id // references to the adopted group resolve to it
+	if a.Create() {
+		// Adoption: a direction the configuration gives no blocks is computed (unknown) in the plan, and
+		// Terraform leaves it empty.
+		after, unknown = maps.Clone(after), maps.Clone(unknown)
+		for _, dir := range []string{"ingress", "egress"} {
+			if unknown[dir] == true {
+				after[dir], unknown[dir] = []any{}, nil
+			}
+		}
+	}
+	b.setGroup(rc, id, after, unknown, false, true)
+}
+
+// groupOf resolves security_group_id of rc to a group of the candidate; nil when it has none (reported).
+func (b *builder) groupOf(rc *tfjson.ResourceChange, after, unknown map[string]any) *vpc.SecurityGroup {
 	gid, ok := b.ref(rc, after, unknown, "security_group_id")
 	if !ok {
-		return
+		return nil
 	}
 	g := b.m.Groups[gid]
 	if g == nil {
 		b.unresolved(rc.Address, "security group %s is neither in the topology nor created by the plan", gid)
+	}
+	return g
+}
+
+func (b *builder) addRules(rc *tfjson.ResourceChange, after, unknown map[string]any) {
+	g := b.groupOf(rc, after, unknown)
+	if g == nil {
 		return
 	}
+	gid := g.ID
+	var ok bool
 	var rs []*vpc.SGRule
 	var err error
 	if rc.Type == "aws_security_group_rule" {
@@ -151,6 +302,7 @@ func (b *builder) removeRules(rc *tfjson.ResourceChange, before map[string]any) 
 			b.unresolved(rc.Address, "deletes %s %q of %s, which the topology does not have", dirName(want.Egress), want.Display, gid)
 			continue
 		}
+		b.r.RemovedRules[(*list)[i].ID] = rc.Address
 		*list = slices.Delete(slices.Clone(*list), i, i+1)
 		b.r.deleted[gid] = rc.Address
 	}

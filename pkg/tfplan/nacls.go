@@ -1,7 +1,9 @@
 package tfplan
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -11,17 +13,25 @@ import (
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
-func (b *builder) removeNACL(id string) {
+// removeNACL deletes a NACL of the topology. Its subnets go back to the VPC's default NACL: the provider
+// re-associates them before it deletes the NACL (AWS refuses to delete an associated one).
+func (b *builder) removeNACL(addr, id string) {
 	b.r.Removed = append(b.r.Removed, id)
 	delete(b.m.NACLs, id)
-	for _, sn := range b.m.Subnets {
+	for sid, sn := range b.m.Subnets {
 		if sn != nil && sn.NACL != nil && sn.NACL.ID == id {
-			sn.NACL, sn.NACLExplicit = nil, false // the VPC's default NACL again
+			sn.NACL, sn.NACLExplicit = nil, false
+			b.moved(sid, addr)
 		}
 	}
 }
 
-func (b *builder) setNACL(addr, id string, after, unknown map[string]any, created bool) {
+// setNACL sets the inline entries and subnets of NACL id from a planned aws_network_acl or
+// aws_default_network_acl. created: the plan creates it (added to the model). replace: a direction the
+// values leave out has no entries but the '*' ones (Compile adds those). The baseline entries that no
+// planned entry equals are recorded as removed by addr; subnet_ids, when known, move the subnets they list
+// to this NACL and the subnets it had explicitly and no longer lists back to the VPC's default NACL.
+func (b *builder) setNACL(addr, id string, after, unknown map[string]any, created, replace bool) {
 	n := b.m.NACLs[id]
 	if n == nil {
 		if !created {
@@ -33,11 +43,15 @@ func (b *builder) setNACL(addr, id string, after, unknown map[string]any, create
 	}
 	for _, dir := range []string{"ingress", "egress"} {
 		if unknown[dir] == true {
-			b.unresolved(addr, "%s entries are unknown until apply", dir)
+			// A created NACL whose configuration has no inline entries is created with the '*' entries
+			// only (Compile adds them); separate aws_network_acl_rule resources add theirs.
+			if !created {
+				b.unresolved(addr, "%s entries are unknown until apply; the current ones are kept", dir)
+			}
 			continue
 		}
 		blocks, ok := after[dir].([]any)
-		if !ok && !created {
+		if !ok && !replace {
 			continue
 		}
 		var entries []vpc.NACLEntry
@@ -51,13 +65,21 @@ func (b *builder) setNACL(addr, id string, after, unknown map[string]any, create
 			entries = append(entries, e)
 			b.r.Entries[EntryKey{id, e.Egress, e.RuleNumber}] = addr
 		}
+		old := &n.Inbound
 		if dir == "egress" {
-			n.Outbound = entries
-		} else {
-			n.Inbound = entries
+			old = &n.Outbound
 		}
+		for _, e := range *old {
+			if !e.Default && !slices.ContainsFunc(entries, func(x vpc.NACLEntry) bool { return sameEntry(e, x) }) {
+				b.r.RemovedEntries[EntryKey{id, e.Egress, e.RuleNumber}] = addr
+			}
+		}
+		*old = entries
 	}
-	if unknown["subnet_ids"] == true {
+	// subnet_ids unknown as a whole on a created NACL: not configured (computed from the association
+	// resources), or naming only subnets this plan creates; unknown elements are subnets this plan creates.
+	// Neither is a subnet of the topology.
+	if unknown["subnet_ids"] == true && !created {
 		b.unresolved(addr, "subnet_ids are unknown until apply")
 	} else if ids, ok := after["subnet_ids"].([]any); ok {
 		want := map[string]bool{}
@@ -67,16 +89,94 @@ func (b *builder) setNACL(addr, id string, after, unknown map[string]any, create
 			}
 		}
 		for sid, sn := range b.m.Subnets {
-			if sn == nil {
-				continue
-			}
-			if want[sid] {
+			switch {
+			case sn == nil:
+			case want[sid] && (sn.NACL != n || !sn.NACLExplicit):
 				sn.NACL, sn.NACLExplicit = n, true
-			} else if sn.NACL == n && sn.NACLExplicit {
+				b.moved(sid, addr)
+			case !want[sid] && sn.NACL == n && sn.NACLExplicit && !n.IsDefault:
 				sn.NACL, sn.NACLExplicit = nil, false
+				b.moved(sid, addr)
 			}
 		}
 	}
+}
+
+// moved records that addr moves subnet sid to another NACL (the first address, in address order, when
+// several do).
+func (b *builder) moved(sid, addr string) {
+	if cur, ok := b.r.Subnets[sid]; !ok || addr < cur {
+		b.r.Subnets[sid] = addr
+	}
+}
+
+func sameEntry(a, b vpc.NACLEntry) bool {
+	return a.RuleNumber == b.RuleNumber && a.Egress == b.Egress && a.Action == b.Action && a.Prefix == b.Prefix &&
+		a.Proto == b.Proto && a.PortFrom == b.PortFrom && a.PortTo == b.PortTo && a.ICMPType == b.ICMPType && a.ICMPCode == b.ICMPCode
+}
+
+// defaultNACL applies an aws_default_network_acl: Terraform adopts the VPC's default NACL (never creates or
+// deletes one) and makes its entries exactly the inline ones, removing every entry it does not list (AWS
+// keeps the '*' entries). The NACL is default_network_acl_id (known whenever the VPC exists), else the
+// plan's id, else the default NACL of vpc_id in the topology. Listed subnet_ids are associated with it;
+// destroying the resource only removes it from Terraform's state, so the candidate keeps the NACL as it is.
+func (b *builder) defaultNACL(rc *tfjson.ResourceChange, before, after, unknown map[string]any) {
+	if rc.Change.Actions.Delete() {
+		return
+	}
+	id := cmp.Or(str(after, "default_network_acl_id"), str(before, "default_network_acl_id"), str(after, "id"), str(before, "id"))
+	if id == "" {
+		vpcID := cmp.Or(str(after, "vpc_id"), str(before, "vpc_id"))
+		for nid, n := range b.m.NACLs {
+			if n != nil && n.IsDefault && vpcID != "" && n.VpcID == vpcID {
+				id = nid
+			}
+		}
+		if id == "" {
+			b.unresolved(rc.Address, "default_network_acl_id is unknown until apply and no default network ACL of the topology has vpc_id %q", vpcID)
+			return
+		}
+	}
+	if b.m.NACLs[id] == nil {
+		b.r.Ignored = append(b.r.Ignored, rc.Address) // a VPC the topology does not have
+		return
+	}
+	b.idOf[rc.Address] = id // references to the adopted NACL resolve to it
+	after, unknown = maps.Clone(after), maps.Clone(unknown)
+	for _, dir := range []string{"ingress", "egress"} {
+		if unknown[dir] == true && rc.Change.Actions.Create() { // adoption without blocks: no entries
+			after[dir], unknown[dir] = []any{}, nil
+		}
+	}
+	b.setNACL(rc.Address, id, after, unknown, false, true)
+}
+
+// associate applies an aws_network_acl_association: the subnet moves to the NACL. Destroying it puts the
+// subnet back on the VPC's default NACL (a subnet always has one NACL; that is what the provider does on
+// delete). A subnet the topology does not have is ignored: no recorded traffic crosses it.
+func (b *builder) associate(rc *tfjson.ResourceChange, before, after, unknown map[string]any) {
+	a := rc.Change.Actions
+	if a.Delete() || a.Replace() || a.Update() {
+		if sid := str(before, "subnet_id"); b.m.Subnets[sid] != nil && (a.Delete() || sid != str(after, "subnet_id")) {
+			sn := b.m.Subnets[sid]
+			sn.NACL, sn.NACLExplicit = nil, false
+			b.moved(sid, rc.Address)
+		}
+		if a.Delete() {
+			return
+		}
+	}
+	sn := b.m.Subnets[str(after, "subnet_id")]
+	if sn == nil { // a subnet the topology does not have (one this plan creates has an unknown id)
+		b.r.Ignored = append(b.r.Ignored, rc.Address)
+		return
+	}
+	n := b.naclOf(rc, after, unknown)
+	if n == nil {
+		return
+	}
+	sn.NACL, sn.NACLExplicit = n, true
+	b.moved(sn.ID, rc.Address)
 }
 
 func naclEntry(m map[string]any, egress bool, numKey, actionKey string) (vpc.NACLEntry, error) {
@@ -125,16 +225,25 @@ func naclEntry(m map[string]any, egress bool, numKey, actionKey string) (vpc.NAC
 	return e, nil
 }
 
-func (b *builder) addEntry(rc *tfjson.ResourceChange, after, unknown map[string]any) {
+// naclOf resolves network_acl_id of rc to a NACL of the candidate; nil when it has none (reported).
+func (b *builder) naclOf(rc *tfjson.ResourceChange, after, unknown map[string]any) *vpc.NACL {
 	id, ok := b.ref(rc, after, unknown, "network_acl_id")
 	if !ok {
-		return
+		return nil
 	}
 	n := b.m.NACLs[id]
 	if n == nil {
 		b.unresolved(rc.Address, "network ACL %s is neither in the topology nor created by the plan", id)
+	}
+	return n
+}
+
+func (b *builder) addEntry(rc *tfjson.ResourceChange, after, unknown map[string]any) {
+	n := b.naclOf(rc, after, unknown)
+	if n == nil {
 		return
 	}
+	id := n.ID
 	e, err := naclEntry(after, after["egress"] == true, "rule_number", "rule_action")
 	if err != nil {
 		b.unresolved(rc.Address, "%v", err)
@@ -163,6 +272,9 @@ func (b *builder) removeEntry(addr string, before map[string]any) {
 	if i < 0 {
 		b.unresolved(addr, "deletes entry %d of %s, which the topology does not have", int(*rn), id)
 		return
+	}
+	if _, planned := b.r.Entries[EntryKey{id, before["egress"] == true, int(*rn)}]; !planned {
+		b.r.RemovedEntries[EntryKey{id, before["egress"] == true, int(*rn)}] = addr
 	}
 	*list = slices.Delete(slices.Clone(*list), i, i+1)
 	delete(b.r.Entries, EntryKey{id, before["egress"] == true, int(*rn)})
