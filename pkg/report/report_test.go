@@ -297,25 +297,7 @@ func checkGolden(t *testing.T, path, got string) {
 // TestSummaries: the audit and recommend sections appear when their tables are in the file, with their numbers.
 func TestSummaries(t *testing.T) {
 	path := copyDB(t, shopDB(t))
-	d, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = d.SQL().Exec(`CREATE TABLE recommend_summary AS SELECT TIMESTAMP '2026-11-20 00:00:00' AS since,
-		TIMESTAMP '2026-11-20 00:30:00' AS until, 5::BIGINT AS "groups", 3::BIGINT AS groups_changed,
-		7::BIGINT AS rules_proposed, 3::BIGINT AS nacls, 1::BIGINT AS nacls_changed, 4::BIGINT AS entries_proposed,
-		2::BIGINT AS unproven, 6::BIGINT AS findings, 1::BIGINT AS scanners, 0::BIGINT AS never_filtered,
-		4294967296::BIGINT AS exposure_before_v4, 1024::BIGINT AS exposure_after_v4, 0.99999976::DOUBLE AS exposure_cut_v4;
-	CREATE TABLE audit_summary AS SELECT 'candidate/' AS policy, NULL::TIMESTAMP AS since, NULL::TIMESTAMP AS until,
-		2989::BIGINT AS records_judged, 12::BIGINT AS would_break_records, 2::BIGINT AS would_break_groups,
-		3::BIGINT AS newly_allowed_records, 1::BIGINT AS newly_allowed_groups, 0.75::DOUBLE AS coverage_records,
-		0.5::DOUBLE AS coverage_bytes, 100::BIGINT AS exposure_before, 10::BIGINT AS exposure_after, true AS failed`)
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	addSummaries(t, path)
 	r := build(t, path, DefaultTop)
 	wantRec := &Recommend{Since: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 20, 0, 30, 0, 0, time.UTC),
 		Groups: 5, GroupsChanged: 3, RulesProposed: 7, NACLs: 3, NACLsChanged: 1, EntriesProposed: 4, Unproven: 2, Findings: 6,
@@ -406,5 +388,30 @@ func TestNiceCeil(t *testing.T) {
 		if got := niceCeil(n); got != want {
 			t.Errorf("niceCeil(%d) = %d, want %d", n, got, want)
 		}
+	}
+}
+
+// addSummaries adds an audit_summary and a recommend_summary table to the file at path, with the figures
+// TestSummaries expects.
+func addSummaries(t *testing.T, path string) {
+	t.Helper()
+	d, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.SQL().Exec(`CREATE TABLE recommend_summary AS SELECT TIMESTAMP '2026-11-20 00:00:00' AS since,
+		TIMESTAMP '2026-11-20 00:30:00' AS until, 5::BIGINT AS "groups", 3::BIGINT AS groups_changed,
+		7::BIGINT AS rules_proposed, 3::BIGINT AS nacls, 1::BIGINT AS nacls_changed, 4::BIGINT AS entries_proposed,
+		2::BIGINT AS unproven, 6::BIGINT AS findings, 1::BIGINT AS scanners, 0::BIGINT AS never_filtered,
+		4294967296::BIGINT AS exposure_before_v4, 1024::BIGINT AS exposure_after_v4, 0.99999976::DOUBLE AS exposure_cut_v4;
+	CREATE TABLE audit_summary AS SELECT 'candidate/' AS policy, NULL::TIMESTAMP AS since, NULL::TIMESTAMP AS until,
+		2989::BIGINT AS records_judged, 12::BIGINT AS would_break_records, 2::BIGINT AS would_break_groups,
+		3::BIGINT AS newly_allowed_records, 1::BIGINT AS newly_allowed_groups, 0.75::DOUBLE AS coverage_records,
+		0.5::DOUBLE AS coverage_bytes, 100::BIGINT AS exposure_before, 10::BIGINT AS exposure_after, true AS failed`)
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
