@@ -21,16 +21,15 @@ import (
 var pageText string
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"count":    human.Count,
-	"bytes":    human.Bytes,
-	"pct":      pct,
-	"share":    func(n, of int64) string { return pct(ratio(n, of)) },
-	"when":     func(t time.Time) string { return t.Format("2006-01-02 15:04:05") },
-	"add":      func(a, b int) int { return a + b },
-	"dur":      humanDuration,
-	"sub64":    func(a int64, b int) int64 { return a - int64(b) },
-	"barWidth": func() int { return barWidth },
-	"bars":     func(kind string, bars []bar) barTable { return barTable{kind, bars} },
+	"count": human.Count,
+	"bytes": human.Bytes,
+	"pct":   pct,
+	"share": func(n, of int64) string { return pct(ratio(n, of)) },
+	"when":  func(t time.Time) string { return t.Format("2006-01-02 15:04:05") },
+	"add":   func(a, b int) int { return a + b },
+	"dur":   humanDuration,
+	"sub64": func(a int64, b int) int64 { return a - int64(b) },
+	"bars":  func(kind string, bars []bar) barTable { return barTable{kind, bars} },
 }).Parse(pageText))
 
 // barTable is what the "bars" template reads: a ranking's rows and what they are (port, peer).
@@ -112,15 +111,13 @@ func humanDuration(d time.Duration) string {
 	return fmt.Sprintf("%.1f days", d.Hours()/24)
 }
 
-// bar is a ranked row with its bar's width (px, of barWidth).
+// bar is a ranked row with its bar's width (percent of the longest).
 type bar struct {
 	Key     string
 	Records int64
 	Width   float64
 	Share   string
 }
-
-const barWidth = 150
 
 func bars(r Ranking) []bar {
 	var top int64 = 1
@@ -129,7 +126,7 @@ func bars(r Ranking) []bar {
 	}
 	out := make([]bar, len(r.Rows))
 	for i, c := range r.Rows {
-		out[i] = bar{Key: c.Key, Records: c.Count, Width: round1(barWidth * float64(c.Count) / float64(top)),
+		out[i] = bar{Key: c.Key, Records: c.Count, Width: round1(100 * float64(c.Count) / float64(top)),
 			Share: pct(ratio(c.Count, r.Records))}
 	}
 	return out
