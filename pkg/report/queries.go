@@ -19,25 +19,6 @@ type querier struct {
 	top int
 }
 
-// names returns the tables and views of the file.
-func (q *querier) names(ctx context.Context) (map[string]bool, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT table_name FROM information_schema.tables
-		WHERE table_catalog = current_database() AND table_schema = 'main'`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	names := map[string]bool{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names[n] = true
-	}
-	return names, rows.Err()
-}
-
 // overview: one pass over flows.
 func (q *querier) overview(ctx context.Context, r *Report) error {
 	var since, until sql.NullInt64

@@ -205,7 +205,7 @@ func Build(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer d.Close()
 	q := &querier{db: d.SQL(), top: opts.Top}
-	names, err := q.names(ctx)
+	names, err := store.Objects(ctx, d.SQL())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.DB, err)
 	}
