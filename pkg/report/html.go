@@ -53,6 +53,7 @@ type page struct {
 	PortsFold  string
 	PeersFold  string
 	Graph      edgeGraph
+	GraphNote  string // what the graph leaves out of the table, if anything
 	EdgesFold  string
 	UnusedFold string
 	BroadFold  string
@@ -60,7 +61,10 @@ type page struct {
 
 func newPage(r *Report) page {
 	p := page{Report: r, Window: r.Overview.Until.Sub(r.Overview.Since), Chart: newTimelineChart(r.Timeline),
-		PortBars: bars(r.Ports), PeerBars: bars(r.Peers), Graph: newEdgeGraph(r.Edges.Rows)}
+		PortBars: bars(r.Ports), PeerBars: bars(r.Peers), Graph: newEdgeGraph(r.Edges.Rows[:min(len(r.Edges.Rows), maxGraphEdges)])}
+	if n := len(r.Edges.Rows); n > maxGraphEdges {
+		p.GraphNote = fmt.Sprintf("The graph draws the first %d pairs of the table's %d.", maxGraphEdges, n)
+	}
 	if k, n := r.Ports.Folded(); k > 0 {
 		p.PortsFold = fmt.Sprintf("and %s more ports: %s of these records", human.Count(k), pct(ratio(n, r.Ports.Records)))
 	}
@@ -261,6 +265,7 @@ func niceCeil(n int64) int64 {
 // The who-talks-to-whom graph: sources (clients) in a column on the left, destinations (servers) on the
 // right, one curve per edge, its width by bytes and its colour by how much of it was rejected.
 const (
+	maxGraphEdges   = 40 // more curves would not be told apart: the table below lists the rest of the top
 	graphW          = 960
 	graphRow        = 28
 	nodeW           = 250

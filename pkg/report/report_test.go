@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -413,5 +414,37 @@ func addSummaries(t *testing.T, path string) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFoldedAtScale renders a report of many peers and pairs: the page says what the top lists leave out, and
+// the graph draws at most maxGraphEdges pairs while the table lists the top.
+func TestFoldedAtScale(t *testing.T) {
+	r := &Report{File: "big.duckdb", Top: 100,
+		Peers: Ranking{Rows: []results.Count{{Key: "198.51.100.1", Count: 9440}}, Keys: 1235, Records: 10000},
+		Ports: Ranking{Rows: []results.Count{{Key: "tcp/22", Count: 10}}, Keys: 1, Records: 10},
+		Edges: Edges{Edges: 5000, Records: 1000000, Bytes: 1 << 40}}
+	for i := range 100 {
+		r.Edges.Rows = append(r.Edges.Rows, Edge{Source: fmt.Sprintf("sg-%d", i), SourceKind: "groups",
+			Destination: fmt.Sprintf("10.%d.0.0/24", i), DestinationKind: "cidr", Services: []string{"tcp/443"},
+			ServiceCount: 1, Records: 100, Bytes: 1 << 20})
+	}
+	var b bytes.Buffer
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{"and 1,234 more peers: 5.6% of these records",
+		"and 4,900 more pairs: 99.0% of records, &gt;99.9% of bytes", "The graph draws the first 40 pairs of the table&#39;s 100.",
+		"No REJECTs."} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "more ports") {
+		t.Error("a fold line for ports, which are all shown")
+	}
+	if n, rows := strings.Count(page, "<path d="), strings.Count(page, `<tr class="edge"`); n != maxGraphEdges || rows != 100 {
+		t.Errorf("%d curves, %d rows; want %d, 100", n, rows, maxGraphEdges)
 	}
 }
