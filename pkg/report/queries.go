@@ -23,7 +23,8 @@ type querier struct {
 func (q *querier) overview(ctx context.Context, r *Report) error {
 	var since, until sql.NullInt64
 	o := &r.Overview
-	err := q.db.QueryRowContext(ctx, `SELECT min(start), max("end"), count(*),
+	// Until is the latest end, or start where that is later (an end that is NULL or before its start).
+	err := q.db.QueryRowContext(ctx, `SELECT min(start), greatest(max(start), coalesce(max("end"), max(start))), count(*),
 		count(*) FILTER (WHERE model_action IS NOT NULL AND action IS NOT NULL),
 		count(*) FILTER (WHERE model_agrees),
 		count(*) FILTER (WHERE action = 'REJECT'), count(*) FILTER (WHERE model_action = 'REJECT'),
@@ -111,7 +112,7 @@ func (q *querier) timeline(ctx context.Context, r *Report) error {
 		t.Buckets = append(t.Buckets, Bucket{Start: time.Unix(b*secs, 0).UTC(), Counts: make([]int64, len(t.Series))})
 	}
 	for _, c := range cells {
-		b := &t.Buckets[c.bucket-first] // start is within [Since, Until]: the overview's min and max
+		b := &t.Buckets[c.bucket-first] // start is within [Since, Until] (the overview's)
 		b.Counts[index[c.series]] += c.records
 		b.Total += c.records
 		t.Records += c.records

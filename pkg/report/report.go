@@ -57,7 +57,7 @@ type Report struct {
 
 // Overview is the whole file in one line: its window, its records and how far the model agrees with the log.
 type Overview struct {
-	Since, Until time.Time // the earliest start and the latest end of the records (UTC); zero when none has one
+	Since, Until time.Time // the earliest start and the latest end (or start) of the records (UTC); zero when none has a start
 	Records      int64
 	Compared     int64   // judged records with a logged action
 	Agreed       int64   // of those, the model's action is the logged one

@@ -448,3 +448,31 @@ func TestFoldedAtScale(t *testing.T) {
 		t.Errorf("%d curves, %d rows; want %d, 100", n, rows, maxGraphEdges)
 	}
 }
+
+// TestNoEnd: records without an end time still land in the timeline's buckets, and the window ends at the
+// latest start.
+func TestNoEnd(t *testing.T) {
+	path := copyDB(t, shopDB(t))
+	d, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.SQL().Exec(`ALTER VIEW flows RENAME TO flows_stored;
+		CREATE VIEW flows AS SELECT * REPLACE (NULL::BIGINT AS "end") FROM flows_stored`)
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := build(t, path, DefaultTop)
+	db := openRO(t, path)
+	if want := scalar(t, db, `SELECT max(start) FROM flows`); r.Overview.Until.Unix() != want {
+		t.Errorf("until %s, want the latest start %d", r.Overview.Until, want)
+	}
+	var sum int64
+	for _, b := range r.Timeline.Buckets {
+		sum += b.Total
+	}
+	if sum != r.Timeline.Records || sum == 0 {
+		t.Errorf("buckets hold %d of %d REJECTs", sum, r.Timeline.Records)
+	}
+}
