@@ -15,7 +15,7 @@ type reportConfig struct {
 func reportCommand() *command {
 	return &command{
 		name:    "report",
-		summary: "write one self-contained HTML page of the results (REJECTs over time, ports, peers, who talks to whom, rules)",
+		summary: "write the results as one self-contained HTML page for people (and the group graph as Graphviz DOT)",
 		run: func(ctx context.Context, env *cmdEnv, args []string) error {
 			var cfg reportConfig
 			fs := newFlagSet(env, "report", "report [--db FILE] --out FILE.html [--dot FILE.dot] [--top N]\n\n"+
@@ -24,7 +24,8 @@ func reportCommand() *command {
 				"top rejected ports and peers, who talks to whom (security groups and external networks), over-broad and\n"+
 				"unused rules, and the summaries of 'flowlens audit' and 'flowlens recommend' when the file has them.\n"+
 				"Lists show the top N and say what they leave out. With --dot, the who-talks-to-whom graph is also\n"+
-				"written as Graphviz DOT. The page holds no time of its own making: the same file gives the same page.",
+				"written as Graphviz DOT. The page holds no time of its own making: the same file gives the same page.\n\n"+
+				"Exit status: 0 written, 1 error (a file without analyze results says what to run), 2 usage.",
 				"# the page for the sample, opened in a browser",
 				"flowlens analyze --topology samples/shop/topology --db shop.duckdb samples/shop/flowlogs",
 				"flowlens report --db shop.duckdb --out shop.html && xdg-open shop.html",

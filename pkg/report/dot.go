@@ -23,7 +23,7 @@ func WriteDOT(w io.Writer, r *Report) error {
 			pct(ratio(by, r.Edges.Bytes)))
 	}
 	b.WriteString("\ndigraph flowlens {\n\trankdir=LR;\n\tnode [fontname=\"Helvetica\", fontsize=10];\n" +
-		"\tedge [fontname=\"Helvetica\", fontsize=9];\n")
+		"\tedge [fontname=\"Helvetica\", fontsize=9, arrowsize=0.6];\n")
 	g := newEdgeGraph(r.Edges.Rows)
 	seen := map[string]bool{}
 	for _, n := range append(g.Sources, g.Dests...) {

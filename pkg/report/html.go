@@ -140,14 +140,13 @@ func round1(f float64) float64 { return math.Round(f*10) / 10 }
 
 // The timeline chart's frame (px).
 const (
-	chartW, chartH         = 960, 300
-	chartLeft, chartRight  = 64, 12
-	chartTop, chartBottom  = 14, 44
-	plotW                  = chartW - chartLeft - chartRight
-	plotH                  = chartH - chartTop - chartBottom
-	maxLabels              = 10
-	seriesColorsPerLayer   = 3
-	unknownLayerColorIndex = 5
+	chartW, chartH        = 960, 300
+	chartLeft, chartRight = 64, 12
+	chartTop, chartBottom = 14, 44
+	plotW                 = chartW - chartLeft - chartRight
+	plotH                 = chartH - chartTop - chartBottom
+	maxLabels             = 10
+	seriesColorsPerLayer  = 3
 )
 
 // layerColors: a hue per layer (shades for its causes), in the order of pkg/replay's layers; the last is for

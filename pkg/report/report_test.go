@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -247,6 +248,13 @@ func TestDOTGolden(t *testing.T) {
 	checkGolden(t, filepath.Join("testdata", "shop.dot"), b.String())
 	if strings.Count(b.String(), " -> ") != len(r.Edges.Rows) {
 		t.Errorf("%d edges in the DOT, want %d", strings.Count(b.String(), " -> "), len(r.Edges.Rows))
+	}
+	if dot, err := exec.LookPath("dot"); err == nil { // Graphviz, where installed, must read it without a word
+		cmd := exec.Command(dot, "-Tsvg", "-o", os.DevNull)
+		cmd.Stdin = &b
+		if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+			t.Errorf("dot -Tsvg: %v %s", err, out)
+		}
 	}
 }
 
