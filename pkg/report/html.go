@@ -24,7 +24,6 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"count": human.Count,
 	"bytes": human.Bytes,
 	"pct":   pct,
-	"share": func(n, of int64) string { return pct(ratio(n, of)) },
 	"when":  func(t time.Time) string { return t.Format("2006-01-02 15:04:05") },
 	"add":   func(a, b int) int { return a + b },
 	"dur":   humanDuration,
@@ -60,8 +59,9 @@ type page struct {
 }
 
 func newPage(r *Report) page {
+	drawn := r.Edges.Rows[:min(len(r.Edges.Rows), maxGraphEdges)]
 	p := page{Report: r, Window: r.Overview.Until.Sub(r.Overview.Since), Chart: newTimelineChart(r.Timeline),
-		PortBars: bars(r.Ports), PeerBars: bars(r.Peers), Graph: newEdgeGraph(r.Edges.Rows[:min(len(r.Edges.Rows), maxGraphEdges)])}
+		PortBars: bars(r.Ports), PeerBars: bars(r.Peers), Graph: newEdgeGraph(drawn)}
 	if n := len(r.Edges.Rows); n > maxGraphEdges {
 		p.GraphNote = fmt.Sprintf("The graph draws the first %d pairs of the table's %d.", maxGraphEdges, n)
 	}
