@@ -24,6 +24,7 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"count": human.Count,
 	"bytes": human.Bytes,
 	"pct":   pct,
+	"pct2":  pct2,
 	"when":  func(t time.Time) string { return t.Format("2006-01-02 15:04:05") },
 	"add":   func(a, b int) int { return a + b },
 	"dur":   humanDuration,
@@ -91,15 +92,22 @@ func ratio(n, of int64) float64 {
 	return float64(n) / float64(of)
 }
 
-// pct renders a fraction as a percentage: 0.05612 is 5.6%, anything below 0.1% but above 0 is <0.1%.
-func pct(f float64) string {
+// pct renders a fraction as a percentage with one decimal: 0.05612 is 5.6%; a fraction that would round to
+// 0% or 100% without being either is <0.1% or >99.9%.
+func pct(f float64) string { return percent(f, 1) }
+
+// pct2 is pct with two decimals, for the agreement rate (as analyze prints it): 99.97%, >99.99%.
+func pct2(f float64) string { return percent(f, 2) }
+
+func percent(f float64, decimals int) string {
+	unit := math.Pow(10, -float64(decimals)) / 100 // the smallest fraction shown: 0.001 for one decimal
 	switch {
-	case f > 0 && f < 0.001:
-		return "<0.1%"
-	case f < 1 && f > 0.9995:
-		return ">99.9%"
+	case f > 0 && f < unit:
+		return fmt.Sprintf("<%.*f%%", decimals, 100*unit)
+	case f < 1 && f >= 1-unit/2:
+		return fmt.Sprintf(">%.*f%%", decimals, 100*(1-unit))
 	}
-	return fmt.Sprintf("%.1f%%", 100*f)
+	return fmt.Sprintf("%.*f%%", decimals, 100*f)
 }
 
 // humanDuration renders a window: 31m0s is "31 min", 50h is "2.1 days".

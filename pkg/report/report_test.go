@@ -484,3 +484,17 @@ func TestNoEnd(t *testing.T) {
 		t.Errorf("buckets hold %d of %d REJECTs", sum, r.Timeline.Records)
 	}
 }
+
+func TestPercent(t *testing.T) {
+	for _, tc := range []struct {
+		f        float64
+		one, two string
+	}{
+		{0, "0.0%", "0.00%"}, {1, "100.0%", "100.00%"}, {0.05612, "5.6%", "5.61%"}, {0.0004, "<0.1%", "0.04%"},
+		{0.00004, "<0.1%", "<0.01%"}, {0.9996, ">99.9%", "99.96%"}, {0.99996, ">99.9%", ">99.99%"}, {0.9994, "99.9%", "99.94%"},
+	} {
+		if one, two := pct(tc.f), pct2(tc.f); one != tc.one || two != tc.two {
+			t.Errorf("%v: %s, %s; want %s, %s", tc.f, one, two, tc.one, tc.two)
+		}
+	}
+}
