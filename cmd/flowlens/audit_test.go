@@ -165,6 +165,15 @@ func TestAudit(t *testing.T) {
 			if extra != 0 || missing != 0 || stored != tc.wouldBreak+tc.newlyAllow {
 				t.Errorf("audit_records: %d records the query does not name, %d it misses; audit_summary counts %d", extra, missing, stored)
 			}
+			// The views list the report's groups, most records first.
+			var wb, na int64
+			if err := d.SQL().QueryRow(`SELECT (SELECT coalesce(sum(records), 0) FROM audit_would_break),
+				(SELECT coalesce(sum(records), 0) FROM audit_newly_allowed)`).Scan(&wb, &na); err != nil {
+				t.Fatal(err)
+			}
+			if wb != tc.wouldBreak || na != tc.newlyAllow {
+				t.Errorf("audit_would_break sums %d records, audit_newly_allowed %d; want %d, %d", wb, na, tc.wouldBreak, tc.newlyAllow)
+			}
 			if tc.golden == "" {
 				return
 			}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/flowlens/flowlens/pkg/pipeline"
 	"github.com/flowlens/flowlens/pkg/recommend"
+	"github.com/flowlens/flowlens/pkg/store"
 )
 
 func recommendCommand() *command {
@@ -23,12 +25,14 @@ func recommendCommand() *command {
 				"with its evidence. Writes into DIR: "+pipeline.RecommendSGFile+" and "+pipeline.RecommendNACLFile+" (AWS CLI\n"+
 				"describe-* JSON: they load back with flowlens topology and are a policy for flowlens audit) and\n"+
 				pipeline.RecommendReportFile+" (current vs proposed rules, findings, unproven rules, exposure, learning rate).\n\n"+
+				"The recommendation is also stored in the DuckDB file (tables recommend_summary, recommend_rules,\n"+
+				"recommend_findings; a later recommend replaces them) for flowlens sql and flowlens report.\n\n"+
 				"Exit status: 0 done, 1 error, 2 usage.",
 				"# recommend from everything analyze stored, then check the proposal against the same traffic",
 				"flowlens recommend --db flowlens.duckdb --out recommended/ && flowlens audit --db flowlens.duckdb --policy recommended/",
 				"# learn from the first days only (then audit --since on the rest); the proposal as JSON",
 				"flowlens recommend --db flows.duckdb --out recommended/ --until 2026-11-20 -o json > recommendation.json")
-			fs.StringVar(&cfg.DB, "db", DefaultDB, "DuckDB `FILE` written by analyze (only read)")
+			fs.StringVar(&cfg.DB, "db", DefaultDB, "DuckDB `FILE` written by analyze (the recommend_* tables are added to it)")
 			fs.StringVar(&out, "out", "", "write the proposal into `DIR` (created if missing; required)")
 			fs.StringVar(&since, "since", "", "learn from the records starting at or after `TIME` (RFC 3339, YYYY-MM-DD, or Unix seconds)")
 			fs.StringVar(&until, "until", "", "learn from the records starting before `TIME`")
@@ -58,6 +62,7 @@ func recommendCommand() *command {
 			if !cfg.Since.IsZero() && !cfg.Until.IsZero() && !cfg.Since.Before(cfg.Until) {
 				return usageErrorf("--since %s is not before --until %s", since, until)
 			}
+			cfg.Run = store.Run{Command: commandLine("recommend", args), Started: time.Now()}
 			cfg.Options = recommend.DefaultOptions()
 			cfg.Options.DropCurrentDenies = dropDenies
 			res, err := pipeline.Recommend(ctx, cfg)

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/flowlens/flowlens/pkg/audit"
+	"github.com/flowlens/flowlens/pkg/store"
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
@@ -42,6 +44,9 @@ func TestRecommend(t *testing.T) {
 			t.Errorf("REPORT.md lacks %q", want)
 		}
 	}
+
+	// The recommendation is stored too: the tables agree with what was printed and written.
+	checkRecommendTables(t, db, filepath.Join(out, "REPORT.md"))
 
 	// The proposal loads back as a topology together with the rest of the export.
 	topo := filepath.Join(tmp, "topo")
@@ -198,5 +203,42 @@ func TestRecommendCurrentDenies(t *testing.T) {
 				t.Errorf("deny of 198.51.100.0/24 in the proposal: %t, want %t", got, tc.want)
 			}
 		})
+	}
+}
+
+// checkRecommendTables checks the recommend_* tables of db against REPORT.md's summary lines and each other.
+func checkRecommendTables(t *testing.T, db, report string) {
+	t.Helper()
+	d, err := store.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sum := rows(t, d.SQL(), `SELECT rules_proposed, entries_proposed, findings, groups, groups_changed FROM recommend_summary`)
+	if len(sum) != 1 {
+		t.Fatalf("recommend_summary: %d rows, want 1", len(sum))
+	}
+	counted := rows(t, d.SQL(), `SELECT
+		(SELECT count(*) FROM recommend_rules WHERE rule_type = 'sg' AND status = 'proposed'),
+		(SELECT count(*) FROM recommend_rules WHERE rule_type = 'nacl' AND status = 'proposed'),
+		(SELECT count(*) FROM recommend_findings),
+		(SELECT count(DISTINCT resource_id) FROM recommend_rules WHERE rule_type = 'sg' AND status <> 'unproven'),
+		(SELECT count(DISTINCT resource_id) FROM recommend_rules WHERE rule_type = 'sg' AND status = 'proposed')`)
+	if !slices.Equal(sum[0], counted[0]) {
+		t.Errorf("recommend_summary (rules, entries, findings, groups, changed) = %v, the tables count %v", sum[0], counted[0])
+	}
+	if v := rows(t, d.SQL(), `SELECT (SELECT count(*) FROM recommend_proposed_rules),
+		(SELECT count(*) FROM recommend_rules WHERE status IN ('proposed', 'kept')),
+		(SELECT count(*) FROM recommend_unproven_rules), (SELECT unproven FROM recommend_summary)`); v[0][0] != v[0][1] || v[0][2] != v[0][3] {
+		t.Errorf("recommend_proposed_rules %s rows (proposed and kept: %s), recommend_unproven_rules %s (summary: %s)",
+			v[0][0], v[0][1], v[0][2], v[0][3])
+	}
+	text, _ := os.ReadFile(report)
+	if want := "| rules proposed | " + sum[0][0] + " |"; !strings.Contains(string(text), want) {
+		t.Errorf("REPORT.md lacks %q", want)
+	}
+	if ev := rows(t, d.SQL(), `SELECT count(*) FROM recommend_rules WHERE status = 'proposed' AND basis NOT IN ('kept-no-evidence', 'current-deny')
+		AND (flows = 0 OR first_seen IS NULL OR example IS NULL)`); ev[0][0] != "0" {
+		t.Errorf("%s proposed rules learned from traffic lack evidence in recommend_rules", ev[0][0])
 	}
 }

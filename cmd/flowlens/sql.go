@@ -34,7 +34,8 @@ func sqlCommand() *command {
 				"that analyze or ingest wrote, opened read-only (extensions are neither installed nor loaded), and\n"+
 				"prints each statement's rows. Stops at the first statement that fails, with DuckDB's message (naming the\n"+
 				"statement's number and line when there are several), exit status 1.\n\n"+
-				"Tables: flows, rule_hits, ingest_errors, topology_*, flowlens_runs. Views that answer the usual questions\n"+
+				"Tables: flows, rule_hits, ingest_errors, topology_*, flowlens_runs, and audit_* and recommend_* once those ran.\n"+
+				"Views that answer the usual questions (the audit_ and recommend_ ones once those ran)\n"+
 				"(README, 'Query the results'):\n  "+strings.Join(results.ViewNames(), ", ")+".\n\n"+
 				"Values: NULL shows as NULL (table, markdown), an empty field (csv) or null (json); timestamps as\n"+
 				"RFC 3339 (UTC); numbers in full; lists as [a, b], structs as {'field': value}. table and markdown cut\n"+

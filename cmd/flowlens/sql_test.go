@@ -40,7 +40,7 @@ func TestSQLOnShop(t *testing.T) {
 		if status, _, errOut := runCLI(t, "", "ingest", "--db", db, shop+"flowlogs"); status != exitOK {
 			t.Fatalf("ingest: status %d\n%s", status, errOut)
 		}
-		for _, v := range results.Views() {
+		for _, v := range results.Views(results.FlowLayout{}) {
 			status, _, errOut := runCLI(t, "", "sql", "--db", db, "SELECT count(*) FROM "+v.Name)
 			switch {
 			case v.Verdicts && (status != exitError || !strings.Contains(errOut, "does not exist")):

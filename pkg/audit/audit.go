@@ -12,6 +12,11 @@
 //     connections at the same interface, which the candidate's replay lets through only as replies whose
 //     request it never admitted ("conntrack-assumed" where the baseline tracked the connection): without the
 //     request the reply would not exist. Replies are grouped with their request (OrphanedReplies counts them).
+//     A reply is orphaned only when its own request (same interface, addresses, ports and protocol) is a
+//     would-break record: when the candidate admitted the request, the reply is still allowed, whatever the
+//     tracking said. The two replays' tracking tables hold different connections once they are full (each
+//     evicts its own), so "tracked" against "assumed" alone would blame the candidate for evictions
+//     (Result.TrackingLost counts such replies).
 //   - newly allowed: rejected by the log and by the baseline, accepted by the candidate.
 //   - disputed: the log and the baseline disagree; such records are in neither list, since whether the
 //     candidate changes anything for them rests on a verdict the log contradicts. A record without a logged
@@ -70,6 +75,29 @@ type Aggregator struct {
 	seq                int64 // rows added so far
 	first, last        int64
 	classRecs, classBy [numClasses]int64
+	// brokenRequests are the connections whose request is a (non-orphaned) would-break record; orphans are
+	// the replies tracked by the baseline and assumed by the candidate, settled against brokenRequests by
+	// Result (a reply can be read before its request: rows wait for their verdicts, see Add).
+	brokenRequests map[connKey]struct{}
+	orphans        []orphan
+	lostPairs      map[uint64]int // pairList index of the still-allowed part of an orphaned pair
+	trackingLost   int64
+}
+
+// connKey is a connection as one interface saw it: the client (request's source) and the server.
+type connKey struct {
+	iface                  string
+	proto                  int16
+	client, server         netip.Addr
+	clientPort, serverPort int64
+}
+
+// orphan is a reply that may be orphaned, kept until Result settles it.
+type orphan struct {
+	row            changedRow
+	seq            int64
+	pair           int
+	packets, bytes int64
 }
 
 // NewAggregator returns an Aggregator that names identities from candidate and looks verdict ids up in the
@@ -77,7 +105,8 @@ type Aggregator struct {
 // have yet.
 func NewAggregator(candidate *vpc.Model, baseVerdicts, candVerdicts func() arrow.Record) *Aggregator {
 	return &Aggregator{model: candidate, baseTab: baseVerdicts, candTab: candVerdicts, pairs: map[uint64]int{},
-		groups: map[groupKey]int{}, idents: map[netip.Addr]Identity{}, files: map[string]string{}}
+		groups: map[groupKey]int{}, idents: map[netip.Addr]Identity{}, files: map[string]string{},
+		brokenRequests: map[connKey]struct{}{}, lostPairs: map[uint64]int{}}
 }
 
 type groupKey struct {
@@ -239,14 +268,50 @@ func (a *Aggregator) addRow(rec arrow.Record, i int, seq int64) {
 	pc := &a.pairList[p]
 	np, _ := intsOf(rec, c.packets).get(i)
 	nb, _ := intsOf(rec, c.bytes).get(i)
-	pc.Records++
-	pc.Packets += np
-	pc.Bytes += nb
-	a.classRecs[pc.Class]++
-	a.classBy[pc.Class] += nb
-	if pc.Class == WouldBreak || pc.Class == NewlyAllowed {
-		a.addChanged(rec, i, seq, pc, np, nb)
+	if pc.Orphaned {
+		a.orphans = append(a.orphans, orphan{row: a.readRow(rec, i), seq: seq, pair: p, packets: np, bytes: nb})
+		return
 	}
+	a.count(pc, np, nb)
+	if pc.Class == WouldBreak || pc.Class == NewlyAllowed {
+		r := a.readRow(rec, i)
+		if pc.Class == WouldBreak && pc.Baseline.Role == "request" {
+			a.brokenRequests[r.conn()] = struct{}{}
+		}
+		a.addChanged(r, seq, pc, np, nb)
+	}
+}
+
+func (a *Aggregator) count(pc *PairCount, packets, bytes int64) {
+	pc.Records++
+	pc.Packets += packets
+	pc.Bytes += bytes
+	a.classRecs[pc.Class]++
+	a.classBy[pc.Class] += bytes
+}
+
+// settleOrphans adds each possibly orphaned reply to would-break when its request is a would-break record,
+// else counts it as still allowed (TrackingLost), in a pair of its own.
+func (a *Aggregator) settleOrphans() {
+	for _, o := range a.orphans {
+		pc := &a.pairList[o.pair]
+		if _, broken := a.brokenRequests[o.row.conn()]; broken {
+			a.count(pc, o.packets, o.bytes)
+			a.addChanged(o.row, o.seq, pc, o.packets, o.bytes)
+			continue
+		}
+		k := uint64(pc.BaselineID)<<32 | uint64(pc.CandidateID)
+		lp, ok := a.lostPairs[k]
+		if !ok {
+			a.pairList = append(a.pairList, PairCount{BaselineID: pc.BaselineID, CandidateID: pc.CandidateID,
+				Baseline: pc.Baseline, Candidate: pc.Candidate, Class: StillAllowed})
+			lp = len(a.pairList) - 1
+			a.lostPairs[k] = lp
+		}
+		a.count(&a.pairList[lp], o.packets, o.bytes)
+		a.trackingLost++
+	}
+	a.orphans = nil
 }
 
 func readTable(f func() arrow.Record) []Verdict {
@@ -255,8 +320,30 @@ func readTable(f func() arrow.Record) []Verdict {
 	return ReadVerdicts(rec)
 }
 
-// addChanged adds row i, a would-break or newly-allowed record, to its group.
-func (a *Aggregator) addChanged(rec arrow.Record, i int, seq int64, pc *PairCount, packets, bytes int64) {
+// changedRow is what a group keeps of a would-break or newly-allowed record, in the request's direction:
+// src is the client, dst the server.
+type changedRow struct {
+	iface, src, dst  string
+	proto            int64
+	sport, dport     int64
+	start, end, line int64
+	file             string
+}
+
+// conn is the row's connection at its interface.
+func (r *changedRow) conn() connKey {
+	k := connKey{iface: r.iface, proto: int16(r.proto)}
+	k.client, _ = netip.ParseAddr(r.src)
+	k.server, _ = netip.ParseAddr(r.dst)
+	if r.proto == vpc.ProtoTCP || r.proto == vpc.ProtoUDP {
+		k.clientPort, k.serverPort = r.sport, r.dport
+	}
+	return k
+}
+
+// readRow reads row i of rec (the packet's addresses where the log has them), turned to the request's
+// direction when the baseline says it is a reply.
+func (a *Aggregator) readRow(rec arrow.Record, i int) changedRow {
 	c := &a.cols
 	str := func(col int) string {
 		if col < 0 {
@@ -268,23 +355,30 @@ func (a *Aggregator) addChanged(rec arrow.Record, i int, seq int64, pc *PairCoun
 		}
 		return arr.ValueStr(i)
 	}
-	src, dst := str(c.pktSrc), str(c.pktDst)
-	if src == "" {
-		src = str(c.src)
+	r := changedRow{iface: str(c.iface), src: str(c.pktSrc), dst: str(c.pktDst), file: a.internFile(str(c.file))}
+	if r.src == "" {
+		r.src = str(c.src)
 	}
-	if dst == "" {
-		dst = str(c.dst)
+	if r.dst == "" {
+		r.dst = str(c.dst)
 	}
-	proto, _ := intsOf(rec, c.proto).get(i)
-	sport, _ := intsOf(rec, c.srcPort).get(i)
-	dport, _ := intsOf(rec, c.dstPort).get(i)
-	start, _ := intsOf(rec, c.start).get(i)
-	end, _ := intsOf(rec, c.end).get(i)
-	// The group is the request's direction: a reply's destination is the client.
-	if pc.Baseline.Role == "reply" {
-		src, dst, sport, dport = dst, src, dport, sport
+	r.proto, _ = intsOf(rec, c.proto).get(i)
+	r.sport, _ = intsOf(rec, c.srcPort).get(i)
+	r.dport, _ = intsOf(rec, c.dstPort).get(i)
+	r.start, _ = intsOf(rec, c.start).get(i)
+	r.end, _ = intsOf(rec, c.end).get(i)
+	r.line, _ = intsOf(rec, c.line).get(i)
+	vid := rec.Column(c.vid).(*array.Uint32).Value(i)
+	if a.base[vid].Role == "reply" { // the group is the request's direction: a reply's destination is the client
+		r.src, r.dst, r.sport, r.dport = r.dst, r.src, r.dport, r.sport
 	}
-	port := int32(dport)
+	return r
+}
+
+// addChanged adds r, a would-break or newly-allowed record, to its group.
+func (a *Aggregator) addChanged(r changedRow, seq int64, pc *PairCount, packets, bytes int64) {
+	src, dst, proto, start, end := r.src, r.dst, r.proto, r.start, r.end
+	port := int32(r.dport)
 	if proto != vpc.ProtoTCP && proto != vpc.ProtoUDP {
 		port = -1
 	}
@@ -300,8 +394,7 @@ func (a *Aggregator) addChanged(rec arrow.Record, i int, seq int64, pc *PairCoun
 	g.packets += packets
 	g.bytes += bytes
 	g.first, g.last = min(g.first, start), max(g.last, end)
-	file := a.internFile(str(c.file))
-	line, _ := intsOf(rec, c.line).get(i)
+	file, line := r.file, r.line
 	g.addExample(example{seq, file, line})
 	if pc.Orphaned {
 		g.orphans++
@@ -377,6 +470,9 @@ type Result struct {
 	// WouldBreak); Coverage and CoverageBytes the fraction the candidate still allows (1 when none).
 	Accepted, AcceptedBytes int64
 	Coverage, CoverageBytes float64
+	// TrackingLost counts the replies the candidate's tracking did not match to a connection the baseline's
+	// did, whose request the candidate admitted: still allowed (see the package documentation).
+	TrackingLost int64
 }
 
 // Result groups what was added (and releases the records Add kept); policyFiles names the policy file of each group, rule and NACL id the policy
@@ -385,7 +481,8 @@ func (a *Aggregator) Result(policyFiles map[string]string) (*Result, error) {
 	if err := a.flush(); err != nil {
 		return nil, err
 	}
-	res := &Result{Classes: map[string]ClassCount{}}
+	a.settleOrphans()
+	res := &Result{Classes: map[string]ClassCount{}, TrackingLost: a.trackingLost}
 	for c := Class(0); c < numClasses; c++ {
 		if a.classRecs[c] > 0 {
 			res.Classes[c.String()] = ClassCount{Records: a.classRecs[c], Bytes: a.classBy[c]}
@@ -428,7 +525,7 @@ func (a *Aggregator) Result(policyFiles map[string]string) (*Result, error) {
 		res.Records = append(res.Records, RecordRef{File: r.file, Line: r.line, Group: newID[remap[r.acc]]})
 	}
 	res.RecordsTruncated = a.recordsTruncated
-	res.Pairs = slices.Clone(a.pairList)
+	res.Pairs = slices.DeleteFunc(slices.Clone(a.pairList), func(p PairCount) bool { return p.Records == 0 })
 	slices.SortFunc(res.Pairs, func(x, y PairCount) int {
 		return cmp.Or(cmp.Compare(x.BaselineID, y.BaselineID), cmp.Compare(x.CandidateID, y.CandidateID))
 	})

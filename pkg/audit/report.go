@@ -30,6 +30,9 @@ type Report struct {
 	Failed bool  `json:"failed"`
 	// RecordsTruncated: audit_records holds only the first MaxRecords changed records.
 	RecordsTruncated bool `json:"records_truncated,omitempty"`
+	// TrackingLost counts replies whose connection the candidate's tracking table had lost (evicted: the
+	// table was full) though the candidate admitted the request: still allowed, not would-break.
+	TrackingLost int64 `json:"tracking_lost,omitempty"`
 }
 
 // Candidate says what the policy replaced (vpc.OverlayReport) and what the candidate's validation found in the
@@ -79,6 +82,7 @@ func (r *Report) Apply(res *Result) {
 	r.Records, r.WouldBreak, r.NewlyAllowed, r.Groups = res.Classes, res.WouldBreak, res.NewlyAllowed, res.Groups
 	r.Coverage = Coverage{Accepted: res.Accepted, AcceptedBytes: res.AcceptedBytes, Records: res.Coverage, Bytes: res.CoverageBytes}
 	r.RecordsTruncated = res.RecordsTruncated
+	r.TrackingLost = res.TrackingLost
 	r.Failed = r.WouldBreak.Records > r.FailOn
 }
 
@@ -184,6 +188,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		pct(r.Coverage.Records), count(r.Coverage.Accepted), pct(r.Coverage.Bytes))
 	if d := r.Records[Disputed.String()]; d.Records > 0 {
 		fmt.Fprintf(b, "disputed: %s records where the log and the current model disagree are in neither list\n", count(d.Records))
+	}
+	if r.TrackingLost > 0 {
+		fmt.Fprintf(b, "tracking: %s replies whose connection the candidate's full tracking table had evicted count as still allowed "+
+			"(the candidate admitted their requests); raise max_tracked (analyze --max-tracked) to track them all\n", count(r.TrackingLost))
 	}
 	fmt.Fprintf(b, "exposure (IPv4 address x port pairs open to new connections): %s\n", r.exposureText(" -> "))
 	for _, class := range []Class{WouldBreak, NewlyAllowed} {

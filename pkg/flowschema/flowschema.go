@@ -189,3 +189,10 @@ const (
 	AuditGroupsTable   = "audit_groups"   // one row per would-break and newly-allowed group
 	AuditRecordsTable  = "audit_records"  // one row per record that would break or is newly allowed: source_file, source_line, group
 )
+
+// Tables a recommend writes (pkg/recommend: Recommendation.Tables).
+const (
+	RecommendSummaryTable  = "recommend_summary"  // one row: the window, the counts, exposure, the recommendation as JSON
+	RecommendRulesTable    = "recommend_rules"    // one row per proposed, kept or unproven SG rule and NACL entry, with evidence
+	RecommendFindingsTable = "recommend_findings" // one row per finding on the current configuration or the proposal
+)

@@ -160,6 +160,9 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 		defer r.Release()
 		out = append(out, store.Table{Name: t.Name, Reader: r})
 	}
+	for _, v := range results.AuditViews() {
+		out = append(out, store.Table{Name: v.Name, Query: v.Query})
+	}
 	if err := store.WriteRun(ctx, cfg.DB, cfg.Run, out...); err != nil {
 		return nil, err
 	}

@@ -60,28 +60,37 @@ func replayStage(ctx context.Context, model *vpc.Model, cfg replay.Config, in ar
 
 // writeFlows writes the records of src, without their IPv4 numbers (flowschema.IsIPv4Col), as the flows
 // tables (flowsTables) with the stage's tables and dims, then the extra tables, to the DuckDB file path in one
-// store.WriteRun. It does not release src or the tables' readers, and it returns once nothing reads src any
-// more.
+// store.WriteRun. views, when not nil, returns views to create last, given how the flows are stored. It does
+// not release src or the tables' readers, and it returns once nothing reads src any more.
 func writeFlows(ctx context.Context, path string, run store.Run, mem memory.Allocator, src array.RecordReader,
-	tables []store.Table, dims []store.Dimension, extra ...store.Table) error {
+	tables []store.Table, dims []store.Dimension, views func(results.FlowLayout) []store.Table, extra ...store.Table) error {
 	stored := arrowutil.Without(src, func(f arrow.Field) bool { return flowschema.IsIPv4Col(f.Name) })
 	defer stored.Release()
-	all, release, err := flowsTables(stored, mem, dims, tables)
+	all, layout, release, err := flowsTables(stored, mem, dims, tables)
 	if err != nil {
 		return err
 	}
 	defer release() // stops the goroutine reading src
-	return store.WriteRun(ctx, path, run, append(all, extra...)...)
+	all = append(all, extra...)
+	if views != nil {
+		all = append(all, views(layout)...)
+	}
+	return store.WriteRun(ctx, path, run, all...)
 }
 
 // flowsTables returns the tables that store the records of src as flows: flow_records (the records, repeating
 // strings as ids), flow_strings, the dimensions' tables (dimTables, complete once the records are read) and the
 // flows view that looks it all up (see flowschema.FlowsView). The records are prepared on their own goroutine,
-// not in DuckDB's scan. release frees what the tables read and stops that goroutine; call it after the write.
-func flowsTables(src array.RecordReader, mem memory.Allocator, dims []store.Dimension, dimTables []store.Table) (tables []store.Table, release func(), err error) {
+// not in DuckDB's scan. layout says which columns are stored as ids. release frees what the tables read and
+// stops that goroutine; call it after the write.
+func flowsTables(src array.RecordReader, mem memory.Allocator, dims []store.Dimension, dimTables []store.Table) (tables []store.Table, layout results.FlowLayout, release func(), err error) {
 	recs, err := store.InternStrings(src, mem)
 	if err != nil {
-		return nil, nil, err
+		return nil, layout, nil, err
+	}
+	layout.IDs = map[string]string{}
+	for _, c := range recs.InternedColumns() {
+		layout.IDs[c] = store.InternedColumn(c)
 	}
 	ahead := arrowutil.Prefetch(recs, flowsPrefetch)          // takes recs' reference
 	recs.Retain()                                             // kept for Strings and Query
@@ -92,7 +101,7 @@ func flowsTables(src array.RecordReader, mem memory.Allocator, dims []store.Dime
 	}, dimTables...)
 	tables = append(tables, store.Table{Name: flowschema.FlowsView,
 		Query: recs.Query(flowschema.FlowRecordsTable, flowschema.FlowStringsTable, dims...)})
-	return tables, func() {
+	return tables, layout, func() {
 		strs.Release()
 		ahead.Release()
 		recs.Release()

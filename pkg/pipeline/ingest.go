@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/ingest"
+	"github.com/flowlens/flowlens/pkg/results"
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
@@ -69,13 +70,10 @@ func sinkRecords(ctx context.Context, cfg IngestConfig, rd *ingest.Reader) error
 			{Name: flowschema.VerdictsTable, Drop: true}, // an earlier analyze's, and what an audit needs of it
 			{Name: flowschema.TopologyFilesTable, Drop: true},
 			{Name: flowschema.ReplaySettingsTable, Drop: true},
-			{Name: flowschema.AuditSummaryTable, Drop: true},
-			{Name: flowschema.AuditVerdictsTable, Drop: true},
-			{Name: flowschema.AuditGroupsTable, Drop: true},
-			{Name: flowschema.AuditRecordsTable, Drop: true},
 			{Name: flowschema.ShardTable, Drop: true}, // an earlier sharded analyze's
-		}, viewTables(true)...) // and the views that read the verdicts
-		err := writeFlows(ctx, cfg.DB, cfg.Run, memory.DefaultAllocator, src, nil, nil, extra...)
+		}, viewTables(results.FlowLayout{}, true)...) // and the views that read the verdicts
+		extra = append(extra, dropRunTables()...)
+		err := writeFlows(ctx, cfg.DB, cfg.Run, memory.DefaultAllocator, src, nil, nil, nil, extra...)
 		if err != nil {
 			if pq != nil {
 				pq.abort()

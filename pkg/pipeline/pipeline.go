@@ -118,8 +118,9 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig) (*AnalyzeReport, error) {
 	rerun, releaseRerun := rerunTables(mem, cfg.Model, cfg.Replay)
 	defer releaseRerun()
 	extra = append(extra, rerun...)
-	extra = append(extra, viewTables(false)...)
-	err = writeFlows(ctx, cfg.DB, cfg.Run, mem, replayed.out, replayed.tables, replayed.dims, extra...)
+	extra = append(extra, dropRunTables()...) // an audit or recommend of earlier flows
+	views := func(l results.FlowLayout) []store.Table { return viewTables(l, false) }
+	err = writeFlows(ctx, cfg.DB, cfg.Run, mem, replayed.out, replayed.tables, replayed.dims, views, extra...)
 	stopProgress()
 	if err != nil {
 		return nil, err
@@ -154,10 +155,6 @@ func rerunTables(mem memory.Allocator, m *vpc.Model, cfg replay.Config) (tables 
 	} else {
 		tables = append(tables, store.Table{Name: flowschema.TopologyFilesTable, Drop: true})
 	}
-	for _, name := range []string{flowschema.AuditSummaryTable, flowschema.AuditVerdictsTable, flowschema.AuditGroupsTable,
-		flowschema.AuditRecordsTable} {
-		tables = append(tables, store.Table{Name: name, Drop: true})
-	}
 	return tables, func() {
 		for _, r := range readers {
 			r.Release()
@@ -165,18 +162,33 @@ func rerunTables(mem memory.Allocator, m *vpc.Model, cfg replay.Config) (tables 
 	}
 }
 
-// viewTables returns the documented views (results.Views) to write after the tables, created in the file so
-// that any DuckDB client sees them; with dropVerdicts, only drops of those that read the replay's columns
-// (ingest --db, which removes an earlier analyze's verdicts).
-func viewTables(dropVerdicts bool) []store.Table {
+// viewTables returns the documented views (results.Views) of a file whose flows are stored as l, to write
+// after the tables, created in the file so that any DuckDB client sees them; with dropVerdicts, only drops of
+// those that read the replay's columns (ingest --db, which removes an earlier analyze's verdicts).
+func viewTables(l results.FlowLayout, dropVerdicts bool) []store.Table {
 	var ts []store.Table
-	for _, v := range results.Views() {
+	for _, v := range results.Views(l) {
 		switch {
 		case !dropVerdicts:
 			ts = append(ts, store.Table{Name: v.Name, Query: v.Query})
 		case v.Verdicts:
 			ts = append(ts, store.Table{Name: v.Name, Drop: true})
 		}
+	}
+	return ts
+}
+
+// dropRunTables removes what an audit or a recommend wrote (their tables and views): a run that writes new
+// flows makes them describe records the file no longer holds.
+func dropRunTables() []store.Table {
+	var ts []store.Table
+	for _, name := range []string{flowschema.AuditSummaryTable, flowschema.AuditVerdictsTable, flowschema.AuditGroupsTable,
+		flowschema.AuditRecordsTable, flowschema.RecommendSummaryTable, flowschema.RecommendRulesTable,
+		flowschema.RecommendFindingsTable} {
+		ts = append(ts, store.Table{Name: name, Drop: true})
+	}
+	for _, v := range append(results.AuditViews(), results.RecommendViews()...) {
+		ts = append(ts, store.Table{Name: v.Name, Drop: true})
 	}
 	return ts
 }

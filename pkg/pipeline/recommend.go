@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/recommend"
@@ -25,12 +26,15 @@ import (
 
 // RecommendConfig is one recommend run.
 type RecommendConfig struct {
-	// DB is a DuckDB file written by analyze: its flows, rule_hits and topology_files are read (nothing is written).
+	// DB is a DuckDB file written by analyze: its flows, rule_hits and topology_files are read, and the
+	// recommend_* tables written (atomically, other tables kept; replacing an earlier recommend's).
 	DB string
 	// Since and Until, when not zero, keep the records with Since <= start < Until.
 	Since, Until time.Time
 	// Options are Recommend's (recommend.DefaultOptions() when zero).
 	Options recommend.Options
+	// Run is recorded in flowlens_runs.
+	Run store.Run
 }
 
 // RecommendResult is a recommend run's outcome.
@@ -58,7 +62,11 @@ func Recommend(ctx context.Context, cfg RecommendConfig) (*RecommendResult, erro
 	if err != nil {
 		return nil, err
 	}
-	defer d.Close()
+	defer func() {
+		if d != nil {
+			d.Close()
+		}
+	}()
 	files, _, err := results.ReadRerun(ctx, d.SQL())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.DB, err)
@@ -83,7 +91,31 @@ func Recommend(ctx context.Context, cfg RecommendConfig) (*RecommendResult, erro
 	if err != nil {
 		return nil, err
 	}
+	d.Close() // before the write: the file is reopened read-write
+	d = nil
+	if err := storeRecommendation(ctx, cfg, rec); err != nil {
+		return nil, err
+	}
 	return &RecommendResult{Recommendation: rec, Current: cur, Candidate: cand, Observations: obs}, nil
+}
+
+// storeRecommendation writes rec's tables (recommend_summary, _rules, _findings) and the views over them
+// (results.RecommendViews) into cfg.DB.
+func storeRecommendation(ctx context.Context, cfg RecommendConfig, rec *recommend.Recommendation) error {
+	tables, err := rec.Tables(memory.DefaultAllocator)
+	if err != nil {
+		return err
+	}
+	var out []store.Table
+	for _, t := range tables {
+		r := results.Reader(t.Record)
+		defer r.Release()
+		out = append(out, store.Table{Name: t.Name, Reader: r})
+	}
+	for _, v := range results.RecommendViews() {
+		out = append(out, store.Table{Name: v.Name, Query: v.Query})
+	}
+	return store.WriteRun(ctx, cfg.DB, cfg.Run, out...)
 }
 
 // Files written into recommend's output directory.

@@ -50,6 +50,11 @@ func (r *recommender) ruleFindings(g *vpc.SecurityGroup, ru *vpc.SGRule, unused 
 	if unused {
 		r.finding(FindingUnused, g.ID, g.Name, rule, "the rule allowed no record in the window")
 	}
+	if r.onlyProbers(ru) {
+		r.finding(FindingScannerOnly, g.ID, g.Name, rule, "every one of the %d peer(s) it admitted in the window was probing "+
+			"many ports and mostly rejected (a scan): it served no other traffic; remove it or restrict it to known peers",
+			len(r.ruleUse[ru]))
+	}
 	if ru.Peer == vpc.PeerGroup {
 		switch {
 		case r.m.Groups[ru.RefGroupID] == nil:

@@ -5,8 +5,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/flowlens/flowlens/pkg/vpc"
 	"go4.org/netipx"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
 // Rule 12: exposure, measured. The exposure of a rule set is the (peer address x port) space it admits:

@@ -1,8 +1,10 @@
 package recommend
 
 import (
+	"encoding/json"
 	"math/bits"
 	"net/netip"
+	"time"
 
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
@@ -67,8 +69,8 @@ type Evidence struct {
 	Flows     int64 `json:"flows"`
 	Packets   int64 `json:"packets"`
 	Bytes     int64 `json:"bytes"`
-	FirstSeen int64 `json:"first_seen"` // Unix seconds; 0 = none
-	LastSeen  int64 `json:"last_seen"`
+	FirstSeen int64 `json:"-"` // Unix seconds; 0 = none (JSON: RFC 3339, see MarshalJSON)
+	LastSeen  int64 `json:"-"`
 	// Windows has bit i set when a record fell in slot i of the observation window (Window.Bit): its
 	// population count is the number of distinct days (or windows) the traffic was seen in.
 	Windows uint64 `json:"windows"`
@@ -98,11 +100,41 @@ func (e *Evidence) Add(o Evidence) {
 // Slots is the number of distinct window slots (days, by default) the evidence was seen in.
 func (e Evidence) Slots() int { return bits.OnesCount64(e.Windows) }
 
+// MarshalJSON renders the times as RFC 3339 (UTC; omitted when there are none) and adds the number of
+// distinct slots, so a reader of recommend's JSON needs neither epoch arithmetic nor bit counting.
+func (e Evidence) MarshalJSON() ([]byte, error) {
+	type plain Evidence
+	return json.Marshal(struct {
+		plain
+		FirstSeen string `json:"first_seen,omitempty"`
+		LastSeen  string `json:"last_seen,omitempty"`
+		Slots     int    `json:"distinct_windows"`
+	}{plain(e), rfc3339(e.FirstSeen), rfc3339(e.LastSeen), e.Slots()})
+}
+
+// rfc3339 renders Unix seconds as RFC 3339 UTC; 0 (none) as "".
+func rfc3339(t int64) string {
+	if t == 0 {
+		return ""
+	}
+	return time.Unix(t, 0).UTC().Format(time.RFC3339)
+}
+
 // Window is the observed time range [Start, End) in Unix seconds, cut into Slots equal slots (at most 64,
 // the bits of Evidence.Windows). Zero Slots means one slot per day (86400 s), at most 64.
 type Window struct {
 	Start, End int64
 	Slots      int
+}
+
+// MarshalJSON renders the range as RFC 3339 (UTC) with the slot count actually used.
+func (w Window) MarshalJSON() ([]byte, error) {
+	n := w.normal()
+	return json.Marshal(struct {
+		Start string `json:"start"`
+		End   string `json:"end"`
+		Slots int    `json:"slots"`
+	}{rfc3339(w.Start), rfc3339(w.End), n.Slots})
 }
 
 // DaySeconds is the default slot: distinct days are the usual "was this seen more than once" evidence.

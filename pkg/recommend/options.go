@@ -5,55 +5,58 @@ package recommend
 type Options struct {
 	// MaxRules is the number of rules a group may have per direction and per address family: AWS's quota is
 	// 60 inbound and 60 outbound, IPv4 and IPv6 counted separately [Q]. Default 60.
-	MaxRules int
+	MaxRules int `json:"max_rules"`
 	// MaxCIDRsPerService is how many CIDR rules one service (protocol and port) of a group may need before its
 	// peers are widened into fewer, wider prefixes (never wider than WidestV4/WidestV6). Default 8.
-	MaxCIDRsPerService int
+	MaxCIDRsPerService int `json:"max_cidrs_per_service"`
 	// WidestV4 and WidestV6 are the shortest prefix lengths aggregation may produce: merging peers into a
 	// prefix wider than these needs a human. Defaults /16 and /48. (0.0.0.0/0 comes only from InternetWideNets.)
-	WidestV4, WidestV6 int
+	WidestV4 int `json:"widest_v4"`
+	WidestV6 int `json:"widest_v6"`
 	// InternetWideNets: a service whose public peers (not private, not in the model) fall in MORE than this
 	// many distinct /24 (IPv4) plus /48 (IPv6) networks is "internet-wide" and gets 0.0.0.0/0 (and ::/0 when
 	// IPv6 peers were seen) on that port only. Default 16.
-	InternetWideNets int
+	InternetWideNets int `json:"internet_wide_nets"`
 	// PrefixListWidestV4 and PrefixListWidestV6: a managed prefix list is used as a peer only when none of its
 	// entries is wider than these (a list holding 0.0.0.0/0 would be "internet" with a friendly name).
 	// Defaults /8 and /24.
-	PrefixListWidestV4, PrefixListWidestV6 int
+	PrefixListWidestV4 int `json:"prefix_list_widest_v4"`
+	PrefixListWidestV6 int `json:"prefix_list_widest_v6"`
 	// PortGap and PortGapFraction decide when observed ports collapse into one range p..q: when the ports in
 	// it that were not observed are at most max(PortGap, PortGapFraction * (q-p+1)). Defaults 2 and 0.1; a
 	// negative value means 0 (only consecutive ports merge).
-	PortGap         int
-	PortGapFraction float64
+	PortGap         int     `json:"port_gap"`
+	PortGapFraction float64 `json:"port_gap_fraction"`
 	// SensitivePorts are administrative and database ports: a collapsed range never includes one that was
 	// not observed, and current rules opening one to the world are reported. Default DefaultSensitivePorts.
-	SensitivePorts []uint16
+	SensitivePorts []uint16 `json:"sensitive_ports"`
 	// MinFlows and MinWindows are the evidence a proposed rule or entry needs (summed over what it covers);
 	// below either it goes to Recommendation.Unproven for a human to decide. Defaults 2 flows, 1 window.
-	MinFlows   int64
-	MinWindows int
+	MinFlows   int64 `json:"min_flows"`
+	MinWindows int   `json:"min_windows"`
 	// OverBroadPeers: a current rule for 0.0.0.0/0, ::/0 or a CIDR wider than WidestV4/WidestV6 that admitted
 	// at most this many distinct peers in the window is reported as over-broad. Default 10.
-	OverBroadPeers int
+	OverBroadPeers int `json:"over_broad_peers"`
 
 	// NACLMaxEntries is the number of entries a NACL may have per direction and family, the '*' entries not
 	// counted: AWS's default quota is 20 [Q]. Default 20.
-	NACLMaxEntries int
+	NACLMaxEntries int `json:"nacl_max_entries"`
 	// NACLFirstRule and NACLRuleStep number proposed entries 100, 110, ... (gaps leave room for later
 	// inserts). Defaults 100 and 10.
-	NACLFirstRule, NACLRuleStep int
+	NACLFirstRule int `json:"nacl_first_rule"`
+	NACLRuleStep  int `json:"nacl_rule_step"`
 	// NoScannerDenies turns off the explicit NACL deny entries for scanners (sources that were only ever
 	// rejected and probed ScannerPorts or more distinct ports). Scanners are reported either way.
-	NoScannerDenies bool
+	NoScannerDenies bool `json:"no_scanner_denies"`
 	// DropCurrentDenies leaves out the explicit deny entries of the current NACLs. By default a current deny
 	// entry that no accepted request crossed (its sources were only ever rejected: an intended block) is kept
 	// ahead of the allows, with the rejected records it matches as evidence; dropping one is a finding.
-	DropCurrentDenies bool
+	DropCurrentDenies bool `json:"drop_current_denies"`
 	// ScannerPorts is the number of distinct (protocol, port) a source must have probed. Default 10.
-	ScannerPorts int
+	ScannerPorts int `json:"scanner_ports"`
 	// MaxScannerDenies bounds the deny entries per NACL (most probing sources first), so that denies never
 	// crowd out the allows within NACLMaxEntries. Default 4.
-	MaxScannerDenies int
+	MaxScannerDenies int `json:"max_scanner_denies"`
 }
 
 // DefaultSensitivePorts are the administrative and database ports that are never opened unobserved and are

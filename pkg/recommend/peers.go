@@ -8,8 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/flowlens/flowlens/pkg/vpc"
 	"go4.org/netipx"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
 // target is a peer a rule can name (a group, a prefix list or a CIDR) with the observed addresses it covers.

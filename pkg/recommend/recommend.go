@@ -15,6 +15,8 @@
 //  6. ICMP and ICMPv6 rules allow all types: flow logs carry none (icmpReason);
 //  7. each group direction fits AWS's rule quota, by widening CIDRs then merging ports (fitRules);
 //  8. NACLs get ordered entries, ephemeral return ranges the clients used and scanner denies (nacl.go);
+//     8b. the accepted requests of probing sources (many ports tried, mostly rejected) are not learned
+//     from, and a current rule that admitted only them is reported (probers.go);
 //  9. a direction with no evidence keeps its current rules; rules under the evidence thresholds are
 //     Unproven, not proposed;
 //  10. traffic AWS never filters gets no rule (neverFiltered);
@@ -64,8 +66,10 @@ func Recommend(m *vpc.Model, obs *Observations, opt Options) (*Recommendation, e
 		obs = &Observations{}
 	}
 	r := newRecommender(m, obs, opt.withDefaults())
+	r.findProbers(obs.Requests, obs.Rejected)
 	r.collect(obs.Requests)
 	r.findScanners(obs.Rejected)
+	r.probersFindings()
 	r.proposeGroups()
 	r.proposeNACLs()
 	r.currentFindings(obs.RuleHits)
@@ -201,8 +205,9 @@ type recommender struct {
 	accepted map[netip.Addr]bool   // every peer of an accepted request
 	active   map[*vpc.ENI]*[2]bool // interfaces with requests, per direction (ingress, egress)
 	never    map[neverKey]*NeverFiltered
-	denies   map[*vpc.NACL][]Entry // scanner denies, numbered later
-	rejected []Rejection           // Observations.Rejected
+	denies   map[*vpc.NACL][]Entry  // scanner denies, numbered later
+	rejected []Rejection            // Observations.Rejected
+	probers  map[netip.Addr]*prober // rule 8b: sources whose accepted requests are not learned from
 }
 
 func newRecommender(m *vpc.Model, obs *Observations, o Options) *recommender {
@@ -335,7 +340,19 @@ func (r *recommender) collect(reqs []Request) {
 	}
 	notAllowed := make(map[*vpc.ENI]int64)
 	for k, a := range aggs {
-		r.accepted[k.peer] = true
+		r.accepted[k.peer] = true // a prober too: accepted somewhere, so not a Scanner
+		if pr := r.probers[k.peer]; pr != nil && !k.egress {
+			// rule 8b: credit the rules that admitted it (findings), learn nothing
+			if k.eni.HasSG() {
+				p := k.packet(a.use.cmin)
+				first, i := k.eni.EvalSGAt(vpc.Ingress, &p)
+				for rule := first; rule != nil; rule, i = k.eni.EvalSGFrom(vpc.Ingress, &p, i+1) {
+					pr.rules[rule] = struct{}{}
+				}
+				r.attribute(k.eni, false, &p)
+			}
+			continue
+		}
 		act := r.active[k.eni]
 		if act == nil {
 			act = new([2]bool)

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
@@ -68,7 +67,7 @@ func WriteReport(w io.Writer, rec *Recommendation, current *vpc.Model) error {
 	s := rec.Summarize()
 	p("# flowlens recommendation\n\n")
 	p("Window: %s to %s (%d slot(s)). Learned from the accepted requests in it (replies never need a security-group rule: "+
-		"groups are stateful).\n\n", unixText(rec.Window.Start), unixText(rec.Window.End), rec.Window.Normal().Slots)
+		"groups are stateful).\n\n", rfc3339(rec.Window.Start), rfc3339(rec.Window.End), rec.Window.Normal().Slots)
 	p("| | |\n|---|---|\n")
 	p("| security groups changed | %d of %d |\n", s.GroupsChanged, s.Groups)
 	p("| rules proposed | %d |\n", s.RulesProposed)
@@ -280,15 +279,13 @@ func entryText(num int, action vpc.RuleAction, proto int16, prefix netip.Prefix,
 func evidenceText(ev Evidence, peers int) string {
 	s := fmt.Sprintf("%d flow(s), %d packet(s), %d byte(s), %d peer(s), %d slot(s)", ev.Flows, ev.Packets, ev.Bytes, peers, ev.Slots())
 	if ev.FirstSeen != 0 {
-		s += ", " + unixText(ev.FirstSeen) + " .. " + unixText(ev.LastSeen)
+		s += ", " + rfc3339(ev.FirstSeen) + " .. " + rfc3339(ev.LastSeen)
 	}
 	if ev.Example != "" {
 		s += ", e.g. " + ev.Example
 	}
 	return s
 }
-
-func unixText(t int64) string { return time.Unix(t, 0).UTC().Format(time.RFC3339) }
 
 // sci renders a large count compactly.
 func sci(v float64) string {

@@ -9,9 +9,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/flowlens/flowlens/pkg/vpc"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")

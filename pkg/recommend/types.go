@@ -125,6 +125,11 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	}{plain(e), e.Action.String()})
 }
 
+// String renders the entry as REPORT.md does: "100 allow tcp 443 0.0.0.0/0".
+func (e *Entry) String() string {
+	return entryText(e.RuleNumber, e.Action, e.Proto, e.Prefix, e.PortFrom, e.PortTo, e.ICMPType, e.ICMPCode)
+}
+
 // NACLEntry returns the entry for a candidate model.
 func (e *Entry) NACLEntry() vpc.NACLEntry {
 	return vpc.NACLEntry{RuleNumber: e.RuleNumber, Egress: e.Egress, Action: e.Action, Prefix: e.Prefix, Proto: e.Proto,
@@ -172,6 +177,8 @@ const (
 	FindingQuotaMerge       FindingKind = "quota-merge"             // rule 7: what was merged to fit
 	FindingQuotaExceeded    FindingKind = "quota-exceeded"          // rule 7/8: still over after merging
 	FindingScanner          FindingKind = "scanner"                 // rule 8: a source only ever rejected
+	FindingScannerAdmitted  FindingKind = "scanner-admitted"        // rule 8b: a prober some requests of which were accepted: not learned
+	FindingScannerOnly      FindingKind = "scanner-only-rule"       // rule 8b: a current rule that admitted only probers
 	FindingUnexplainedDeny  FindingKind = "accepted-not-allowed"    // an accepted request the current model denies
 	// FindingCurrentDenyDropped: an explicit deny of the current NACL is not in the proposal (accepted
 	// traffic crossed it, or Options.DropCurrentDenies): what it blocked may now be allowed.

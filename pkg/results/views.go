@@ -52,8 +52,9 @@ const (
 	ViewUnexplainedRejects = "unexplained_rejects"
 )
 
-// Views returns the documented views, in the order they are created.
-func Views() []View {
+// Views returns the documented views of a file whose flows are stored as l says, in the order they are
+// created. Views(FlowLayout{}) serves for their names and documentation.
+func Views(l FlowLayout) []View {
 	return []View{
 		{Name: ViewRejectsByLayer, Verdicts: true,
 			Doc: "the model's REJECTs by deciding layer (analyze's 'REJECTs by layer'): records, of which the log ACCEPTed (a disagreement), packets, bytes, interfaces, first and last seen",
@@ -79,10 +80,7 @@ ORDER BY f.records DESC, f.verdict_layer, f.verdict_resource, f.verdict_rule, f.
 			Doc: "conversations by client, server and the server's protocol and port, most bytes first: records, packets, bytes, how many the log ACCEPTed and REJECTed, which ends logged them (client, server or both: then each packet counts twice)",
 			Query: `SELECT client, server, ` + service + `, protocol, port, records, packets, bytes, accepted, rejected,
 	` + loggedAt + `, ` + times + `
-FROM (SELECT ` + clientExpr + ` AS client, ` + serverExpr + ` AS server, protocol, ` + portExpr + ` AS port,
-		` + aggregates + `, count(*) FILTER (WHERE action = 'ACCEPT') AS accepted,
-		count(*) FILTER (WHERE action = 'REJECT') AS rejected, ` + loggedAtAggs + `
-	FROM ` + flowschema.FlowsView + ` WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL GROUP BY ALL)
+FROM (` + l.conversations() + `)
 ORDER BY bytes DESC NULLS LAST, records DESC, client, server, protocol, port`},
 
 		{Name: ViewUnusedRules,
@@ -104,7 +102,7 @@ ORDER BY h.rule_type, h.resource_id, h.direction, TRY_CAST(h.rule_id AS INTEGER)
 
 		{Name: ViewGroupEdges, Verdicts: true,
 			Doc:   "who talks to whom by identity: an interface of the topology is its security groups (their ids, comma-separated, as topology_enis lists them; the interface id when it has none), any other address its /24 (IPv4) or /64 (IPv6); source opened the conversation (flow_role), destination answered on protocol and port",
-			Query: groupEdgesQuery},
+			Query: l.groupEdges()},
 
 		{Name: ViewUnexplainedRejects, Verdicts: true,
 			Doc: "logged REJECTs the model allows (verdict_cause unexplained: drift, missing topology, closed connections) by interface, conversation and the entry and rule the model allowed them by; example is one such record's source_file:source_line for flowlens explain",
@@ -118,14 +116,11 @@ ORDER BY records DESC, interface_id, client, server, protocol, port`},
 	}
 }
 
-// groupEdgesQuery: conversations (as in top_talkers) with each end replaced by its identity. Addresses are
+// groupEdges: conversations (as in top_talkers) with each end replaced by its identity. Addresses are
 // matched as text: IPv6 addresses are stored canonically (netip's text) in flows and in topology_enis alike.
 // pairs is MATERIALIZED: DuckDB 1.1 would otherwise inline it, and aggregate the flows once per reference.
-const groupEdgesQuery = `WITH pairs AS MATERIALIZED (
-	SELECT ` + clientExpr + ` AS client, ` + serverExpr + ` AS server, protocol, ` + portExpr + ` AS port,
-		` + aggregates + `, count(*) FILTER (WHERE action = 'ACCEPT') AS accepted,
-		count(*) FILTER (WHERE action = 'REJECT') AS rejected
-	FROM ` + flowschema.FlowsView + ` WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL GROUP BY ALL),
+func (l FlowLayout) groupEdges() string {
+	return `WITH pairs AS MATERIALIZED (` + l.conversations() + `),
 -- every address of every interface (private, IPv6, public) with the interface's identity
 owned AS (
 	SELECT addr, any_value(identity) AS identity, any_value(kind) AS kind FROM (
@@ -158,6 +153,7 @@ SELECT e.source, e.source_kind, sn.names AS source_names, e.destination, e.desti
 	CAST(e.accepted AS BIGINT) AS accepted, CAST(e.rejected AS BIGINT) AS rejected, ` + times + `
 FROM edges e LEFT JOIN names sn ON sn.identity = e.source LEFT JOIN names dn ON dn.identity = e.destination
 ORDER BY bytes DESC NULLS LAST, records DESC, source, destination, protocol, port`
+}
 
 // cidrExpr is the network of a.addr that group_edges names a peer by: an IPv4 address's /24
 // (198.51.100.0/24), an IPv6 address's /64 in canonical text (2600:1f18:1234:5601::/64, 2a01:a700::/64). The
@@ -173,10 +169,10 @@ const cidrExpr = `CASE WHEN NOT contains(a.addr, ':')
 					ELSE string_split(split_part(a.addr, '::', 2), ':') END AS r)))
 	END`
 
-// ViewNames lists the documented views' names.
+// ViewNames lists every documented view's name (AllViews).
 func ViewNames() []string {
 	var names []string
-	for _, v := range Views() {
+	for _, v := range AllViews(FlowLayout{}) {
 		names = append(names, v.Name)
 	}
 	return names

@@ -224,6 +224,21 @@ type Dimension struct {
 	Columns    []string
 }
 
+// InternedColumns lists, in the input's order, the columns stored as ids (NAME_id, looked up in Strings;
+// NullStringID stands for NULL), chosen when the reader was made.
+func (r *Interned) InternedColumns() []string {
+	var cols []string
+	for i, f := range r.inSc.Fields() {
+		if r.interned[i] {
+			cols = append(cols, f.Name)
+		}
+	}
+	return cols
+}
+
+// InternedColumn names the id column that stores an interned column: srcaddr is stored as srcaddr_id.
+func InternedColumn(name string) string { return name + internSuffix }
+
 // Query returns a SELECT that gives back the input's rows, column for column in the input's order (each
 // dimension's columns at the end), from the table records (this reader's output), the table stringsTable
 // (Strings) and the dimensions.
