@@ -11,9 +11,9 @@ import (
 	"github.com/flowlens/flowlens/pkg/store"
 )
 
-// TestReportCommand runs analyze, report, audit and report again as a user would: the page and the DOT file
-// are written, the page's figures are the database's, the audit section appears once audit has run, and
-// --dot's graph has the page's edges.
+// TestReportCommand runs analyze, report, audit, report, recommend and report as a user would: the page and the
+// DOT file are written, the page's figures are the database's, --dot's graph has the page's edges, and the
+// audit and recommend sections appear once those commands have stored their summaries.
 func TestReportCommand(t *testing.T) {
 	dir := t.TempDir()
 	db, page, dot := filepath.Join(dir, "shop.duckdb"), filepath.Join(dir, "shop.html"), filepath.Join(dir, "shop.dot")
@@ -61,8 +61,29 @@ func TestReportCommand(t *testing.T) {
 	if status, _, errOut := runCLI(t, "", "report", "--db", db, "--out", page); status != exitOK {
 		t.Fatalf("report after audit: status %d, stderr %s", status, errOut)
 	}
-	if html := readText(t, page); !strings.Contains(html, `id="audit" data-would-break="0"`) {
-		t.Error("no audit section after audit")
+	if html := readText(t, page); !strings.Contains(html, `id="audit" data-would-break="0"`) || strings.Contains(html, `id="recommend"`) {
+		t.Error("no audit section after audit, or a recommend section before recommend")
+	}
+
+	if status, _, errOut := runCLI(t, "", "recommend", "--db", db, "--out", filepath.Join(dir, "rec")); status != exitOK {
+		t.Fatalf("recommend: status %d, stderr %s", status, errOut)
+	}
+	if status, _, errOut := runCLI(t, "", "report", "--db", db, "--out", page); status != exitOK {
+		t.Fatalf("report after recommend: status %d, stderr %s", status, errOut)
+	}
+	d, err = store.OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proposed, entries int64
+	err = d.SQL().QueryRow(`SELECT rules_proposed, entries_proposed FROM recommend_summary`).Scan(&proposed, &entries)
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `id="recommend" data-rules-proposed="` + itoa64(proposed) + `" data-entries-proposed="` + itoa64(entries) + `"`
+	if html := readText(t, page); !strings.Contains(html, want) || proposed == 0 {
+		t.Errorf("the page after recommend lacks %s", want)
 	}
 }
 

@@ -269,7 +269,7 @@ func (q *querier) recommend(ctx context.Context, r *Report) error {
 		coalesce(rules_proposed, 0), coalesce(nacls, 0), coalesce(nacls_changed, 0), coalesce(entries_proposed, 0),
 		coalesce(unproven, 0), coalesce(findings, 0), coalesce(scanners, 0), coalesce(never_filtered, 0),
 		coalesce(exposure_before_v4, 0), coalesce(exposure_after_v4, 0), coalesce(exposure_cut_v4, 0)
-	FROM `+RecommendSummaryTable+` LIMIT 1`).Scan(&since, &until, &x.Groups, &x.GroupsChanged, &x.RulesProposed,
+	FROM `+flowschema.RecommendSummaryTable+` LIMIT 1`).Scan(&since, &until, &x.Groups, &x.GroupsChanged, &x.RulesProposed,
 		&x.NACLs, &x.NACLsChanged, &x.EntriesProposed, &x.Unproven, &x.Findings, &x.Scanners, &x.NeverFiltered,
 		&x.ExposureBeforeV4, &x.ExposureAfterV4, &x.ExposureCutV4)
 	if err == sql.ErrNoRows {

@@ -24,11 +24,6 @@ import (
 // DefaultTop is how many rows a ranked section shows unless Options.Top says otherwise.
 const DefaultTop = 20
 
-// RecommendSummaryTable is the one-row summary a recommend run writes (since, until, groups, groups_changed,
-// rules_proposed, nacls, nacls_changed, entries_proposed, unproven, findings, scanners, never_filtered,
-// exposure_before_v4, exposure_after_v4, exposure_cut_v4). The report shows it when the file has it.
-const RecommendSummaryTable = "recommend_summary"
-
 // Options say what to read and how much to show.
 type Options struct {
 	DB  string // a DuckDB file that flowlens analyze wrote
@@ -177,7 +172,7 @@ type Audit struct {
 	Failed                                  bool
 }
 
-// Recommend is the recommend_summary row (RecommendSummaryTable).
+// Recommend is the recommend_summary row (flowlens recommend; pkg/recommend's Tables).
 type Recommend struct {
 	Since, Until                                time.Time
 	Groups, GroupsChanged, RulesProposed        int64
@@ -229,7 +224,7 @@ func Build(ctx context.Context, opts Options) (*Report, error) {
 	if names[flowschema.AuditSummaryTable] {
 		steps = append(steps, step{"audit summary", q.audit})
 	}
-	if names[RecommendSummaryTable] {
+	if names[flowschema.RecommendSummaryTable] {
 		steps = append(steps, step{"recommend summary", q.recommend})
 	}
 	for _, s := range steps {
