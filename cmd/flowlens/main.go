@@ -61,6 +61,7 @@ func commands() []*command {
 		recommendCommand(),
 		explainCommand(),
 		exportCommand(),
+		reportCommand(),
 		topologyCommand(),
 		sqlCommand(),
 	}

@@ -109,7 +109,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer conn.Close()
 
-	names, err := objects(ctx, conn)
+	names, err := store.Objects(ctx, conn)
 	if err != nil {
 		return nil, fmt.Errorf("export: %s: %w", opts.DB, err)
 	}
@@ -204,25 +204,6 @@ func moveInto(tmp, dir string) error {
 		return nil
 	}
 	return os.Rename(tmp, dir)
-}
-
-// objects returns the names of the tables and views in the file's main schema.
-func objects(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'
-		UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	names := map[string]bool{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names[n] = true
-	}
-	return names, rows.Err()
 }
 
 // readShard reads the shard a sharded analyze recorded; the zero Spec when the file has none.

@@ -12,23 +12,31 @@ type Count struct {
 	Count int64  `json:"count"`
 }
 
-// TopRejectedPeers returns the limit peers with the most logged REJECTs in the flows view (flowschema.FlowsView)
-// of db, most first, ties by peer. The peer is the other end of the interface's record: srcaddr of an ingress
-// record, dstaddr of an egress one; records whose direction the replay could not tell are left out, so the
-// view must have the replay's columns (analyze). A NULL peer is "".
+// RejectedPeers is a SELECT of (key VARCHAR, n BIGINT) rows over the flows view (flowschema.FlowsView), one per
+// peer, unordered: the logged REJECTs per peer, the other end of the interface's record (srcaddr of an ingress
+// record, dstaddr of an egress one). Records whose direction the replay could not tell are left out, so the
+// view must have the replay's columns (analyze). The key is NULL for a NULL peer.
+const RejectedPeers = `SELECT CASE direction WHEN 'ingress' THEN srcaddr ELSE dstaddr END AS key, count(*) AS n
+		FROM flows WHERE action = 'REJECT' AND direction IS NOT NULL GROUP BY key`
+
+// RejectedPorts is a SELECT of (key VARCHAR, n BIGINT) rows over the flows view, one per destination port,
+// unordered: the logged REJECTs of requests (records the replay did not mark as replies) per protocol and
+// destination port, as "tcp/22" ("udp", "icmp", "icmpv6", else the protocol number).
+const RejectedPorts = `SELECT concat(CASE protocol WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmpv6'
+			ELSE CAST(protocol AS VARCHAR) END, '/', CAST(dstport AS VARCHAR)) AS key, count(*) AS n
+		FROM flows WHERE action = 'REJECT' AND coalesce(flow_role, 'request') = 'request'
+		GROUP BY key`
+
+// TopRejectedPeers returns the limit peers with the most logged REJECTs in the flows view of db (RejectedPeers),
+// most first, ties by peer. A NULL peer is "".
 func TopRejectedPeers(ctx context.Context, db *sql.DB, limit int) ([]Count, error) {
-	return counts(ctx, db, fmt.Sprintf(`SELECT CASE direction WHEN 'ingress' THEN srcaddr ELSE dstaddr END AS peer, count(*) AS n
-		FROM flows WHERE action = 'REJECT' AND direction IS NOT NULL GROUP BY peer ORDER BY n DESC, peer LIMIT %d`, limit))
+	return counts(ctx, db, fmt.Sprintf(`SELECT key, n FROM (%s) ORDER BY n DESC, key LIMIT %d`, RejectedPeers, limit))
 }
 
-// TopRejectedPorts returns the limit destination ports with the most logged REJECTs of requests (records the
-// replay did not mark as replies) in the flows view of db, as "tcp/22" ("udp", "icmp", "icmpv6", else the
-// protocol number), most first, ties by port.
+// TopRejectedPorts returns the limit destination ports with the most logged REJECTs of requests in the flows
+// view of db (RejectedPorts), most first, ties by port.
 func TopRejectedPorts(ctx context.Context, db *sql.DB, limit int) ([]Count, error) {
-	return counts(ctx, db, fmt.Sprintf(`SELECT concat(CASE protocol WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 1 THEN 'icmp' WHEN 58 THEN 'icmpv6'
-			ELSE CAST(protocol AS VARCHAR) END, '/', CAST(dstport AS VARCHAR)) AS port, count(*) AS n
-		FROM flows WHERE action = 'REJECT' AND coalesce(flow_role, 'request') = 'request'
-		GROUP BY port ORDER BY n DESC, port LIMIT %d`, limit))
+	return counts(ctx, db, fmt.Sprintf(`SELECT key, n FROM (%s) ORDER BY n DESC, key LIMIT %d`, RejectedPorts, limit))
 }
 
 // counts runs a query of (key, count) rows.
