@@ -20,61 +20,95 @@ type FlowLayout struct {
 	IDs map[string]string
 }
 
-// key is the stored column that groups like col: its id when interned, else col itself.
-func (l FlowLayout) key(col string) string {
-	if id, ok := l.IDs[col]; ok {
-		return "r." + store.QuoteIdent(id)
+// addrKeys returns what the conversations group the two addresses by, and how a key turns back into the
+// address: the ids when both address columns are interned (decode: the string at the id, from the strings list
+// s, see stringsFrom), else their text (an interned one looked up row by row: ids of one column and text of
+// the other cannot share a CASE).
+func (l FlowLayout) addrKeys() (src, dst string, decode func(k string) string) {
+	text := func(col string) string {
+		if id, ok := l.IDs[col]; ok {
+			return "s.value[r." + store.QuoteIdent(id) + " + 1]"
+		}
+		return "r." + store.QuoteIdent(col)
 	}
-	return "r." + store.QuoteIdent(col)
+	if l.keysAreIDs() {
+		return "r." + store.QuoteIdent(l.IDs[flowschema.ColSrcAddr]), "r." + store.QuoteIdent(l.IDs[flowschema.ColDstAddr]),
+			func(k string) string { return "s.value[" + k + " + 1]" }
+	}
+	return text(flowschema.ColSrcAddr), text(flowschema.ColDstAddr), func(k string) string { return k }
+}
+
+// keysAreIDs says that both addresses are interned: the conversations are grouped on ids.
+func (l FlowLayout) keysAreIDs() bool {
+	_, src := l.IDs[flowschema.ColSrcAddr]
+	_, dst := l.IDs[flowschema.ColDstAddr]
+	return src && dst
+}
+
+// mixed says that one address is interned and the other is not: it is looked up row by row.
+func (l FlowLayout) mixed() bool {
+	_, src := l.IDs[flowschema.ColSrcAddr]
+	_, dst := l.IDs[flowschema.ColDstAddr]
+	return src != dst
 }
 
 // notNull is the test that col is not NULL, on its stored column.
 func (l FlowLayout) notNull(col string) string {
-	if _, ok := l.IDs[col]; ok {
-		return l.key(col) + " <> 0"
+	if id, ok := l.IDs[col]; ok {
+		return "r." + store.QuoteIdent(id) + " <> 0"
 	}
-	return l.key(col) + " IS NOT NULL"
+	return "r." + store.QuoteIdent(col) + " IS NOT NULL"
 }
 
-// value turns a grouped key of col back into the column's value (k is the key's alias).
-func (l FlowLayout) value(col, k string) string {
-	if _, ok := l.IDs[col]; ok {
-		return "s.value[" + k + " + 1]"
-	}
-	return k
-}
+// stringsFrom is the FROM item of the strings list s.
+const stringsFrom = "(SELECT list(value ORDER BY string_id) AS value FROM " + flowschema.FlowStringsTable + ") s"
 
-// strings is the FROM item that value reads, when any column is interned.
-func (l FlowLayout) strings() string {
-	if len(l.IDs) == 0 {
-		return ""
+// conversationKeys is the aggregate that top_talkers and group_edges read: one row per conversation (client_k,
+// server_k: see addrKeys; protocol; the server's port) with records, packets, bytes, first, last (epoch
+// seconds), accepted and rejected as logged, and at_client / at_server (see loggedAtAggs). It reads
+// flow_records and joins the verdicts table for flow_role and direction; a record without a verdict (NULL
+// flow_role) counts as a request, as clientExpr says.
+func (l FlowLayout) conversationKeys() string {
+	src, dst, _ := l.addrKeys()
+	from := flowschema.FlowRecordsTable + ` r LEFT JOIN (SELECT ` + flowschema.ColVerdictID + `, ` +
+		flowschema.ColFlowRole + ` = 'reply' AS reply, ` + flowschema.ColDirection + ` = 'ingress' AS ingress FROM ` +
+		flowschema.VerdictsTable + `) v ON v.` + flowschema.ColVerdictID + ` = r.` + flowschema.ColVerdictID
+	if l.mixed() {
+		from += `, ` + stringsFrom
 	}
-	return ", (SELECT list(value ORDER BY string_id) AS value FROM " + flowschema.FlowStringsTable + ") s"
-}
-
-// conversations is the SELECT that top_talkers and group_edges aggregate: one row per conversation (client,
-// server, protocol, the server's port) with records, packets, bytes, first, last (epoch seconds), accepted
-// and rejected as logged, and at_client / at_server (see loggedAtAggs). It reads flow_records and joins the
-// verdicts table for flow_role and direction; a record without a verdict (NULL flow_role) counts as a
-// request, as clientExpr says.
-func (l FlowLayout) conversations() string {
-	src, dst := l.key(flowschema.ColSrcAddr), l.key(flowschema.ColDstAddr)
-	return `SELECT ` + l.value(flowschema.ColSrcAddr, "client_k") + ` AS client, ` +
-		l.value(flowschema.ColDstAddr, "server_k") + ` AS server, protocol, port, records, packets, bytes, first, last,
-		accepted, rejected, at_client, at_server
-	FROM (SELECT CASE WHEN v.reply THEN ` + dst + ` ELSE ` + src + ` END AS client_k,
+	return `SELECT CASE WHEN v.reply THEN ` + dst + ` ELSE ` + src + ` END AS client_k,
 			CASE WHEN v.reply THEN ` + src + ` ELSE ` + dst + ` END AS server_k, r.protocol,
 			CASE WHEN v.reply THEN r.srcport ELSE r.dstport END AS port,
 			count(*) AS records, CAST(sum(r.packets) AS BIGINT) AS packets, CAST(sum(r.bytes) AS BIGINT) AS bytes,
 			min(r.start) AS first, max(r."end") AS last,
 			count(*) FILTER (WHERE r.action = 'ACCEPT') AS accepted, count(*) FILTER (WHERE r.action = 'REJECT') AS rejected,
 			bool_or(v.reply = v.ingress) AS at_client, bool_or(v.reply <> v.ingress) AS at_server
-		FROM ` + flowschema.FlowRecordsTable + ` r LEFT JOIN (SELECT ` + flowschema.ColVerdictID + `, ` +
-		flowschema.ColFlowRole + ` = 'reply' AS reply, ` + flowschema.ColDirection + ` = 'ingress' AS ingress FROM ` +
-		flowschema.VerdictsTable + `) v
-			ON v.` + flowschema.ColVerdictID + ` = r.` + flowschema.ColVerdictID + `
+		FROM ` + from + `
 		WHERE ` + l.notNull(flowschema.ColSrcAddr) + ` AND ` + l.notNull(flowschema.ColDstAddr) + `
-		GROUP BY ALL) c` + l.strings()
+		GROUP BY ALL`
+}
+
+// conversations is conversationKeys with the addresses as text: client and server instead of the keys.
+func (l FlowLayout) conversations() string {
+	_, _, decode := l.addrKeys()
+	from := `(` + l.conversationKeys() + `) c`
+	if l.keysAreIDs() {
+		from += `, ` + stringsFrom
+	}
+	return `SELECT ` + decode("client_k") + ` AS client, ` + decode("server_k") + ` AS server, protocol, port, records,
+		packets, bytes, first, last, accepted, rejected, at_client, at_server
+	FROM ` + from
+}
+
+// addresses is the SELECT of every distinct address key of the conversations in pairs (a CTE of
+// conversationKeys) with its text: k, addr.
+func (l FlowLayout) addresses(pairs string) string {
+	_, _, decode := l.addrKeys()
+	from := `(SELECT client_k AS k FROM ` + pairs + ` UNION SELECT server_k FROM ` + pairs + `) a`
+	if l.keysAreIDs() {
+		from += `, ` + stringsFrom
+	}
+	return `SELECT k, ` + decode("k") + ` AS addr FROM ` + from
 }
 
 // ReadFlowLayout reads the layout of an analyzed or ingested file back: a column NAME of the flows view is

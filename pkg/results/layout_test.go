@@ -11,7 +11,7 @@ import (
 )
 
 // TestConversationsLayouts: top_talkers and group_edges give the same rows whether the file stores the
-// addresses as text or as ids into flow_strings, and those rows are the conversations worked out by hand: a
+// addresses as text, as ids into flow_strings, or one of each, and those rows are the conversations worked out by hand: a
 // reply counts for the conversation its request opened (client and server swapped, the server's port), a
 // record without a verdict counts as a request, a record without an address is left out, and which ends
 // logged the conversation follows direction and role.
@@ -47,6 +47,10 @@ func TestConversationsLayouts(t *testing.T) {
 				srcport, dstport, protocol, CAST(action AS ENUM('ACCEPT', 'REJECT')) AS action, start,
 				start + 1 AS "end", packets, bytes, CAST(verdict_id AS UINTEGER) AS verdict_id FROM ` + rows},
 	}
+	layouts["mixed"] = []string{layouts["ids"][0], `CREATE TABLE flow_records AS SELECT
+				CAST(coalesce((SELECT string_id FROM flow_strings WHERE value = srcaddr), 0) AS UINTEGER) AS srcaddr_id,
+				dstaddr, srcport, dstport, protocol, CAST(action AS ENUM('ACCEPT', 'REJECT')) AS action, start,
+				start + 1 AS "end", packets, bytes, CAST(verdict_id AS UINTEGER) AS verdict_id FROM ` + rows}
 	want := map[string][][]any{
 		ViewTopTalkers: {
 			{"10.0.0.1", "10.0.0.9", "tcp/443", int64(3), int64(31), int64(310), int64(3), int64(0), "both"},
@@ -74,11 +78,13 @@ func TestConversationsLayouts(t *testing.T) {
 				}
 			}
 			// The flows view as the store would write it, for ReadFlowLayout.
-			flows := `CREATE VIEW flows AS SELECT srcaddr, dstaddr FROM flow_records`
-			if name == "ids" {
-				flows = `CREATE VIEW flows AS SELECT s.value[srcaddr_id + 1] AS srcaddr, s.value[dstaddr_id + 1] AS dstaddr
-					FROM flow_records, (SELECT list(value ORDER BY string_id) AS value FROM flow_strings) s`
-			}
+			flows := map[string]string{
+				"text": `CREATE VIEW flows AS SELECT srcaddr, dstaddr FROM flow_records`,
+				"ids": `CREATE VIEW flows AS SELECT s.value[srcaddr_id + 1] AS srcaddr, s.value[dstaddr_id + 1] AS dstaddr
+					FROM flow_records, (SELECT list(value ORDER BY string_id) AS value FROM flow_strings) s`,
+				"mixed": `CREATE VIEW flows AS SELECT s.value[srcaddr_id + 1] AS srcaddr, dstaddr
+					FROM flow_records, (SELECT list(value ORDER BY string_id) AS value FROM flow_strings) s`,
+			}[name]
 			if _, err := db.SQL().Exec(flows); err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +92,7 @@ func TestConversationsLayouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := len(layout.IDs); (name == "ids") != (got == 2) {
+			if got := len(layout.IDs); got != map[string]int{"text": 0, "ids": 2, "mixed": 1}[name] {
 				t.Fatalf("ReadFlowLayout: %v", layout.IDs)
 			}
 			for _, v := range Views(layout) {

@@ -116,11 +116,11 @@ ORDER BY records DESC, interface_id, client, server, protocol, port`},
 	}
 }
 
-// groupEdges: conversations (as in top_talkers) with each end replaced by its identity. Addresses are
-// matched as text: IPv6 addresses are stored canonically (netip's text) in flows and in topology_enis alike.
+// groupEdges: conversations (as in top_talkers) with each end replaced by its identity, worked out once per
+// distinct address (addresses) and joined back on the address keys. Addresses are matched as text: IPv6 addresses are stored canonically (netip's text) in flows and in topology_enis alike.
 // pairs is MATERIALIZED: DuckDB 1.1 would otherwise inline it, and aggregate the flows once per reference.
 func (l FlowLayout) groupEdges() string {
-	return `WITH pairs AS MATERIALIZED (` + l.conversations() + `),
+	return `WITH pairs AS MATERIALIZED (` + l.conversationKeys() + `),
 -- every address of every interface (private, IPv6, public) with the interface's identity
 owned AS (
 	SELECT addr, any_value(identity) AS identity, any_value(kind) AS kind FROM (
@@ -139,13 +139,13 @@ names AS (
 	GROUP BY identity),
 -- every address of the conversations, with its identity
 peers AS (
-	SELECT a.addr, coalesce(o.identity, ` + cidrExpr + `) AS identity, coalesce(o.kind, 'cidr') AS kind
-	FROM (SELECT client AS addr FROM pairs UNION SELECT server FROM pairs) a LEFT JOIN owned o ON o.addr = a.addr),
+	SELECT a.k, coalesce(o.identity, ` + cidrExpr + `) AS identity, coalesce(o.kind, 'cidr') AS kind
+	FROM (` + l.addresses("pairs") + `) a LEFT JOIN owned o ON o.addr = a.addr),
 edges AS (
 	SELECT s.identity AS source, s.kind AS source_kind, d.identity AS destination, d.kind AS destination_kind,
 		p.protocol, p.port, sum(p.records) AS records, sum(p.packets) AS packets, sum(p.bytes) AS bytes,
 		sum(p.accepted) AS accepted, sum(p.rejected) AS rejected, min(p.first) AS first, max(p.last) AS last
-	FROM pairs p JOIN peers s ON s.addr = p.client JOIN peers d ON d.addr = p.server
+	FROM pairs p JOIN peers s ON s.k = p.client_k JOIN peers d ON d.k = p.server_k
 	GROUP BY ALL)
 SELECT e.source, e.source_kind, sn.names AS source_names, e.destination, e.destination_kind,
 	dn.names AS destination_names, ` + service + `, e.protocol, e.port,
