@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"github.com/flowlens/flowlens/pkg/arrowutil"
 	"github.com/flowlens/flowlens/pkg/audit"
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/replay"
@@ -209,14 +210,20 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	return rep, nil
 }
 
+// auditPrefetch is how many records of the flows are read ahead of the replays, on their own goroutine: more
+// than a chunk's (auditChunkLines) worth, so the next chunk's query overlaps the replays. On 10M records,
+// same round: 9.3-10.2 s with 512 against 11.1-11.8 s with 1.
+const auditPrefetch = 512
+
 // replayTwice reads the stored flows from d and replays them through base and cand in one pass, the
 // candidate's replay chained on the baseline's, into an Aggregator.
 func replayTwice(ctx context.Context, d *store.DB, cfg AuditConfig, base, cand *vpc.Model, rcfg replay.Config,
 	mem memory.Allocator, attribute func(iface, src, dst string, base, cand *audit.Verdict) string) (*audit.Aggregator, error) {
-	in, err := readFlows(ctx, d, cfg.Since, cfg.Until)
+	flows, err := readFlows(ctx, d, cfg.Since, cfg.Until)
 	if err != nil {
 		return nil, err
 	}
+	in := arrowutil.Prefetch(flows, auditPrefetch) // takes flows' reference
 	defer in.Release()
 	counted := &countingReader{RecordReader: in}
 	baseRd, err := replay.NewEngine(base, rcfg).NewReader(ctx, counted, mem)
