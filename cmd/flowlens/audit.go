@@ -57,6 +57,7 @@ func auditCommand() *command {
 			fs.BoolVar(&cfg.Authoritative, "authoritative", false, "the policy holds every group (NACL) there is: remove the current ones it leaves out (each kind only when the policy has some)")
 			fs.BoolVar(&cfg.Strict, "strict", false, "with --terraform-plan: exit with status 3, before replaying, when the plan has changes the candidate cannot represent (unresolved references, deletions AWS would refuse)")
 			fs.BoolVar(&cfg.AllowFatal, "allow-fatal-topology", false, "audit even when the candidate has fatal topology findings")
+			fs.BoolVar(&cfg.ReplayBaseline, "replay-baseline", false, "replay the current configuration too, even where analyze's stored verdicts are the same (the whole history, and the model agreed with the log on every record): slower, the same answer; a cross-check")
 			fs.StringVarP(&output, "output", "o", "table", "report `FORMAT`: "+strings.Join(audit.Formats, ", "))
 			if err := parseFlags(fs, args); err != nil {
 				return err

@@ -147,6 +147,15 @@ func TestAudit(t *testing.T) {
 				t.Errorf("would break %d, newly allowed %d; want %d, %d", rep.WouldBreak.Records, rep.NewlyAllowed.Records,
 					tc.wouldBreak, tc.newlyAllow)
 			}
+			// The whole history, and the sample's model agrees with its log: the stored verdicts are the
+			// baseline, and replaying it gives the same report.
+			_, replayed, _ := runCLI(t, "", append(args, "--replay-baseline")...)
+			if rep.Baseline != audit.BaselineStored || !strings.Contains(replayed, `"baseline": "replayed"`) {
+				t.Errorf("baseline %q; with --replay-baseline: %.200s", rep.Baseline, replayed)
+			}
+			if diff := cmp.Diff(out, strings.Replace(replayed, `"baseline": "replayed"`, `"baseline": "stored"`, 1)); diff != "" {
+				t.Errorf("the stored and the replayed baseline disagree (-stored +replayed):\n%s", diff)
+			}
 			// audit_records holds exactly the records the query names, and audit_summary agrees with the report.
 			d, err := store.OpenReadOnly(db)
 			if err != nil {

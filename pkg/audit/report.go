@@ -34,7 +34,20 @@ type Report struct {
 	// TrackingLost counts replies whose connection the candidate's tracking table had lost (evicted: the
 	// table was full) though the candidate admitted the request: still allowed, not would-break.
 	TrackingLost int64 `json:"tracking_lost,omitempty"`
+	// Baseline says where the current configuration's verdicts came from: BaselineReplayed or
+	// BaselineStored.
+	Baseline string `json:"baseline,omitempty"`
 }
+
+// Where an audit's baseline verdicts come from.
+const (
+	// BaselineReplayed: the records were replayed through the current configuration, admitting connections
+	// by its verdicts, beside the candidate's replay.
+	BaselineReplayed = "replayed"
+	// BaselineStored: analyze's stored verdicts, which are what that replay gives when the model agrees with
+	// the log on every record and the whole history is audited.
+	BaselineStored = "stored"
+)
 
 // Candidate says what the policy replaced (vpc.OverlayReport) and what the candidate's validation found in the
 // policy's files (and every fatal finding).
@@ -178,6 +191,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(b, "flowlens audit: policy %s against %s (%s; %s records judged)\n", strings.Join(r.Policy, ", "), r.DB,
 		r.window(), count(r.judged()))
 	fmt.Fprintf(b, "candidate: %s\n", r.candidateLine())
+	switch r.Baseline {
+	case BaselineStored:
+		fmt.Fprintf(b, "baseline: the verdicts analyze stored (the model agreed with the log on every record), the candidate replayed\n")
+	case BaselineReplayed:
+		fmt.Fprintf(b, "baseline: the current configuration replayed beside the candidate\n")
+	}
 	for _, f := range r.Candidate.Findings {
 		fmt.Fprintf(b, "  finding: %s\n", f)
 	}

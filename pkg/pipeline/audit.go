@@ -47,6 +47,8 @@ type AuditConfig struct {
 	// Strict fails the audit (ErrUnresolvedPlan, before any replay) when the Terraform plan has changes the
 	// candidate cannot represent (tfplan.Result.Unresolved).
 	Strict bool
+	// ReplayBaseline replays the baseline even where analyze's stored verdicts would do (storedBaseline).
+	ReplayBaseline bool
 	// Run is recorded in flowlens_runs.
 	Run store.Run
 	// Progress, if not nil, is called every ProgressInterval, from another goroutine, with the records
@@ -174,7 +176,7 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	if planRes != nil {
 		attribute = planAttribution(planRes)
 	}
-	agg, err := replayTwice(ctx, d, cfg, base, cand, rcfg, mem, attribute)
+	agg, err := replayTwice(ctx, d, cfg, base, cand, rcfg, mem, attribute, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -211,27 +213,39 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 const auditPrefetch = 512
 
 // replayTwice reads the stored flows from d and replays them through base and cand in one pass, the
-// candidate's replay chained on the baseline's, into an Aggregator.
+// candidate's replay chained on the baseline's, into an Aggregator. When analyze's stored verdicts are what
+// the baseline's replay would give (storedBaseline), only the candidate is replayed and the stored verdicts
+// are the baseline; rep.Baseline says which.
 func replayTwice(ctx context.Context, d *store.DB, cfg AuditConfig, base, cand *vpc.Model, rcfg replay.Config,
-	mem memory.Allocator, attribute func(iface, src, dst string, base, cand *audit.Verdict) string) (*audit.Aggregator, error) {
-	flows, err := readFlows(ctx, d, cfg.Since, cfg.Until)
+	mem memory.Allocator, attribute func(iface, src, dst string, base, cand *audit.Verdict) string, rep *audit.Report) (*audit.Aggregator, error) {
+	stored, err := storedBaseline(ctx, d, cfg) // kept for the Aggregator, which reads it up to its Result
+	if err != nil {
+		return nil, err
+	}
+	flows, err := readFlows(ctx, d, cfg.Since, cfg.Until, stored != nil)
 	if err != nil {
 		return nil, err
 	}
 	in := arrowutil.Prefetch(flows, auditPrefetch) // takes flows' reference
 	defer in.Release()
 	counted := &countingReader{RecordReader: in}
-	baseRd, err := replay.NewEngine(base, rcfg).NewReader(ctx, counted, mem)
-	if err != nil {
-		return nil, err
+	var baseline array.RecordReader = counted
+	baseVerdicts := func() arrow.Record { stored.Retain(); return stored }
+	rep.Baseline = audit.BaselineStored
+	if stored == nil {
+		baseRd, err := replay.NewEngine(base, rcfg).NewReader(ctx, counted, mem)
+		if err != nil {
+			return nil, err
+		}
+		defer baseRd.Release()
+		baseline, baseVerdicts, rep.Baseline = baseRd, baseRd.Verdicts, audit.BaselineReplayed
 	}
-	defer baseRd.Release()
-	candRd, err := replay.NewEngine(cand, rcfg).NewReader(ctx, baseRd, mem, replay.IDColumn(audit.CandidateIDColumn))
+	candRd, err := replay.NewEngine(cand, rcfg).NewReader(ctx, baseline, mem, replay.IDColumn(audit.CandidateIDColumn))
 	if err != nil {
 		return nil, err
 	}
 	defer candRd.Release()
-	agg := audit.NewAggregator(cand, baseRd.Verdicts, candRd.Verdicts)
+	agg := audit.NewAggregator(cand, baseVerdicts, candRd.Verdicts)
 	agg.Attribute = attribute
 	stopProgress := watchProgress(cfg.Progress, counted.progress)
 	defer stopProgress()
@@ -244,6 +258,56 @@ func replayTwice(ctx context.Context, d *store.DB, cfg AuditConfig, base, cand *
 		return nil, fmt.Errorf("%s: %w", cfg.DB, err)
 	}
 	return agg, nil
+}
+
+// storedBaseline returns analyze's verdicts table (row i: verdict id i) when the records' stored verdicts
+// are exactly what audit's baseline replay would give them, else nil. The baseline replay admits connections
+// by the model's verdict, analyze by the log's (replay_settings admit): when the model agrees with the log on
+// every record, the two admit the same connections, and the same records, settings, topology and input order
+// give the same verdicts, so the replay can be skipped. That holds for the whole stored history only: a
+// window (Since, Until) starts and ends the replay elsewhere. cfg.ReplayBaseline turns it off.
+func storedBaseline(ctx context.Context, d *store.DB, cfg AuditConfig) (arrow.Record, error) {
+	if cfg.ReplayBaseline || !cfg.Since.IsZero() || !cfg.Until.IsZero() {
+		return nil, nil
+	}
+	cols, err := viewColumns(ctx, d.SQL(), flowschema.FlowRecordsTable)
+	if err != nil || !slices.Contains(cols, flowschema.ColVerdictID) {
+		return nil, nil
+	}
+	var disagree, verdicts, maxID int64
+	if err := d.SQL().QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM `+flowschema.VerdictsTable+` WHERE NOT coalesce(`+flowschema.ColModelAgrees+`, true)),
+		(SELECT count(*) FROM `+flowschema.VerdictsTable+`), (SELECT coalesce(max(`+flowschema.ColVerdictID+`), -1) FROM `+
+		flowschema.VerdictsTable+`)`).Scan(&disagree, &verdicts, &maxID); err != nil {
+		return nil, nil // no verdicts table: replay
+	}
+	if disagree > 0 || maxID != verdicts-1 {
+		return nil, nil
+	}
+	var sel []string
+	for _, c := range []string{flowschema.ColModelAction, flowschema.ColModelAgrees, flowschema.ColFlowRole,
+		flowschema.ColSGRule, flowschema.ColVerdictLayer, flowschema.ColVerdictRule, flowschema.ColVerdictResource,
+		flowschema.ColVerdictCause, flowschema.ColNACLID, flowschema.ColNACLRule} {
+		q := store.QuoteIdent(c)
+		sel = append(sel, "CAST("+q+" AS VARCHAR) AS "+q)
+	}
+	rr, err := d.QueryArrow(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+flowschema.VerdictsTable+
+		" ORDER BY "+flowschema.ColVerdictID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Path(), err)
+	}
+	defer rr.Release()
+	var recs []arrow.Record
+	for rr.Next() {
+		rec := rr.Record()
+		rec.Retain()
+		defer rec.Release()
+		recs = append(recs, rec)
+	}
+	if err := rr.Err(); err != nil {
+		return nil, err
+	}
+	return arrowutil.Concat(memory.DefaultAllocator, rr.Schema(), recs)
 }
 
 // readFlowsChunk returns the records f selects in input order (source_file, source_line), as the replay met them in
@@ -260,6 +324,9 @@ func readFlowsChunk(ctx context.Context, d *store.DB, f flowFilter, cache *strin
 	rr, ok, err := readInterned(ctx, d, f, cache)
 	if err != nil {
 		return nil, err
+	}
+	if !ok && f.verdictIDs {
+		return nil, fmt.Errorf("%s: the stored verdict ids are read from %s, which this file lacks", d.Path(), flowschema.FlowRecordsTable)
 	}
 	if !ok {
 		if rr, err = d.QueryArrow(ctx, query, args...); err != nil {

@@ -68,7 +68,7 @@ func TestAuditReadBack(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			rr, err := readFlows(ctx, d, tc.since, tc.until)
+			rr, err := readFlows(ctx, d, tc.since, tc.until, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,13 +26,13 @@ type lineChunk struct {
 }
 
 // readFlows returns the records to audit (Since <= start < Until) in input order, one chunk of lines after
-// the other (readFlowsChunk orders each).
-func readFlows(ctx context.Context, d *store.DB, since, until time.Time) (array.RecordReader, error) {
+// the other (readFlowsChunk orders each); with verdictIDs, with their stored verdict_id column.
+func readFlows(ctx context.Context, d *store.DB, since, until time.Time, verdictIDs bool) (array.RecordReader, error) {
 	chunks, err := flowChunks(ctx, d, flowFilter{since: since, until: until})
 	if err != nil {
 		return nil, err
 	}
-	r := &chunkedReader{ctx: ctx, d: d, since: since, until: until, chunks: chunks}
+	r := &chunkedReader{ctx: ctx, d: d, since: since, until: until, chunks: chunks, verdictIDs: verdictIDs}
 	r.refs.Store(1)
 	if len(chunks) == 0 { // no records: an empty result still gives the schema
 		r.chunks = []lineChunk{{}}
@@ -89,13 +89,15 @@ type chunkedReader struct {
 	schema       *arrow.Schema
 	err          error
 	strings      stringsCache
+	verdictIDs   bool
 }
 
 // open reads the next chunk into cur.
 func (r *chunkedReader) open() error {
 	c := r.chunks[r.next]
 	r.next++
-	rr, err := readFlowsChunk(r.ctx, r.d, flowFilter{since: r.since, until: r.until, lines: true, file: c.file, lo: c.lo, hi: c.hi},
+	rr, err := readFlowsChunk(r.ctx, r.d, flowFilter{since: r.since, until: r.until, lines: true, file: c.file, lo: c.lo, hi: c.hi,
+		verdictIDs: r.verdictIDs},
 		&r.strings)
 	if err != nil {
 		return err

@@ -41,7 +41,14 @@ func readInterned(ctx context.Context, d *store.DB, f flowFilter, cache *strings
 	}
 	var sel []string
 	var interned []string
-	for _, c := range replayColumns {
+	want := replayColumns
+	if f.verdictIDs {
+		if !slices.Contains(cols, flowschema.ColVerdictID) {
+			return nil, false, fmt.Errorf("%s has no %s column", flowschema.FlowRecordsTable, flowschema.ColVerdictID)
+		}
+		want = append(slices.Clip(want), flowschema.ColVerdictID)
+	}
+	for _, c := range want {
 		q := store.QuoteIdent(c)
 		switch {
 		case slices.Contains(cols, c+internedSuffix):
@@ -149,6 +156,9 @@ type flowFilter struct {
 	lines        bool
 	file         string
 	lo, hi       int64
+	// verdictIDs asks readInterned for the records' stored verdict_id as well (not a filter: the stored
+	// baseline, see storedBaseline).
+	verdictIDs bool
 }
 
 // where is the filter's WHERE clause ("" when it keeps everything) and its arguments.
