@@ -288,9 +288,9 @@ func evidenceText(ev Evidence, peers int) string {
 }
 
 // sci renders a large count compactly.
-func sci(v float64) string {
+func sci(v int64) string {
 	if v < 1e6 {
-		return strconv.FormatFloat(v, 'f', 0, 64)
+		return strconv.FormatInt(v, 10)
 	}
-	return strconv.FormatFloat(v, 'e', 3, 64)
+	return strconv.FormatFloat(float64(v), 'e', 3, 64)
 }
