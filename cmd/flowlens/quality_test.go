@@ -93,7 +93,8 @@ func TestTrainTestQualityBar(t *testing.T) {
 		t.Fatal(err)
 	}
 	cutAudit := 1 - float64(rep.Exposure.After.Total)/float64(rep.Exposure.Before.Total)
-	t.Logf("exposure cut: recommend %.4f%%, audit %.4f%%", 100*cutRecommend, 100*cutAudit)
+	t.Logf("exposure cut: recommend %.4f%%, audit %.4f%% (audit's IPv4 total %d -> %d)", 100*cutRecommend, 100*cutAudit,
+		rep.Exposure.Before.Total, rep.Exposure.After.Total)
 	if cutRecommend < 0.9 || math.Abs(cutRecommend-cutAudit) > 1e-12 {
 		t.Errorf("exposure cut %.4f%% (recommend), %.4f%% (audit); want the same, at least 90%%", 100*cutRecommend, 100*cutAudit)
 	}
