@@ -77,6 +77,9 @@ type Group struct {
 	Resource string `json:"resource,omitempty"`
 	File     string `json:"file,omitempty"`
 	Line     int    `json:"line,omitempty"`
+	// Column, when set, is the 1-based column of the location on Line: a Terraform plan JSON written on one
+	// line (as terraform show -json writes it) has only line 1.
+	Column int `json:"column,omitempty"`
 	// TerraformAddress is the resource address of the change that causes the group: the Address of its
 	// deciders with the most records that have one ("" when the candidate is not a Terraform plan).
 	TerraformAddress string `json:"terraform_address,omitempty"`

@@ -43,6 +43,8 @@ type sarifLog struct {
 type sarifRun struct {
 	Tool    sarifTool     `json:"tool"`
 	Results []sarifResult `json:"results"`
+	// ColumnKind says how Region.StartColumn counts: Unicode code points (Group.Column counts runes).
+	ColumnKind string `json:"columnKind"`
 }
 
 type sarifTool struct {
@@ -84,7 +86,8 @@ type sarifLocation struct {
 			URI string `json:"uri"`
 		} `json:"artifactLocation"`
 		Region struct {
-			StartLine int `json:"startLine"`
+			StartLine   int `json:"startLine"`
+			StartColumn int `json:"startColumn,omitempty"`
 		} `json:"region"`
 	} `json:"physicalLocation"`
 	LogicalLocations []sarifLogical `json:"logicalLocations"`
@@ -112,7 +115,7 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 				"Flow-log records accepted by the current security groups and network ACLs that the candidate policy rejects.", "error"),
 			rule(NewlyAllowed.String(), "Recorded traffic the candidate policy would newly admit",
 				"Flow-log records rejected by the current security groups and network ACLs that the candidate policy admits.", "warning"),
-		}}}, Results: []sarifResult{}}
+		}}}, Results: []sarifResult{}, ColumnKind: "unicodeCodePoints"}
 	for _, g := range r.Groups {
 		res := sarifResult{RuleID: g.Class, Level: "error",
 			Message: sarifMessage{fmt.Sprintf("%s -> %s : %s, %s records: %s (e.g. %s)", g.Source, g.Destination, g.Service,
@@ -126,6 +129,7 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 		var loc sarifLocation
 		loc.PhysicalLocation.ArtifactLocation.URI = sarifURI(g.File)
 		loc.PhysicalLocation.Region.StartLine = max(g.Line, 1)
+		loc.PhysicalLocation.Region.StartColumn = g.Column
 		kind := "resource"
 		if strings.HasPrefix(g.Resource, "acl-") {
 			kind = "network-acl"

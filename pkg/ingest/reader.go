@@ -58,6 +58,7 @@ type Reader struct {
 	inputs []*input
 	skips  []SkippedFile
 
+	parent context.Context // the caller's: its Err says why a run that made no record stopped
 	ctx    context.Context
 	cancel context.CancelFunc
 	jobs   chan *fileJob
@@ -168,6 +169,7 @@ func NewReader(ctx context.Context, paths []string, opts Options) (*Reader, erro
 	}
 	r.out = sb.build(files, opts.IPv4Numbers)
 	r.refs.Store(1)
+	r.parent = ctx
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.jobs = make(chan *fileJob, opts.ParallelFiles)
 	r.work = make(chan task, 2*opts.Workers)
@@ -524,7 +526,10 @@ func (r *Reader) finish() {
 	sortLineErrors(r.final.errs, r.fileOrder())
 	r.elapsed = time.Since(r.start)
 	if r.err == nil && r.final.records == 0 {
-		r.err = r.noRecords()
+		// Cancelled before a record was made: the input was not read, so say so rather than that it was empty.
+		if r.err = r.parent.Err(); r.err == nil {
+			r.err = r.noRecords()
+		}
 	}
 }
 

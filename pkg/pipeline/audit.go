@@ -195,16 +195,11 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Table
-	for _, t := range tables {
-		r := results.Reader(t.Record)
-		defer r.Release()
-		out = append(out, store.Table{Name: t.Name, Reader: r})
+	named := make([]namedRecord, len(tables))
+	for i, t := range tables {
+		named[i] = namedRecord(t)
 	}
-	for _, v := range results.AuditViews() {
-		out = append(out, store.Table{Name: v.Name, Query: v.Query})
-	}
-	if err := store.WriteRun(ctx, cfg.DB, cfg.Run, out...); err != nil {
+	if err := writeResults(ctx, cfg.DB, cfg.Run, named, results.AuditViews()); err != nil {
 		return nil, err
 	}
 	return rep, nil

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	tfjson "github.com/hashicorp/terraform-json"
 
@@ -69,9 +70,10 @@ func planAttribution(r *tfplan.Result) func(iface, src, dst string, base, cand *
 	}
 }
 
-// locatePlan points every group of a plan's report at the plan file (File) and the line of the
-// resource_changes entry of its TerraformAddress (Line; 1 when the group has none, or the plan is one line as
-// terraform show -json writes it): the physical location SARIF needs beside the address.
+// locatePlan points every group of a plan's report at the plan file (File) and the line and column of the
+// resource_changes entry of its TerraformAddress (Line 1 and no Column when the group has none; on a plan
+// written on one line, as terraform show -json writes it, the Column tells entries apart): the physical
+// location SARIF needs beside the address.
 func locatePlan(rep *audit.Report, path string, planJSON []byte) {
 	changes := 0
 	if i := bytes.Index(planJSON, []byte(`"resource_changes"`)); i >= 0 {
@@ -86,7 +88,10 @@ func locatePlan(rep *audit.Report, path string, planJSON []byte) {
 		q, _ := json.Marshal(g.TerraformAddress) // as terraform (Go's encoding/json) writes it
 		re := regexp.MustCompile(`"address"\s*:\s*` + regexp.QuoteMeta(string(q)))
 		if loc := re.FindIndex(planJSON[changes:]); loc != nil {
-			g.Line = 1 + bytes.Count(planJSON[:changes+loc[0]], []byte("\n"))
+			at := changes + loc[0]
+			g.Line = 1 + bytes.Count(planJSON[:at], []byte("\n"))
+			// the column too (SARIF counts from 1): terraform show -json writes the whole plan on one line
+			g.Column = 1 + utf8.RuneCount(planJSON[bytes.LastIndexByte(planJSON[:at], '\n')+1:at])
 		}
 	}
 }

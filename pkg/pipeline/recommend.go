@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
@@ -106,16 +107,32 @@ func storeRecommendation(ctx context.Context, cfg RecommendConfig, rec *recommen
 	if err != nil {
 		return err
 	}
+	named := make([]namedRecord, len(tables))
+	for i, t := range tables {
+		named[i] = namedRecord(t)
+	}
+	return writeResults(ctx, cfg.DB, cfg.Run, named, results.RecommendViews())
+}
+
+// namedRecord is a small result table as one record (audit.Table, recommend.Table).
+type namedRecord struct {
+	Name   string
+	Record arrow.Record
+}
+
+// writeResults writes the tables (taking their records) and then the views over them into the file at path,
+// in one store.WriteRun.
+func writeResults(ctx context.Context, path string, run store.Run, tables []namedRecord, views []results.View) error {
 	var out []store.Table
 	for _, t := range tables {
 		r := results.Reader(t.Record)
 		defer r.Release()
 		out = append(out, store.Table{Name: t.Name, Reader: r})
 	}
-	for _, v := range results.RecommendViews() {
+	for _, v := range views {
 		out = append(out, store.Table{Name: v.Name, Query: v.Query})
 	}
-	return store.WriteRun(ctx, cfg.DB, cfg.Run, out...)
+	return store.WriteRun(ctx, path, run, out...)
 }
 
 // Files written into recommend's output directory.
