@@ -16,9 +16,7 @@ import (
 func TestExposureAgrees(t *testing.T) {
 	tmp := t.TempDir()
 	db := filepath.Join(tmp, "shop.duckdb")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: status %d: %s", status, errOut)
-	}
+	analyzeShop(t, db)
 	out := filepath.Join(tmp, "rec")
 	status, stdout, errOut := runCLI(t, "", "recommend", "--db", db, "--out", out, "-o", "json")
 	type size struct{ V4, V6 float64 }
