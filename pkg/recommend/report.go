@@ -214,7 +214,7 @@ func WriteReport(w io.Writer, rec *Recommendation, current *vpc.Model) error {
 		p("- %s probed %d port(s) in %d flow(s) on %s (e.g. %s)\n", sc.Peer, sc.Ports, sc.Flows, strings.Join(sc.ENIs, ", "), sc.Example)
 	}
 
-	p("\n## Exposure per interface (IPv4 address x port, before -> after)\n\n")
+	p("\n## Exposure per interface (IPv4 address x port open to new connections through the groups and the NACL, before -> after)\n\n")
 	p("| interface | groups | ingress | egress |\n|---|---|---|---|\n")
 	for _, x := range rec.Exposure.Interfaces {
 		p("| %s | %s | %s -> %s | %s -> %s |\n", x.ENI, strings.Join(x.Groups, ", "), sci(x.IngressBefore.V4), sci(x.IngressAfter.V4),
