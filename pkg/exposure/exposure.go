@@ -86,7 +86,8 @@ func ReductionV4(before, after Measure) float64 {
 }
 
 // Model measures every interface of m. Interfaces with the same groups and subnet have the same rules and
-// NACL, so each such pair is measured once. m is only read.
+// NACL, so each such pair is measured once. An interface without a subnet or NACL (only in a model with fatal
+// findings) is measured without a NACL. m is only read: calls on a model nobody changes may run concurrently.
 func Model(m *vpc.Model) Measure {
 	var out Measure
 	mm := newMeasurer(m)
