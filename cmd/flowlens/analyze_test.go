@@ -129,9 +129,7 @@ func TestAnalyzeUsageAndTopologyErrors(t *testing.T) {
 
 func TestExplain(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "shop.duckdb")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: %d %s", status, errOut)
-	}
+	analyzeShop(t, db)
 	status, out, errOut := runCLI(t, "", "explain", "--db", db, "--cause", "nacl-missing-return", "--limit", "1")
 	if status != exitOK {
 		t.Fatalf("explain: %d %s", status, errOut)
@@ -161,9 +159,7 @@ func TestExplain(t *testing.T) {
 // count of matches is told when --limit cuts, and values that cannot match are refused with the valid ones.
 func TestExplainFilters(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "shop.duckdb")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: %d %s", status, errOut)
-	}
+	analyzeShop(t, db)
 	d, err := store.OpenReadOnly(db)
 	if err != nil {
 		t.Fatal(err)

@@ -64,9 +64,7 @@ func objects(doc map[string]any, key string) []map[string]any {
 func TestAudit(t *testing.T) {
 	tmp := t.TempDir()
 	db := filepath.Join(tmp, "shop.duckdb")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: status %d: %s", status, errOut)
-	}
+	analyzeShop(t, db)
 	unchanged := filepath.Join(tmp, "unchanged")
 	for _, name := range []string{"security-groups.json", "network-acls.json"} {
 		editJSON(t, unchanged, name, func(map[string]any) {})

@@ -19,9 +19,7 @@ import (
 func TestAuditTerraformPlan(t *testing.T) {
 	tmp := t.TempDir()
 	db := filepath.Join(tmp, "shop.duckdb")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: status %d: %s", status, errOut)
-	}
+	analyzeShop(t, db)
 	no443 := filepath.Join(tmp, "no-https-v4")
 	editJSON(t, no443, "security-groups.json", func(doc map[string]any) {
 		for _, g := range objects(doc, "SecurityGroups") {
@@ -93,9 +91,7 @@ func TestAuditTerraformPlan(t *testing.T) {
 // SARIF location, the markdown column and audit_groups.terraform_address.
 func TestAuditTerraformPlanFixtures(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "shop.duckdb")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: status %d: %s", status, errOut)
-	}
+	analyzeShop(t, db)
 	const (
 		app, db1Default, bastion, web = "sg-0a1b2c3d4e5f63002", "sg-0a1b2c3d4e5f63003+sg-0a1b2c3d4e5f63000", "sg-0a1b2c3d4e5f63004", webGroup
 		dbGroup, defaultGroup         = "sg-0a1b2c3d4e5f63003", "sg-0a1b2c3d4e5f63000"

@@ -24,6 +24,14 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	return status, out.String(), errb.String()
 }
 
+// analyzeShop analyzes the bundled sample (samples/shop) into db; a failure ends the test.
+func analyzeShop(t *testing.T, db string) {
+	t.Helper()
+	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
+		t.Fatalf("analyze: status %d: %s", status, errOut)
+	}
+}
+
 const ingestTestdata = "../../pkg/ingest/testdata/"
 
 func TestIngestDBEndToEnd(t *testing.T) {

@@ -21,9 +21,7 @@ import (
 func TestRecommend(t *testing.T) {
 	tmp := t.TempDir()
 	db := filepath.Join(tmp, "shop.duckdb")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: status %d: %s", status, errOut)
-	}
+	analyzeShop(t, db)
 	out := filepath.Join(tmp, "rec")
 	status, stdout, errOut := runCLI(t, "", "recommend", "--db", db, "--out", out)
 	if status != exitOK {
@@ -173,9 +171,7 @@ func TestRecommendUsage(t *testing.T) {
 // proposal by default, and left out with --drop-current-denies.
 func TestRecommendCurrentDenies(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "r.duckdb")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: %d %s", status, errOut)
-	}
+	analyzeShop(t, db)
 	for _, tc := range []struct {
 		name string
 		args []string

@@ -17,9 +17,7 @@ import (
 func TestReportCommand(t *testing.T) {
 	dir := t.TempDir()
 	db, page, dot := filepath.Join(dir, "shop.duckdb"), filepath.Join(dir, "shop.html"), filepath.Join(dir, "shop.dot")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: status %d, stderr %s", status, errOut)
-	}
+	analyzeShop(t, db)
 	status, stdout, errOut := runCLI(t, "", "report", "--db", db, "--out", page, "--dot", dot, "--top", "5")
 	if status != exitOK || !strings.Contains(stdout, "wrote "+page+": 3,000 records") || !strings.Contains(stdout, "wrote "+dot+": 5 of ") {
 		t.Fatalf("report: status %d, stdout %s, stderr %s", status, stdout, errOut)

@@ -427,9 +427,7 @@ func quoteArgs(args []string) []string {
 // and queries of the results still run.
 func TestSQLOffline(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "o.duckdb")
-	if status, _, errOut := runCLI(t, "", "analyze", "--topology", shop+"topology", "--db", db, shop+"flowlogs"); status != exitOK {
-		t.Fatalf("analyze: status %d\n%s", status, errOut)
-	}
+	analyzeShop(t, db)
 	for _, tc := range []struct {
 		name, query string
 		status      int

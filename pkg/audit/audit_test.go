@@ -213,30 +213,3 @@ func TestAggregatorGroups(t *testing.T) {
 		t.Errorf("audit_records per group (-want +got):\n%s", diff)
 	}
 }
-
-// TestMeasureExposure checks the measure on the sample: shop-web admits every IPv4 address on 443 and 80 but
-// the 256 its NACL denies, and the bastion on port 22; the database interfaces admit shop-app's three addresses
-// on 5432 and open nothing outbound.
-func TestMeasureExposure(t *testing.T) {
-	model, err := vpc.LoadPaths("../../samples/shop/topology")
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := MeasureExposure(model)
-	got := map[string][2]int64{}
-	for _, e := range x.Interfaces {
-		got[e.Interface] = [2]int64{e.Ingress, e.Egress}
-	}
-	want := map[string][2]int64{
-		"eni-0e9ef431b1d115683": {2*(1<<32-256) + 1, 0}, // web-1
-		"eni-0971d0fb3cb55b584": {3, 0},                 // db-1
-	}
-	for id, w := range want {
-		if got[id][0] != w[0] || (id == "eni-0971d0fb3cb55b584" && got[id][1] != w[1]) {
-			t.Errorf("%s: ingress, egress %v; want %v", id, got[id], w)
-		}
-	}
-	if x.Total != x.Ingress+x.Egress || x.Total == 0 {
-		t.Errorf("totals %+v", x)
-	}
-}

@@ -80,7 +80,7 @@ type ExposureChange struct {
 }
 
 // ExposureMeasure names the measure in reports.
-const ExposureMeasure = "IPv4 peer addresses x ports (tcp, udp; icmp counts 1) that may open a connection, per interface and direction, security groups and NACLs"
+const ExposureMeasure = "peer addresses x ports that may open a new connection, per interface and direction, through the security groups and the NACL (pkg/exposure): tcp and udp count ports, icmp, icmpv6 and each other protocol 1; ingress, egress and total are IPv4, *_v6 IPv6"
 
 // NewExposureChange compares two measures.
 func NewExposureChange(before, after Exposure) ExposureChange {

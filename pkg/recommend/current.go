@@ -99,3 +99,11 @@ func (r *recommender) sensitiveOpen(ru *vpc.SGRule) (int, bool) {
 	}
 	return 0, false
 }
+
+// portsOf is a TCP/UDP rule's port range (all ports for -1).
+func portsOf(r *vpc.SGRule) (int32, int32) {
+	if r.Proto == vpc.ProtoAll || r.FromPort == -1 {
+		return 0, 65535
+	}
+	return r.FromPort, r.ToPort
+}

@@ -21,7 +21,7 @@
 //     Unproven, not proposed;
 //  10. traffic AWS never filters gets no rule (neverFiltered);
 //  11. findings on the current configuration (current.go);
-//  12. exposure before and after (exposure.go);
+//  12. exposure before and after, per interface and per rule (exposure.go, measured by pkg/exposure);
 //  13. the learning rate per group (learning.go).
 //
 // Apply turns a Recommendation into a candidate *vpc.Model; WriteSecurityGroups and WriteNetworkACLs write it

@@ -214,7 +214,7 @@ func WriteReport(w io.Writer, rec *Recommendation, current *vpc.Model) error {
 		p("- %s probed %d port(s) in %d flow(s) on %s (e.g. %s)\n", sc.Peer, sc.Ports, sc.Flows, strings.Join(sc.ENIs, ", "), sc.Example)
 	}
 
-	p("\n## Exposure per interface (IPv4 address x port, before -> after)\n\n")
+	p("\n## Exposure per interface (IPv4 address x port open to new connections through the groups and the NACL, before -> after)\n\n")
 	p("| interface | groups | ingress | egress |\n|---|---|---|---|\n")
 	for _, x := range rec.Exposure.Interfaces {
 		p("| %s | %s | %s -> %s | %s -> %s |\n", x.ENI, strings.Join(x.Groups, ", "), sci(x.IngressBefore.V4), sci(x.IngressAfter.V4),
@@ -288,9 +288,9 @@ func evidenceText(ev Evidence, peers int) string {
 }
 
 // sci renders a large count compactly.
-func sci(v float64) string {
+func sci(v int64) string {
 	if v < 1e6 {
-		return strconv.FormatFloat(v, 'f', 0, 64)
+		return strconv.FormatInt(v, 10)
 	}
-	return strconv.FormatFloat(v, 'e', 3, 64)
+	return strconv.FormatFloat(float64(v), 'e', 3, 64)
 }

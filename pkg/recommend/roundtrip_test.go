@@ -131,13 +131,11 @@ func TestRoundTrip(t *testing.T) {
 	var before, after Exposure
 	for _, x := range rec.Exposure.Interfaces {
 		if x.ENI != "eni-0idle" {
-			before.add(x.IngressBefore)
-			before.add(x.EgressBefore)
-			after.add(x.IngressAfter)
-			after.add(x.EgressAfter)
+			before = before.Plus(x.IngressBefore).Plus(x.EgressBefore)
+			after = after.Plus(x.IngressAfter).Plus(x.EgressAfter)
 		}
 	}
-	if red := 1 - after.V4/before.V4; red < 0.9 {
+	if red := 1 - float64(after.V4)/float64(before.V4); red < 0.9 {
 		t.Errorf("exposure reduction of the interfaces with evidence %.3f, want at least 0.9 (before %v, after %v)", red, before, after)
 	}
 }

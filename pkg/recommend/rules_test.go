@@ -450,42 +450,6 @@ func TestCurrentFindings(t *testing.T) {
 	}
 }
 
-// TestExposure covers rule 12's measure.
-func TestExposure(t *testing.T) {
-	m := loadScenario(t)
-	cidr := func(proto int16, from, to int32, p string) *vpc.SGRule {
-		return &vpc.SGRule{Proto: proto, FromPort: from, ToPort: to, Peer: vpc.PeerCIDR, Prefix: netipPrefix(p)}
-	}
-	tests := []struct {
-		name  string
-		rules []*vpc.SGRule
-		want  Exposure
-	}{
-		{"one port from a /24", []*vpc.SGRule{cidr(6, 443, 443, "10.1.0.0/24")}, Exposure{V4: 256}},
-		{"overlapping rules count once", []*vpc.SGRule{cidr(6, 80, 81, "10.1.0.0/24"), cidr(6, 81, 82, "10.1.0.0/24")},
-			Exposure{V4: 256 * 3}},
-		{"TCP and UDP are separate spaces", []*vpc.SGRule{cidr(6, 53, 53, "10.1.0.0/24"), cidr(17, 53, 53, "10.1.0.0/24")},
-			Exposure{V4: 512}},
-		{"ICMP counts one unit per address", []*vpc.SGRule{cidr(1, -1, -1, "10.1.0.7/32")}, Exposure{V4: 1}},
-		{"all protocols from a /8", []*vpc.SGRule{cidr(-1, -1, -1, "10.0.0.0/8")}, Exposure{V4: (1 << 24) * (2*65536 + 3)}},
-		{"IPv6 everything on one port", []*vpc.SGRule{cidr(6, 443, 443, "::/0")}, Exposure{V6: 0x1p128}},
-		{"a group counts its members' addresses", []*vpc.SGRule{{Proto: 6, FromPort: 5432, ToPort: 5432, Peer: vpc.PeerGroup, RefGroupID: "sg-0app"}},
-			Exposure{V4: 2}},
-		{"a prefix list counts its entries", []*vpc.SGRule{{Proto: 6, FromPort: 22, ToPort: 22, Peer: vpc.PeerPrefixList, PrefixListID: "pl-0c0de"}},
-			Exposure{V4: 512}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(rulesExposure(m, tc.rules), tc.want); diff != "" {
-				t.Errorf("(-got +want)\n%s", diff)
-			}
-		})
-	}
-	if got := (Exposure{V6: 0x1p144}).Log2V6(); got != 144 {
-		t.Errorf("Log2V6 = %v, want 144", got)
-	}
-}
-
 // TestLearning covers rule 13.
 func TestLearning(t *testing.T) {
 	early := in("eni-0db1", "10.0.1.10", 6, 5432)

@@ -38,7 +38,7 @@ func (rec *Recommendation) Tables(mem memory.Allocator) ([]Table, error) {
 		str("recommendation"))
 	sum.Row(rec.Window.Start, rec.Window.End, int64(s.Groups), int64(s.GroupsChanged), int64(s.RulesProposed),
 		int64(s.NACLs), int64(s.NACLsChanged), int64(s.EntriesPropose), int64(s.Unproven), int64(s.Findings),
-		int64(s.Scanners), int64(s.NeverFiltered), int64(rec.Exposure.Before.V4), int64(rec.Exposure.After.V4),
+		int64(s.Scanners), int64(s.NeverFiltered), rec.Exposure.Before.V4, rec.Exposure.After.V4,
 		rec.Exposure.ReductionV4, string(js))
 
 	rules := arrowutil.NewTable(mem, str("rule_type"), str("resource_id"), str("resource_name"), str("direction"),
@@ -48,7 +48,7 @@ func (rec *Recommendation) Tables(mem memory.Allocator) ([]Table, error) {
 		ev := r.Evidence
 		rules.Row("sg", r.GroupID, null(name), direction(r.Egress), status, r.String(), r.Basis.String(), null(r.Reason),
 			int64(r.Peers), ev.Flows, ev.Packets, ev.Bytes, nullTime(ev.FirstSeen), nullTime(ev.LastSeen),
-			int64(ev.Slots()), null(ev.Example), r.Exposure.V4)
+			int64(ev.Slots()), null(ev.Example), float64(r.Exposure.V4)) // DOUBLE, as before V4 was exact
 	}
 	naclRow := func(status string, e *Entry) {
 		ev := e.Evidence
