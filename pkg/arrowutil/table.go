@@ -36,6 +36,13 @@ func TimestampField(name string) arrow.Field {
 	return arrow.Field{Name: name, Type: arrow.FixedWidthTypes.Timestamp_s, Nullable: true}
 }
 
+// NamedRecord is a small result table as a single record, with the name it is stored under; whoever holds
+// it releases Record.
+type NamedRecord struct {
+	Name   string
+	Record arrow.Record
+}
+
 // Row appends one row, a value per column in order: string, int or int64, float64, bool, or nil for NULL.
 // A value of another type than its column's panics (a programming error).
 func (t *Table) Row(vals ...any) {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/flowlens/flowlens/pkg/arrowutil"
@@ -12,10 +11,7 @@ import (
 )
 
 // Table is one audit table as a single record; the caller releases Record.
-type Table struct {
-	Name   string
-	Record arrow.Record
-}
+type Table = arrowutil.NamedRecord
 
 // Tables are the audit's tables (flowschema.Audit*Table): the summary (one row, with the report as JSON), the
 // verdict pairs with counts, the groups, and the changed records (source_file, source_line, group_id, class:
@@ -79,10 +75,10 @@ func Tables(mem memory.Allocator, rep *Report, res *Result) ([]Table, error) {
 		recs.Row(r.File, r.Line, int64(r.Group), class[r.Group])
 	}
 	return []Table{
-		{flowschema.AuditSummaryTable, sum.Record()},
-		{flowschema.AuditVerdictsTable, pairs.Record()},
-		{flowschema.AuditGroupsTable, groups.Record()},
-		{flowschema.AuditRecordsTable, recs.Record()},
+		{Name: flowschema.AuditSummaryTable, Record: sum.Record()},
+		{Name: flowschema.AuditVerdictsTable, Record: pairs.Record()},
+		{Name: flowschema.AuditGroupsTable, Record: groups.Record()},
+		{Name: flowschema.AuditRecordsTable, Record: recs.Record()},
 	}, nil
 }
 

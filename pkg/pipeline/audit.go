@@ -197,11 +197,7 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	named := make([]namedRecord, len(tables))
-	for i, t := range tables {
-		named[i] = namedRecord(t)
-	}
-	if err := writeResults(ctx, cfg.DB, cfg.Run, named, results.AuditViews()); err != nil {
+	if err := writeResults(ctx, cfg.DB, cfg.Run, tables, results.AuditViews()); err != nil {
 		return nil, err
 	}
 	return rep, nil

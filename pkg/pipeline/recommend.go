@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/flowlens/flowlens/pkg/arrowutil"
 	"github.com/flowlens/flowlens/pkg/flowschema"
 	"github.com/flowlens/flowlens/pkg/recommend"
 	"github.com/flowlens/flowlens/pkg/results"
@@ -107,22 +107,12 @@ func storeRecommendation(ctx context.Context, cfg RecommendConfig, rec *recommen
 	if err != nil {
 		return err
 	}
-	named := make([]namedRecord, len(tables))
-	for i, t := range tables {
-		named[i] = namedRecord(t)
-	}
-	return writeResults(ctx, cfg.DB, cfg.Run, named, results.RecommendViews())
-}
-
-// namedRecord is a small result table as one record (audit.Table, recommend.Table).
-type namedRecord struct {
-	Name   string
-	Record arrow.Record
+	return writeResults(ctx, cfg.DB, cfg.Run, tables, results.RecommendViews())
 }
 
 // writeResults writes the tables (taking their records) and then the views over them into the file at path,
 // in one store.WriteRun.
-func writeResults(ctx context.Context, path string, run store.Run, tables []namedRecord, views []results.View) error {
+func writeResults(ctx context.Context, path string, run store.Run, tables []arrowutil.NamedRecord, views []results.View) error {
 	var out []store.Table
 	for _, t := range tables {
 		r := results.Reader(t.Record)

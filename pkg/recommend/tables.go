@@ -3,7 +3,6 @@ package recommend
 import (
 	"encoding/json"
 
-	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/flowlens/flowlens/pkg/arrowutil"
@@ -11,10 +10,7 @@ import (
 )
 
 // Table is one recommend table as a single record; the caller releases Record.
-type Table struct {
-	Name   string
-	Record arrow.Record
-}
+type Table = arrowutil.NamedRecord
 
 // Statuses of a row of the rules table.
 const (
@@ -91,9 +87,9 @@ func (rec *Recommendation) Tables(mem memory.Allocator) ([]Table, error) {
 		findings.Row(string(f.Kind), f.Resource, null(f.Name), null(f.Rule), f.Message)
 	}
 	return []Table{
-		{flowschema.RecommendSummaryTable, sum.Record()},
-		{flowschema.RecommendRulesTable, rules.Record()},
-		{flowschema.RecommendFindingsTable, findings.Record()},
+		{Name: flowschema.RecommendSummaryTable, Record: sum.Record()},
+		{Name: flowschema.RecommendRulesTable, Record: rules.Record()},
+		{Name: flowschema.RecommendFindingsTable, Record: findings.Record()},
 	}, nil
 }
 

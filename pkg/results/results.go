@@ -17,11 +17,8 @@ import (
 	"github.com/flowlens/flowlens/pkg/vpc"
 )
 
-// Table is one named result table as a single record; the caller releases Record.
-type Table struct {
-	Name   string
-	Record arrow.Record
-}
+// Table is one result table as a single record; the caller releases Record.
+type Table = arrowutil.NamedRecord
 
 // Column helpers of the result tables.
 var (
@@ -128,12 +125,12 @@ func Topology(mem memory.Allocator, m *vpc.Model) []Table {
 		findings.Row(f.Severity.String(), f.File, f.Object, f.Message)
 	}
 	return []Table{
-		{flowschema.TopologySubnetsTable, subnets.Record()},
-		{flowschema.TopologyENIsTable, enis.Record()},
-		{flowschema.TopologySecurityGroupsTable, groups.Record()},
-		{flowschema.TopologySGRulesTable, rules.Record()},
-		{flowschema.TopologyNACLEntriesTable, entries.Record()},
-		{flowschema.TopologyFindingsTable, findings.Record()},
+		{Name: flowschema.TopologySubnetsTable, Record: subnets.Record()},
+		{Name: flowschema.TopologyENIsTable, Record: enis.Record()},
+		{Name: flowschema.TopologySecurityGroupsTable, Record: groups.Record()},
+		{Name: flowschema.TopologySGRulesTable, Record: rules.Record()},
+		{Name: flowschema.TopologyNACLEntriesTable, Record: entries.Record()},
+		{Name: flowschema.TopologyFindingsTable, Record: findings.Record()},
 	}
 }
 
