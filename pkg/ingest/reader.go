@@ -268,10 +268,13 @@ func (r *Reader) readFile(job *fileJob) (int64, error) {
 	skipping := false // inside a line longer than a chunk, already reported
 	size := r.opts.ChunkBytes
 	for {
-		buf := getBuf(size + len(carry))[:len(carry)]
+		want := size + len(carry)
+		buf := getBuf(want)[:len(carry)]
 		copy(buf, carry)
 		carry = nil
-		n, err := fill(src, buf[len(buf):cap(buf)])
+		// Up to the chunk size, not the buffer's capacity: a recycled buffer may be larger (the pool is shared
+		// by every Reader), and chunks, so batches, are then the same from run to run.
+		n, err := fill(src, buf[len(buf):want])
 		buf = buf[:len(buf)+n]
 		r.bytes.Add(int64(n))
 		if skipping {
