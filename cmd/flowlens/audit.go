@@ -81,14 +81,8 @@ func auditCommand() *command {
 			case cfg.FailOn < 0:
 				return usageErrorf("--fail-on %d: want 0 or more", cfg.FailOn)
 			}
-			if cfg.Since, err = parseTime("--since", since); err != nil {
+			if cfg.Since, cfg.Until, err = parseWindow(since, until); err != nil {
 				return err
-			}
-			if cfg.Until, err = parseTime("--until", until); err != nil {
-				return err
-			}
-			if !cfg.Since.IsZero() && !cfg.Until.IsZero() && !cfg.Since.Before(cfg.Until) {
-				return usageErrorf("--since %s is not before --until %s", since, until)
 			}
 			cfg.Run = store.Run{Command: commandLine("audit", args), Started: time.Now()}
 			return runAudit(ctx, env, cfg, output)
@@ -126,6 +120,20 @@ func runAudit(ctx context.Context, env *cmdEnv, cfg pipeline.AuditConfig, output
 			rep.WouldBreak.Records, cfg.FailOn)}
 	}
 	return nil
+}
+
+// parseWindow reads --since and --until (see parseTime); since must come before until when both are given.
+func parseWindow(since, until string) (from, to time.Time, err error) {
+	if from, err = parseTime("--since", since); err != nil {
+		return
+	}
+	if to, err = parseTime("--until", until); err != nil {
+		return
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		err = usageErrorf("--since %s is not before --until %s", since, until)
+	}
+	return
 }
 
 // parseTime reads a flag's time: RFC 3339, a date (UTC midnight), or Unix seconds; "" is the zero time.

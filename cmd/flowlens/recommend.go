@@ -58,14 +58,8 @@ func recommendCommand() *command {
 			case output != "table" && output != "json":
 				return usageErrorf("-o must be table or json, not %q", output)
 			}
-			if cfg.Since, err = parseTime("--since", since); err != nil {
+			if cfg.Since, cfg.Until, err = parseWindow(since, until); err != nil {
 				return err
-			}
-			if cfg.Until, err = parseTime("--until", until); err != nil {
-				return err
-			}
-			if !cfg.Since.IsZero() && !cfg.Until.IsZero() && !cfg.Since.Before(cfg.Until) {
-				return usageErrorf("--since %s is not before --until %s", since, until)
 			}
 			cfg.Run = store.Run{Command: commandLine("recommend", args), Started: time.Now()}
 			cfg.Options = recommend.DefaultOptions()

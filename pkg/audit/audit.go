@@ -202,9 +202,10 @@ func (a *Aggregator) Add(rec arrow.Record) error {
 	c := &a.cols
 	vids := rec.Column(c.vid).(*array.Uint32).Uint32Values()
 	cvids := rec.Column(c.cvid).(*array.Uint32).Uint32Values()
+	packets, bytes := intsOf(rec, c.packets), intsOf(rec, c.bytes) // once per record, not per row
 	for i := range vids {
-		np, _ := intsOf(rec, c.packets).get(i)
-		nb, _ := intsOf(rec, c.bytes).get(i)
+		np, _ := packets.get(i)
+		nb, _ := bytes.get(i)
 		seq := a.seq + int64(i)
 		if int(vids[i]) >= len(a.base) || int(cvids[i]) >= len(a.cand) {
 			a.pending = append(a.pending, pendingRow{vid: vids[i], cvid: cvids[i], seq: seq, packets: np, bytes: nb,

@@ -122,7 +122,7 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 	} else if policy, _, err = vpc.ReadPaths(cfg.Policy...); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	d, err := store.OpenReadOnly(cfg.DB)
+	d, files, rcfg, err := openAnalyzed(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
@@ -131,10 +131,6 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 			d.Close()
 		}
 	}()
-	files, rcfg, err := results.ReadRerun(ctx, d.SQL())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.DB, err)
-	}
 	base, _ := vpc.Load(files)
 	var cand *vpc.Model
 	var over *vpc.OverlayReport
@@ -201,6 +197,21 @@ func Audit(ctx context.Context, cfg AuditConfig) (*audit.Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// openAnalyzed opens a results file analyze wrote, read-only, with what the replay ran with: the topology's
+// JSON files (topology_files) and the replay settings (replay_settings). The caller closes the file.
+func openAnalyzed(ctx context.Context, path string) (*store.DB, map[string][]byte, replay.Config, error) {
+	d, err := store.OpenReadOnly(path)
+	if err != nil {
+		return nil, nil, replay.Config{}, err
+	}
+	files, rcfg, err := results.ReadRerun(ctx, d.SQL())
+	if err != nil {
+		d.Close()
+		return nil, nil, replay.Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, files, rcfg, nil
 }
 
 // auditPrefetch is how many records of the flows are read ahead of the replays, on their own goroutine: more

@@ -59,7 +59,7 @@ type RecommendResult struct {
 // rule_hits covers analyze's whole input, not a --since/--until window: with either set the rule hits are
 // not passed on (no unused-rule findings), rather than calling a rule unused on the wrong window.
 func Recommend(ctx context.Context, cfg RecommendConfig) (*RecommendResult, error) {
-	d, err := store.OpenReadOnly(cfg.DB)
+	d, files, _, err := openAnalyzed(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
@@ -68,10 +68,6 @@ func Recommend(ctx context.Context, cfg RecommendConfig) (*RecommendResult, erro
 			d.Close()
 		}
 	}()
-	files, _, err := results.ReadRerun(ctx, d.SQL())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.DB, err)
-	}
 	cur, _ := vpc.Load(files)
 	if err := cur.FatalError(); err != nil {
 		return nil, fmt.Errorf("%s: the stored topology: %w", cfg.DB, err)
