@@ -7,6 +7,7 @@ package tfplan
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -91,7 +92,11 @@ func ReadFile(path string) (*tfjson.Plan, error) {
 func Parse(b []byte) (*tfjson.Plan, error) {
 	var p tfjson.Plan
 	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("terraform plan: %w", err)
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			err = fmt.Errorf("%w at byte %d", err, syn.Offset)
+		}
+		return nil, fmt.Errorf("not a Terraform plan as `terraform show -json PLANFILE` writes it: %w", err)
 	}
 	return &p, nil
 }

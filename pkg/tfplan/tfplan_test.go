@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/flowlens/flowlens/pkg/vpc"
@@ -242,6 +243,21 @@ func TestCandidateFindings(t *testing.T) {
 			base, r := candidateOf(t, f)
 			if len(r.Model.Findings) != len(base.Findings) {
 				t.Errorf("findings: baseline %v, candidate %v", base.Findings, r.Model.Findings)
+			}
+		})
+	}
+}
+
+// TestParseErrors: input that is not a plan says what was expected, and where JSON breaks, at which byte.
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"cut short", `{"format_version":"1.2","resource_changes":[`, "terraform show -json PLANFILE` writes it: unexpected end of JSON input at byte 44"},
+		{"bad character", `{"format_version":"1.2",}`, "at byte 25"},
+		{"not an object", `[1, 2]`, "cannot unmarshal array"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Parse([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Parse: %v; want an error containing %q", err, tc.want)
 			}
 		})
 	}
