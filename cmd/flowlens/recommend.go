@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/flowlens/flowlens/pkg/pipeline"
@@ -64,6 +65,10 @@ func recommendCommand() *command {
 			cfg.Run = store.Run{Command: commandLine("recommend", args), Started: time.Now()}
 			cfg.Options = recommend.DefaultOptions()
 			cfg.Options.DropCurrentDenies = dropDenies
+			// --out first: a directory that cannot be made fails before the recommendation is stored in --db
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
 			res, err := pipeline.Recommend(ctx, cfg)
 			if err != nil {
 				return err
